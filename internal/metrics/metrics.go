@@ -1,0 +1,285 @@
+// Package metrics records what one run of a module did as Prometheus gauges
+// and publishes them the two ways batch jobs use: a file for the
+// node_exporter textfile collector, and a push to a Pushgateway.
+//
+// A module creates one Recorder per run, calls the Record methods for what
+// happened, and calls Publish once at the end:
+//
+//	rec, err := metrics.New(metrics.Options{Module: "retry_command", Name: name, Mask: m.Mask})
+//	...
+//	rec.RecordRetry(metrics.RetryRun{Attempts: 3, MaxAttempts: 5, Outcome: metrics.OutcomeSuccess, ...})
+//	err = rec.Publish(ctx, textfilePath, pushgatewayURL) // either may be ""
+//
+// Each Recorder has its own registry, so nothing global is exported and only
+// the families a run recorded are published. The metric set is fixed and
+// documented (Families, docs/metrics.md); every series carries the user-given
+// `name` label and nothing that could hold a secret or a command line.
+package metrics
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/threader/guard/internal/clock"
+)
+
+// MaxLabelValueBytes bounds the user-given values that become labels
+// (name, check): long values are almost always a command or a query pasted
+// where a short name was meant.
+const MaxLabelValueBytes = 128
+
+// Options configure a Recorder. Only Module is required.
+type Options struct {
+	// Module is the module or CLI name ("qos_guard", "retry_command",
+	// "slo_check"). It is the Pushgateway job.
+	Module string
+	// Name is the user-given name of what this run is about (the `name`
+	// option). It becomes the `name` label on every series and part of the
+	// Pushgateway grouping key. Empty means Module.
+	Name string
+	// Instance is the `instance` label of the Pushgateway grouping key, so
+	// runs on different hosts do not overwrite each other. Empty means the
+	// host name. It is not written to the textfile (node_exporter's own
+	// target labels say which host a textfile series came from).
+	Instance string
+	// Mask hides no_log values: every label value passes through it, and a
+	// value it changes is kept masked (ansiblemod's Module.Mask fits). Nil
+	// masks nothing.
+	Mask func(string) string
+	// Clock stamps the *_timestamp_seconds gauges. Nil means the wall clock.
+	Clock clock.Clock
+	// PushTimeout bounds one push to the Pushgateway when the context given
+	// to Publish has no deadline. Zero means 10 seconds.
+	PushTimeout time.Duration
+}
+
+// Recorder holds the metrics of one run. Its methods are safe for concurrent
+// use. Record methods never fail: a bad value (an invalid check name, an
+// unknown outcome) is remembered and returned by Publish, so a module's
+// wiring stays one line per event.
+type Recorder struct {
+	module, name, instance string
+	mask                   func(string) string
+	clock                  clock.Clock
+	pushTimeout            time.Duration
+	reg                    *prometheus.Registry
+	gauges                 map[string]*prometheus.GaugeVec
+
+	mu   sync.Mutex
+	errs []error
+}
+
+// New returns a Recorder with an empty registry. It fails only when Module
+// is empty or Name, after masking, is not a usable label value.
+func New(opts Options) (*Recorder, error) {
+	if strings.TrimSpace(opts.Module) == "" {
+		return nil, errors.New("metrics: Options.Module is required (the module name, used as the Pushgateway job)")
+	}
+	r := &Recorder{
+		module: opts.Module, mask: opts.Mask, clock: opts.Clock, pushTimeout: opts.PushTimeout,
+		reg: prometheus.NewRegistry(), gauges: map[string]*prometheus.GaugeVec{},
+	}
+	if r.mask == nil {
+		r.mask = func(s string) string { return s }
+	}
+	if r.clock == nil {
+		r.clock = clock.Real{}
+	}
+	if r.pushTimeout <= 0 {
+		r.pushTimeout = 10 * time.Second
+	}
+	name := opts.Name
+	if name == "" {
+		name = opts.Module
+	}
+	var err error
+	if r.name, err = r.labelValue("name", name); err != nil {
+		return nil, err
+	}
+	instance := opts.Instance
+	if instance == "" {
+		if instance, err = os.Hostname(); err != nil || instance == "" {
+			instance = "localhost"
+		}
+	}
+	if r.instance, err = r.labelValue("instance", instance); err != nil {
+		return nil, err
+	}
+	for _, f := range familyDefs {
+		g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: f.Name, Help: f.Help}, f.Labels)
+		r.reg.MustRegister(g) // fixed, valid definitions: cannot fail
+		r.gauges[f.Name] = g
+	}
+	return r, nil
+}
+
+// Name is the masked `name` label value every series carries.
+func (r *Recorder) Name() string { return r.name }
+
+// Gatherer exposes the run's registry (without the `name` label, which
+// Publish adds), for tests and for callers with their own exposition.
+func (r *Recorder) Gatherer() prometheus.Gatherer { return r.reg }
+
+// GuardState is the guard as a run left it.
+type GuardState struct {
+	Locked    bool
+	LockedAt  time.Time // when the current lock was taken; zero if unlocked or unknown
+	ExpiresAt time.Time // when the current lock expires; zero if unlocked
+	// Changed is true when this run took, extended or released the lock
+	// (not in check mode, where nothing changes).
+	Changed bool
+}
+
+// RecordGuard records the guard-window state.
+func (r *Recorder) RecordGuard(s GuardState) {
+	now := r.clock.Now()
+	r.set(GuardLocked, boolValue(s.Locked))
+	lockedAt, expiry := time.Time{}, time.Time{}
+	if s.Locked {
+		lockedAt, expiry = s.LockedAt, s.ExpiresAt
+	}
+	r.set(GuardLockedAt, unixOrZero(lockedAt))
+	r.set(GuardLockExpiry, unixOrZero(expiry))
+	r.set(GuardLastEvaluation, unix(now))
+	if s.Changed {
+		r.set(GuardLastChange, unix(now))
+	}
+}
+
+// RetryRun is what one run of a retried command did.
+type RetryRun struct {
+	Attempts    int           // attempts made (>= 1 once anything ran)
+	MaxAttempts int           // configured limit; 0 = unlimited
+	Outcome     Outcome       // how the run ended
+	ExitCode    int           // exit code of the last attempt; -1 = none (killed, timed out, not started)
+	Delay       time.Duration // total time slept between attempts
+	Duration    time.Duration // whole run, first attempt to outcome
+}
+
+// RecordRetry records a finished run of a retried command. Per-attempt
+// detail belongs in the log (logging.Logger.RetryAttempt), not in metrics.
+func (r *Recorder) RecordRetry(run RetryRun) {
+	if !run.Outcome.valid() {
+		r.fail(fmt.Errorf("metrics: retry outcome %q is not one of %v", run.Outcome, Outcomes()))
+		return
+	}
+	now := unix(r.clock.Now())
+	r.set(RetryAttempts, float64(run.Attempts))
+	r.set(RetryMaxAttempts, float64(run.MaxAttempts))
+	r.set(RetryDelay, run.Delay.Seconds())
+	r.set(RetryDuration, run.Duration.Seconds())
+	r.set(RetryLastExitCode, float64(run.ExitCode))
+	r.setOutcome(RetryLastOutcome, run.Outcome)
+	r.set(RetryLastRun, now)
+	if run.Outcome == OutcomeSuccess {
+		r.set(RetryLastSuccess, now)
+	} else {
+		r.set(RetryLastFailure, now)
+	}
+}
+
+// RecordSLOCheck records one SLO check's evaluation. check is the check's
+// user-given name (never its query); value may be NaN when the query gave
+// no usable value. Call it once per check.
+func (r *Recorder) RecordSLOCheck(check string, value, threshold float64, passed bool) {
+	label, err := r.labelValue("SLO check name", check)
+	if err != nil {
+		r.fail(err)
+		return
+	}
+	now := unix(r.clock.Now())
+	r.set(SLOCheckValue, value, label)
+	r.set(SLOCheckThreshold, threshold, label)
+	r.set(SLOCheckPassed, boolValue(passed), label)
+	r.set(SLOCheckLastEval, now, label)
+}
+
+// RecordRollback records a finished rollback attempt.
+func (r *Recorder) RecordRollback(outcome Outcome, took time.Duration) {
+	if !outcome.valid() {
+		r.fail(fmt.Errorf("metrics: rollback outcome %q is not one of %v", outcome, Outcomes()))
+		return
+	}
+	now := unix(r.clock.Now())
+	r.setOutcome(RollbackLastOutcome, outcome)
+	r.set(RollbackLastAttempt, now)
+	r.set(RollbackDuration, took.Seconds())
+	if outcome == OutcomeSuccess {
+		r.set(RollbackLastSuccess, now)
+	} else {
+		r.set(RollbackLastFailure, now)
+	}
+}
+
+func (r *Recorder) set(family string, v float64, labels ...string) {
+	r.gauges[family].WithLabelValues(labels...).Set(v) // label counts are fixed by the callers above
+}
+
+func (r *Recorder) setOutcome(family string, got Outcome) {
+	for _, o := range Outcomes() {
+		r.set(family, boolValue(o == got), string(o))
+	}
+}
+
+func (r *Recorder) fail(err error) {
+	r.mu.Lock()
+	r.errs = append(r.errs, err)
+	r.mu.Unlock()
+}
+
+func (r *Recorder) recordErrors() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return errors.Join(r.errs...)
+}
+
+// labelValue masks v and checks it is a short, printable, valid UTF-8 label
+// value. Errors show the masked value only.
+func (r *Recorder) labelValue(what, v string) (string, error) {
+	masked := r.mask(v)
+	switch {
+	case strings.TrimSpace(masked) == "":
+		return "", fmt.Errorf("metrics: %s must not be empty", what)
+	case !utf8.ValidString(masked):
+		return "", fmt.Errorf("metrics: %s %q is not valid UTF-8", what, masked)
+	case len(masked) > MaxLabelValueBytes:
+		return "", fmt.Errorf("metrics: %s %.40q... is %d bytes; label values are limited to %d bytes: use a short name, not a command or a query",
+			what, masked, len(masked), MaxLabelValueBytes)
+	case strings.IndexFunc(masked, unicode.IsControl) >= 0:
+		return "", fmt.Errorf("metrics: %s %q contains control characters", what, masked)
+	}
+	return masked, nil
+}
+
+// ValidateName reports whether name would be accepted as the `name` label
+// (or a check name), so modules can reject a bad option before doing work.
+// option is the option's name, used in the error.
+func ValidateName(option, name string) error {
+	r := Recorder{mask: func(s string) string { return s }}
+	_, err := r.labelValue(option, name)
+	return err
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func unix(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
+
+func unixOrZero(t time.Time) float64 {
+	if t.IsZero() {
+		return 0
+	}
+	return unix(t)
+}

@@ -1,0 +1,253 @@
+package metrics
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// TextfileSuffix is the extension node_exporter's textfile collector reads;
+// it silently ignores every other file, so a path without it is an error.
+const TextfileSuffix = ".prom"
+
+// textfileMode lets node_exporter, which usually runs as its own user, read
+// the file.
+const textfileMode fs.FileMode = 0o644
+
+// lockPoll is how often a writer retries a textfile lock another run holds.
+const lockPoll = 20 * time.Millisecond
+
+// CheckTextfilePath reports whether path can be a node_exporter textfile:
+// it must end in .prom and its directory must exist. option names the option
+// in the error (for example "metrics_textfile").
+func CheckTextfilePath(option, path string) error {
+	if !strings.HasSuffix(path, TextfileSuffix) || filepath.Base(path) == TextfileSuffix {
+		return fmt.Errorf("%s: %q must be a file name ending in %s: node_exporter's textfile collector ignores other files", option, path, TextfileSuffix)
+	}
+	dir := filepath.Dir(path)
+	info, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("%s: directory of %q: %w (it should be node_exporter's --collector.textfile.directory)", option, path, err)
+	}
+	if !info.IsDir() {
+		return fmt.Errorf("%s: %s is not a directory", option, dir)
+	}
+	if info, err := os.Lstat(path); err == nil && info.IsDir() {
+		return fmt.Errorf("%s: %s is a directory, not a file", option, path)
+	}
+	return nil
+}
+
+// writeTextfile merges fresh into the textfile at path and replaces the
+// file atomically.
+//
+// Several modules, and several hosts' runs delegated to one machine, may
+// share one textfile, so a run must not drop what other runs wrote: for
+// each family this run wrote, the series of other `name`s are kept and the
+// series of this name are replaced (the same rule a Pushgateway applies to
+// a POST within a group). Families this run did not write are kept as they
+// are, so e.g. the last success timestamp survives a failed run. Writers are
+// serialised by an flock on PATH.lock, a file node_exporter ignores and that
+// is never removed (removing a lock file races with the next writer).
+func writeTextfile(ctx context.Context, path, name string, fresh []*dto.MetricFamily) error {
+	if err := CheckTextfilePath("metrics_textfile", path); err != nil {
+		return err
+	}
+	unlock, err := lockTextfile(ctx, path+".lock")
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	existing, err := readTextfile(path)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	for _, mf := range mergeFamilies(existing, fresh, name) {
+		if _, err := expfmt.MetricFamilyToText(&buf, mf); err != nil {
+			return fmt.Errorf("metrics: encode %s: %w", mf.GetName(), err)
+		}
+	}
+	return writeFileAtomic(path, buf.Bytes(), textfileMode)
+}
+
+// readTextfile parses the current textfile; a missing file is empty. A file
+// that does not parse is an error rather than silently overwritten: it may
+// belong to something else, and node_exporter already reports it through
+// node_textfile_scrape_error.
+func readTextfile(path string) (map[string]*dto.MetricFamily, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return map[string]*dto.MetricFamily{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("metrics: read existing textfile: %w", err)
+	}
+	parser := expfmt.NewTextParser(model.LegacyValidation)
+	mfs, err := parser.TextToMetricFamilies(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("metrics: existing textfile %s is not in the Prometheus text format (%v); fix or remove it", path, err)
+	}
+	return mfs, nil
+}
+
+// mergeFamilies returns existing with the series of name replaced by fresh
+// in each fresh family, sorted by family name and labels so the file is
+// stable from run to run.
+func mergeFamilies(existing map[string]*dto.MetricFamily, fresh []*dto.MetricFamily, name string) []*dto.MetricFamily {
+	out := make(map[string]*dto.MetricFamily, len(existing)+len(fresh))
+	for k, mf := range existing {
+		out[k] = mf
+	}
+	for _, f := range fresh {
+		merged := &dto.MetricFamily{Name: f.Name, Help: f.Help, Type: f.Type, Unit: f.Unit}
+		if old, ok := existing[f.GetName()]; ok && old.GetType() == f.GetType() {
+			for _, m := range old.Metric {
+				if labelOf(m, LabelName) != name {
+					merged.Metric = append(merged.Metric, m)
+				}
+			}
+		}
+		merged.Metric = append(merged.Metric, f.Metric...)
+		out[f.GetName()] = merged
+	}
+	families := make([]*dto.MetricFamily, 0, len(out))
+	for _, mf := range out {
+		sort.SliceStable(mf.Metric, func(i, j int) bool { return labelKey(mf.Metric[i]) < labelKey(mf.Metric[j]) })
+		families = append(families, mf)
+	}
+	sort.Slice(families, func(i, j int) bool { return families[i].GetName() < families[j].GetName() })
+	return families
+}
+
+// withNameLabel returns copies of mfs whose series all carry name=value.
+func withNameLabel(mfs []*dto.MetricFamily, value string) []*dto.MetricFamily {
+	out := make([]*dto.MetricFamily, 0, len(mfs))
+	for _, mf := range mfs {
+		c := &dto.MetricFamily{Name: mf.Name, Help: mf.Help, Type: mf.Type, Unit: mf.Unit}
+		for _, m := range mf.Metric {
+			labels := append([]*dto.LabelPair{{Name: strPtr(LabelName), Value: strPtr(value)}}, m.Label...)
+			sort.Slice(labels, func(i, j int) bool { return labels[i].GetName() < labels[j].GetName() })
+			c.Metric = append(c.Metric, &dto.Metric{Label: labels, Gauge: m.Gauge, Counter: m.Counter, Untyped: m.Untyped})
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func labelOf(m *dto.Metric, name string) string {
+	for _, l := range m.Label {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
+}
+
+func labelKey(m *dto.Metric) string {
+	pairs := make([]string, 0, len(m.Label))
+	for _, l := range m.Label {
+		pairs = append(pairs, l.GetName()+"\xff"+l.GetValue())
+	}
+	sort.Strings(pairs)
+	return strings.Join(pairs, "\xfe")
+}
+
+func strPtr(s string) *string { return &s }
+
+// writeFileAtomic replaces path with data so that a reader sees the old or
+// the new content, never a part: a temp file in the same directory (rename
+// is atomic only within one file system), fsync, chmod, rename, fsync of the
+// directory so the rename survives a crash. The temp name starts with a dot
+// and does not end in .prom, so node_exporter never reads it.
+// prometheus.WriteToTextfile is not used: it neither fsyncs the file nor the
+// directory, so a crash can leave an empty .prom file behind.
+func writeFileAtomic(path string, data []byte, mode fs.FileMode) (err error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	tmp, err := os.CreateTemp(dir, "."+base+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("metrics: create temp file next to %s: %w", path, err)
+	}
+	renamed := false
+	defer func() {
+		if !renamed {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	w := bufio.NewWriter(tmp)
+	if _, err := w.Write(data); err != nil {
+		return fmt.Errorf("metrics: write %s: %w", tmp.Name(), err)
+	}
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("metrics: write %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		return fmt.Errorf("metrics: chmod %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("metrics: fsync %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("metrics: close %s: %w", tmp.Name(), err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("metrics: rename into %s: %w", path, err)
+	}
+	renamed = true
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("metrics: open directory %s to fsync it: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("metrics: fsync directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// lockTextfile takes an exclusive flock on lockPath, polling until ctx ends.
+func lockTextfile(ctx context.Context, lockPath string) (unlock func(), err error) {
+	f, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, textfileMode)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: open textfile lock: %w", err)
+	}
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() { f.Close() }, nil // closing releases the flock
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+			f.Close()
+			return nil, fmt.Errorf("metrics: lock %s: %w", lockPath, err)
+		}
+		t := time.NewTimer(lockPoll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			f.Close()
+			return nil, fmt.Errorf("metrics: waiting for lock %s held by another run: %w", lockPath, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
