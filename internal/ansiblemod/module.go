@@ -1,0 +1,331 @@
+package ansiblemod
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// Result holds the fields a module returns. The runtime adds changed,
+// failed, msg, invocation, warnings, deprecations and diff.
+type Result map[string]any
+
+// Module is what a module's handler sees: the validated options and the
+// task's context (check mode, diff mode).
+type Module struct {
+	// Name is the module name used in messages.
+	Name string
+	// CheckMode is true under --check: the handler must not change anything,
+	// and reports what it would have changed.
+	CheckMode bool
+	// DiffMode is true under --diff.
+	DiffMode bool
+	// NoLog is the task's no_log: nothing of this task may reach a log.
+	NoLog bool
+	// RemoteUser is the user the module runs as, for defaults such as owner.
+	RemoteUser string
+
+	params       map[string]any
+	provided     map[string]bool
+	warnings     []string
+	deprecations []map[string]any
+	diff         map[string]any
+	masker       *Masker
+	spec         Spec
+}
+
+// Str returns a str or path option ("" when unset).
+func (m *Module) Str(name string) string { s, _ := m.get(name).(string); return s }
+
+// Int returns an int option (0 when unset).
+func (m *Module) Int(name string) int { i, _ := m.get(name).(int); return i }
+
+// Float returns a float option (0 when unset).
+func (m *Module) Float(name string) float64 { f, _ := m.get(name).(float64); return f }
+
+// Bool returns a bool option (false when unset).
+func (m *Module) Bool(name string) bool { b, _ := m.get(name).(bool); return b }
+
+// List returns a list option's elements (nil when unset).
+func (m *Module) List(name string) []any { l, _ := m.get(name).([]any); return l }
+
+// Strings returns a list option whose elements are strings.
+func (m *Module) Strings(name string) []string {
+	var out []string
+	for _, e := range m.List(name) {
+		out = append(out, pyStr(e))
+	}
+	return out
+}
+
+// Ints returns a list option whose elements are ints.
+func (m *Module) Ints(name string) []int {
+	var out []int
+	for _, e := range m.List(name) {
+		if i, ok := e.(int); ok {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// Dict returns a dict option (nil when unset).
+func (m *Module) Dict(name string) map[string]any { d, _ := m.get(name).(map[string]any); return d }
+
+// Raw returns the converted value of an option, nil when unset.
+func (m *Module) Raw(name string) any { return m.get(name) }
+
+// IsSet reports whether the option has a value, given or defaulted.
+func (m *Module) IsSet(name string) bool { return m.get(name) != nil }
+
+// Provided reports whether the user gave the option (not a default).
+func (m *Module) Provided(name string) bool { return m.provided[name] }
+
+func (m *Module) get(name string) any {
+	if _, ok := m.spec.Options[name]; !ok {
+		panic(fmt.Sprintf("option %q is not in the module's spec", name))
+	}
+	return m.params[name]
+}
+
+// Warn adds a warning that Ansible shows after the task.
+func (m *Module) Warn(format string, args ...any) {
+	m.warnings = append(m.warnings, fmt.Sprintf(format, args...))
+}
+
+// Deprecate adds a deprecation notice for a collection version.
+func (m *Module) Deprecate(msg, version string) {
+	m.deprecations = append(m.deprecations, map[string]any{
+		"msg": msg, "version": version, "collection_name": "threader.guard",
+	})
+}
+
+// SetDiff records the before and after state; it is returned only when
+// Ansible runs with --diff, as core modules do.
+func (m *Module) SetDiff(before, after any) {
+	m.diff = map[string]any{"before": before, "after": after}
+}
+
+// Mask hides no_log values in a string, for logs and messages.
+func (m *Module) Mask(s string) string { return m.masker.String(s) }
+
+// Masker returns the module's no_log masker, for logs and metrics.
+func (m *Module) Masker() *Masker { return m.masker }
+
+// Handler is a module's logic: it reads options from m and returns the
+// result fields, or an error that fails the task (the result fields are kept).
+type Handler func(m *Module) (Result, error)
+
+// IsModuleInvocation tells an Ansible run from a command-line run: Ansible
+// copies the binary as AnsiballZ_<name> and passes one args file.
+func IsModuleInvocation(args []string) bool {
+	if strings.HasPrefix(filepath.Base(args[0]), "AnsiballZ_") {
+		return true
+	}
+	if len(args) != 2 {
+		return false
+	}
+	data, err := os.ReadFile(args[1])
+	return err == nil && bytes.HasPrefix(bytes.TrimSpace(data), []byte("{"))
+}
+
+// Main runs the binary as an Ansible module or as a command-line tool,
+// whichever way it was invoked, and exits.
+func Main(name string, spec Spec, handler Handler, cli func(args []string) int) {
+	if IsModuleInvocation(os.Args) {
+		os.Exit(Run(name, spec, handler, os.Args))
+	}
+	os.Exit(cli(os.Args[1:]))
+}
+
+// Run executes a module invocation and returns its exit code. Exactly one
+// JSON object is written to the original stdout; anything else the handler
+// (or a child process) writes to stdout is sent to stderr instead.
+func Run(name string, spec Spec, handler Handler, args []string) int {
+	out := guardStdout()
+	res, failed := execute(name, spec, handler, args)
+	data, err := json.Marshal(res)
+	if err != nil {
+		data, _ = json.Marshal(map[string]any{"failed": true, "msg": "internal error: result is not JSON: " + err.Error()})
+		failed = true
+	}
+	out.Write(append(data, '\n'))
+	if failed {
+		return 1
+	}
+	return 0
+}
+
+// guardStdout points fd 1 at stderr and returns a writer on the real stdout.
+func guardStdout() io.Writer {
+	fd, err := syscall.Dup(1)
+	if err != nil {
+		return os.Stdout
+	}
+	if err := syscall.Dup3(2, 1, 0); err != nil {
+		syscall.Close(fd)
+		return os.Stdout
+	}
+	syscall.CloseOnExec(fd)
+	real := os.NewFile(uintptr(fd), "/dev/stdout")
+	os.Stdout = os.Stderr
+	return real
+}
+
+// execute returns the finished result and whether the task failed.
+func execute(name string, spec Spec, handler Handler, args []string) (res map[string]any, failed bool) {
+	m := &Module{Name: name, spec: spec, masker: NewMasker()}
+	defer func() {
+		if r := recover(); r != nil {
+			res, failed = m.finish(nil, fmt.Errorf("internal error in module %s: %v (this is a bug; please report it)", m.Name, r)), true
+		}
+	}()
+	raw, err := readArgs(args)
+	if err != nil {
+		return m.finish(nil, err), true
+	}
+	m.readInternal(raw)
+	ignoreUnknown, _ := toBool(raw["_ansible_ignore_unknown_opts"])
+	v, err := validate(m.Name, spec, userParams(raw), nil, ignoreUnknown == true)
+	if err != nil {
+		m.masker.Add(noLogValuesOf(spec, raw)...)
+		return m.finish(nil, err), true
+	}
+	m.params, m.provided, m.warnings = v.params, v.provided, v.warnings
+	m.masker.Add(v.noLogValues...)
+	if m.CheckMode && !spec.SupportsCheckMode {
+		return m.finish(Result{"skipped": true, "changed": false, "msg": fmt.Sprintf("remote module (%s) does not support check mode", m.Name)}, nil), false
+	}
+	result, err := handler(m)
+	return m.finish(result, err), err != nil
+}
+
+// noLogValuesOf finds secrets in raw input, so that even a message about
+// invalid input never echoes one.
+func noLogValuesOf(spec Spec, raw map[string]any) []string {
+	var out []string
+	for name, o := range spec.Options {
+		if !o.NoLog {
+			continue
+		}
+		for _, k := range append([]string{name}, o.Aliases...) {
+			out = append(out, leafStrings(raw[k])...)
+		}
+	}
+	return out
+}
+
+func readArgs(args []string) (map[string]any, error) {
+	if len(args) < 2 {
+		return nil, errors.New("No argument file provided")
+	}
+	data, err := os.ReadFile(args[1])
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the module arguments: %v", err)
+	}
+	var raw map[string]any
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&raw); err != nil {
+		return nil, fmt.Errorf("the module arguments in %s are not a JSON object: %v", args[1], err)
+	}
+	if wrapped, ok := raw["ANSIBLE_MODULE_ARGS"].(map[string]any); ok && len(raw) == 1 {
+		raw = wrapped
+	}
+	return raw, nil
+}
+
+// readInternal reads the _ansible_* keys this runtime uses, leniently.
+func (m *Module) readInternal(raw map[string]any) {
+	flag := func(k string) bool { b, _ := toBool(raw[k]); return b == true }
+	m.CheckMode = flag("_ansible_check_mode")
+	m.DiffMode = flag("_ansible_diff")
+	m.NoLog = flag("_ansible_no_log")
+	if n, ok := raw["_ansible_module_name"].(string); ok && n != "" {
+		m.Name = strings.TrimPrefix(n, "threader.guard.")
+	}
+	if u := os.Getenv("USER"); u != "" {
+		m.RemoteUser = u
+	} else if u := os.Getenv("LOGNAME"); u != "" {
+		m.RemoteUser = u
+	}
+}
+
+func userParams(raw map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range raw {
+		if !strings.HasPrefix(k, "_ansible_") {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// finish assembles the result: handler fields, then the runtime's fields,
+// then masking of every no_log value anywhere in it.
+func (m *Module) finish(result Result, err error) map[string]any {
+	res := map[string]any{}
+	for k, v := range result {
+		res[k] = v
+	}
+	if _, ok := res["changed"]; !ok {
+		res["changed"] = false
+	}
+	res["failed"] = err != nil
+	if err != nil {
+		res["msg"] = err.Error()
+	}
+	if m.params != nil {
+		res["invocation"] = map[string]any{"module_args": m.invocationArgs()}
+	}
+	if len(m.warnings) > 0 {
+		res["warnings"] = m.warnings
+	}
+	if len(m.deprecations) > 0 {
+		res["deprecations"] = m.deprecations
+	}
+	if m.DiffMode && m.diff != nil {
+		res["diff"] = m.diff
+	} else {
+		delete(res, "diff")
+	}
+	shaped, perr := plain(res)
+	if perr != nil {
+		shaped = map[string]any{"changed": false, "failed": true,
+			"msg": fmt.Sprintf("internal error in module %s: the result cannot be encoded as JSON: %v", m.Name, perr)}
+	}
+	return m.masker.Value(shaped).(map[string]any)
+}
+
+func (m *Module) invocationArgs() map[string]any {
+	args := map[string]any{}
+	for k, v := range m.params {
+		if m.spec.Options[k].NoLog && v != nil {
+			v = noLogPlaceholder
+		}
+		args[k] = v
+	}
+	return args
+}
+
+// plain turns any result value (structs, typed slices) into JSON-shaped
+// maps and slices so masking reaches every string in it.
+func plain(v any) (any, error) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var out any
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&out); err != nil {
+		return nil, err
+	}
+	return normalize(out), nil
+}

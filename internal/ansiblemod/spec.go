@@ -1,0 +1,96 @@
+// Package ansiblemod is the runtime every module of this collection is built
+// on. It mirrors Ansible's own AnsibleModule for compiled modules: it reads the
+// JSON args file Ansible passes as argv[1], validates and coerces the options
+// against a declarative spec with Ansible's rules and wording, and prints
+// exactly one JSON result with no_log values masked — whatever else the module
+// code prints, and even when it panics.
+//
+// A module declares its options once:
+//
+//	var spec = ansiblemod.Spec{
+//		Options: map[string]ansiblemod.Option{
+//			"state":   {Type: ansiblemod.Str, Default: "status", Choices: []any{"locked", "unlocked", "status"}},
+//			"minutes": {Type: ansiblemod.Int, Default: 15},
+//			"token":   {Type: ansiblemod.Str, NoLog: true},
+//		},
+//		SupportsCheckMode: true,
+//	}
+//
+// and hands a function to Run, which receives the validated options through
+// the Module and returns the result fields:
+//
+//	ansiblemod.Run("qos_guard", spec, func(m *ansiblemod.Module) (ansiblemod.Result, error) { ... })
+package ansiblemod
+
+// Type names an option type, with Ansible's coercion rules (see Convert).
+type Type string
+
+// The option types of Ansible's argument_spec.
+const (
+	Str   Type = "str"
+	Int   Type = "int"
+	Float Type = "float"
+	Bool  Type = "bool"
+	List  Type = "list"
+	Dict  Type = "dict"
+	Path  Type = "path"
+	Raw   Type = "raw"
+)
+
+// Option declares one module option, as an entry of Ansible's argument_spec.
+type Option struct {
+	// Type defaults to Str, as in Ansible.
+	Type Type
+	// Default applies when the option is absent or null. It must not be set
+	// together with Required.
+	Default any
+	// Required fails validation when the option is absent or null.
+	Required bool
+	// Choices restricts the converted value (each element, for lists).
+	Choices []any
+	// Aliases are other names accepted for the option; an alias wins over the
+	// canonical name when both are given, with a warning, as in Ansible.
+	Aliases []string
+	// NoLog masks the value everywhere the module reports it: results,
+	// errors, warnings and logs.
+	NoLog bool
+	// Elements is the type of each element of a List option.
+	Elements Type
+	// Options is the sub-spec of a Dict option, or of each element of a List
+	// option whose Elements is Dict.
+	Options map[string]Option
+	// EnvFallback names environment variables consulted, in order, when the
+	// option is absent (Ansible's env_fallback).
+	EnvFallback []string
+}
+
+// RequiredIf is one entry of Ansible's required_if: when option Key equals
+// Value, the Requirements must be set (all of them, or one of them with Any).
+type RequiredIf struct {
+	Key          string
+	Value        any
+	Requirements []string
+	Any          bool
+}
+
+// Spec is a module's (or a sub-option's) argument spec.
+type Spec struct {
+	Options           map[string]Option
+	MutuallyExclusive [][]string
+	RequiredTogether  [][]string
+	RequiredOneOf     [][]string
+	RequiredIf        []RequiredIf
+	// SupportsCheckMode: without it a module is skipped under --check, as
+	// Ansible does, instead of making real changes.
+	SupportsCheckMode bool
+}
+
+// subSpec is the spec of an option's sub-options.
+func (o Option) subSpec() Spec { return Spec{Options: o.Options} }
+
+func (o Option) typ() Type {
+	if o.Type == "" {
+		return Str
+	}
+	return o.Type
+}

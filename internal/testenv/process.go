@@ -1,0 +1,205 @@
+// Package testenv starts the real programs tests need — Prometheus, sshd,
+// etcd, ansible-playbook — on loopback ports in temporary directories, and
+// stops them when the test ends. A missing program fails the test with the
+// Debian package that provides it: a test that silently skips cannot fail.
+package testenv
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// RepoRoot is the repository's top directory (where go.mod is).
+func RepoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// RequireBinary returns the path of a program, or fails the test naming the
+// Debian package to install.
+func RequireBinary(t testing.TB, name, debianPackage string) string {
+	t.Helper()
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	for _, dir := range []string{"/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin"} {
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	t.Fatalf("%s is required for this test: apt-get install -y %s (or run make test, which installs it)", name, debianPackage)
+	return ""
+}
+
+var portMu sync.Mutex
+var usedPorts = map[int]bool{}
+
+// FreePort returns a loopback TCP port that was free a moment ago and that
+// this process has not handed out before.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	portMu.Lock()
+	defer portMu.Unlock()
+	for range 50 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("no free port: %v", err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if !usedPorts[port] {
+			usedPorts[port] = true
+			return port
+		}
+	}
+	t.Fatal("no free port after 50 tries")
+	return 0
+}
+
+// Process is a program started for a test.
+type Process struct {
+	Name string
+	Cmd  *exec.Cmd
+	Log  string // combined stdout and stderr
+	done chan struct{}
+}
+
+// Start runs a program in its own process group, logging to a file in the
+// test's temp dir, and stops it (the whole group) when the test ends.
+func Start(t testing.TB, dir string, name string, args ...string) *Process {
+	t.Helper()
+	logPath := filepath.Join(t.TempDir(), filepath.Base(name)+".log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	p := &Process{Name: filepath.Base(name), Cmd: cmd, Log: logPath, done: make(chan struct{})}
+	go func() { cmd.Wait(); logFile.Close(); close(p.done) }()
+	t.Cleanup(p.Stop)
+	return p
+}
+
+// Stop ends the process group: SIGTERM, then SIGKILL after 5 s.
+func (p *Process) Stop() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	syscall.Kill(-p.Cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(5 * time.Second):
+		syscall.Kill(-p.Cmd.Process.Pid, syscall.SIGKILL)
+		<-p.done
+	}
+}
+
+// Exited reports whether the process has ended.
+func (p *Process) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Output returns what the process logged so far.
+func (p *Process) Output() string {
+	data, _ := os.ReadFile(p.Log)
+	return string(data)
+}
+
+// WaitHTTP polls url until it answers 200, the process dies, or 30 s pass.
+func (p *Process) WaitHTTP(t testing.TB, url string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	client := &http.Client{Timeout: 2 * time.Second}
+	for time.Now().Before(deadline) {
+		if p.Exited() {
+			t.Fatalf("%s exited before it was ready:\n%s", p.Name, tail(p.Output()))
+		}
+		if resp, err := client.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s not ready at %s after 30s:\n%s", p.Name, url, tail(p.Output()))
+}
+
+// WaitTCP polls until addr accepts connections, the process dies, or 30 s pass.
+func (p *Process) WaitTCP(t testing.TB, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if p.Exited() {
+			t.Fatalf("%s exited before it was ready:\n%s", p.Name, tail(p.Output()))
+		}
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s not listening on %s after 30s:\n%s", p.Name, addr, tail(p.Output()))
+}
+
+func tail(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > 40 {
+		lines = lines[len(lines)-40:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Run runs a command to completion and returns its combined output and exit code.
+func Run(t testing.TB, env []string, name string, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return out.String(), ee.ExitCode()
+	}
+	if err != nil {
+		t.Fatalf("run %s: %v", name, err)
+	}
+	return out.String(), 0
+}
+
+// Must fails the test with output when a command does not exit 0.
+func Must(t testing.TB, out string, code int, what string) string {
+	t.Helper()
+	if code != 0 {
+		t.Fatalf("%s exited %d:\n%s", what, code, out)
+	}
+	return out
+}
+
+// Sprintf is fmt.Sprintf, for templating test files tersely.
+var Sprintf = fmt.Sprintf
