@@ -135,15 +135,6 @@ func IsModuleInvocation(args []string) bool {
 	return err == nil && bytes.HasPrefix(bytes.TrimSpace(data), []byte("{"))
 }
 
-// Main runs the binary as an Ansible module or as a command-line tool,
-// whichever way it was invoked, and exits.
-func Main(name string, spec Spec, handler Handler, cli func(args []string) int) {
-	if IsModuleInvocation(os.Args) {
-		os.Exit(Run(name, spec, handler, os.Args))
-	}
-	os.Exit(cli(os.Args[1:]))
-}
-
 // Run executes a module invocation and returns its exit code. Exactly one
 // JSON object is written to the original stdout; anything else the handler
 // (or a child process) writes to stdout is sent to stderr instead.
