@@ -1,0 +1,146 @@
+// Package slo evaluates SLO checks fail-closed: a check passes only on a
+// measured, finite value that meets its threshold. It knows nothing about
+// HTTP: queries go through the Querier interface, time through clock.Clock.
+//
+// The rules, in the order they apply to one check:
+//
+//  1. A query error (HTTP, API, timeout, unparseable answer) fails the check
+//     with the error text as the reason.
+//  2. An empty answer fails with "no data", unless OnEmpty is EmptyPasses, or
+//     the check has a PresenceQuery that returned a positive value, in which
+//     case the empty answer counts as 0 (a count over no matching log lines:
+//     Loki returns no series rather than 0).
+//  3. Every sample of every series is compared; NaN and ±Inf fail ("NaN",
+//     "+Inf", "-Inf"), even where +Inf would satisfy a ">=" bound.
+//  4. The worst sample decides and names its series: non-finite first, then the
+//     largest violation, then (when all pass) the one closest to its bound.
+package slo
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+)
+
+// Source names the backend a check queries.
+type Source string
+
+// The two backends.
+const (
+	Prometheus Source = "prometheus"
+	Loki       Source = "loki"
+)
+
+// OnEmpty says what an empty query answer means.
+type OnEmpty string
+
+// The two choices; the zero value means EmptyFails.
+const (
+	EmptyFails  OnEmpty = "fail"
+	EmptyPasses OnEmpty = "pass"
+)
+
+// Comparison is the direction of a bound: the value must be <= Max or >= Min.
+type Comparison string
+
+// The two comparisons.
+const (
+	AtMost  Comparison = "<="
+	AtLeast Comparison = ">="
+)
+
+// Check is one SLO condition.
+type Check struct {
+	// Name identifies the check in results and messages, e.g. "5xx_ratio".
+	Name string
+	// Source is the backend to query.
+	Source Source
+	// Query is an instant query; every sample it returns must meet the bounds.
+	Query string
+	// Max and Min are inclusive bounds; at least one must be set.
+	Max, Min *float64
+	// OnEmpty decides an empty answer; "" means EmptyFails.
+	OnEmpty OnEmpty
+	// PresenceQuery, when set, proves that data exists: if Query returns no
+	// series but PresenceQuery returns a value > 0, Query counts as 0. The
+	// error-log check uses the job's total log line count here, so "no
+	// matching lines" is 0 errors while "no lines at all" is no data.
+	PresenceQuery string
+}
+
+// Float returns a pointer to v, for Check.Max and Check.Min.
+func Float(v float64) *float64 { return &v }
+
+// Validate reports the first problem with c, naming the field.
+func (c Check) Validate() error {
+	switch {
+	case c.Name == "":
+		return fmt.Errorf("check has no name")
+	case c.Source != Prometheus && c.Source != Loki:
+		return fmt.Errorf("check %s: source must be %q or %q, got %q", c.Name, Prometheus, Loki, c.Source)
+	case c.Query == "":
+		return fmt.Errorf("check %s: query is empty", c.Name)
+	case c.Max == nil && c.Min == nil:
+		return fmt.Errorf("check %s: needs max, min or both", c.Name)
+	case c.Max != nil && !finite(*c.Max):
+		return fmt.Errorf("check %s: max must be a finite number, got %v", c.Name, *c.Max)
+	case c.Min != nil && !finite(*c.Min):
+		return fmt.Errorf("check %s: min must be a finite number, got %v", c.Name, *c.Min)
+	case c.Max != nil && c.Min != nil && *c.Min > *c.Max:
+		return fmt.Errorf("check %s: min %v is greater than max %v, so nothing could pass", c.Name, *c.Min, *c.Max)
+	case c.OnEmpty != "" && c.OnEmpty != EmptyFails && c.OnEmpty != EmptyPasses:
+		return fmt.Errorf("check %s: on_empty must be %q or %q, got %q", c.Name, EmptyFails, EmptyPasses, c.OnEmpty)
+	}
+	return nil
+}
+
+// ValidateChecks validates each check and refuses duplicate names.
+func ValidateChecks(checks []Check) error {
+	if len(checks) == 0 {
+		return fmt.Errorf("no checks to evaluate")
+	}
+	seen := map[string]bool{}
+	for _, c := range checks {
+		if err := c.Validate(); err != nil {
+			return err
+		}
+		if seen[c.Name] {
+			return fmt.Errorf("check name %q is used twice", c.Name)
+		}
+		seen[c.Name] = true
+	}
+	return nil
+}
+
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// Series is one labelled series of a query answer with its sample values (one
+// for an instant vector, several for a matrix). Labels is nil for a scalar.
+type Series struct {
+	Labels map[string]string
+	Values []float64
+}
+
+// Answer is what a Querier returns on success. No series means no data.
+type Answer struct {
+	Series []Series
+	// Warnings from the server are passed on to the result.
+	Warnings []string
+}
+
+// Querier runs an instant query evaluated at a given time. Implementations
+// return an error for anything that is not a well-formed numeric answer (API
+// errors, timeouts, string or log-line results); the error text becomes the
+// check's reason, so it should say where it came from ("prometheus: 503 …").
+type Querier interface {
+	Query(ctx context.Context, query string, at time.Time) (Answer, error)
+}
+
+// QuerierFunc adapts a function to Querier.
+type QuerierFunc func(ctx context.Context, query string, at time.Time) (Answer, error)
+
+// Query calls f.
+func (f QuerierFunc) Query(ctx context.Context, query string, at time.Time) (Answer, error) {
+	return f(ctx, query, at)
+}
