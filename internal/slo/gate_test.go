@@ -3,6 +3,7 @@ package slo
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,8 +26,11 @@ func timeline(stableAt time.Time) Querier {
 
 // script answers with values[i] on the i-th query (the last value repeats).
 func script(values ...float64) Querier {
+	var mu sync.Mutex
 	i := 0
 	return QuerierFunc(func(context.Context, string, time.Time) (Answer, error) {
+		mu.Lock()
+		defer mu.Unlock()
 		v := values[min(i, len(values)-1)]
 		i++
 		return one(v), nil
