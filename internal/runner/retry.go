@@ -186,7 +186,7 @@ const messageTailBytes = 512
 func (r Report) Message() string {
 	n := len(r.History)
 	if r.Succeeded() {
-		return fmt.Sprintf("command succeeded on attempt %d of %d", n, n)
+		return fmt.Sprintf("command succeeded on attempt %d", n)
 	}
 	if n == 0 {
 		return "command did not run: " + string(r.Stop)

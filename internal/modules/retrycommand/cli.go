@@ -1,0 +1,303 @@
+package retrycommand
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/threader/guard/internal/backoff"
+	"github.com/threader/guard/internal/runner"
+)
+
+const usage = `usage: retry_command [flags] [max_attempts [base_seconds]] -- command [args...]
+
+Runs a command until it succeeds, waiting base_seconds * factor^(n-1) after
+failed attempt n (drop-in for retry_backoff.sh). The command runs directly,
+without a shell; use: -- sh -c '...' for shell syntax.
+  max_attempts   total attempts (default $MAX_RETRY_ATTEMPTS or 3)
+  base_seconds   delay after the first failure (default $BASE_RETRY_DELAY or 5)
+Times are seconds (0.5) or Go durations (1m30s).
+Exit codes: 0 success, 1 the command failed (after the last attempt, or a
+failure that is not retried), 2 usage error, 128+N interrupted by signal N.
+
+flags:
+`
+
+// Exit codes of the old retry_backoff.sh, plus usage errors and signals.
+const (
+	exitOK     = 0
+	exitFailed = 1
+	exitUsage  = 2
+)
+
+// Defaults of retry_backoff.sh.
+const (
+	defaultAttempts = 3
+	defaultBase     = 5 * time.Second
+)
+
+func runCLI(args []string) int {
+	ctx, stop := interruptContext(context.Background())
+	defer stop()
+	return cli(ctx, args, os.Stdin, os.Stdout, os.Stderr)
+}
+
+// cli runs the command line; stdin, stdout and stderr are handed to the
+// child directly when they are files, so it sees the terminal.
+func cli(ctx context.Context, args []string, stdin *os.File, stdout, stderr io.Writer) int {
+	job, name, err := parseCLI(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "retry_command: %v\nrun 'retry_command -h' for usage\n", err)
+		return exitUsage
+	}
+	job.Command.Stdout, job.Command.Stderr = stdout, stderr
+	// Without retry_on_output nothing needs the output: the child writes to
+	// our stdout and stderr itself, as under retry_backoff.sh.
+	job.Command.Passthrough = job.RetryOnOutput == nil
+	job.Command.StdinFile = childStdin(stdin)
+	prefix := "retry_command: "
+	if name != "" {
+		prefix = "retry_command[" + name + "]: "
+	}
+	job.OnAttempt = func(a runner.Attempt) {
+		if line := attemptLine(a, job.Attempts); line != "" {
+			fmt.Fprintln(stderr, prefix+line)
+		}
+	}
+
+	rep, err := job.Run(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "retry_command: %v\n", err)
+		return exitUsage
+	}
+	switch {
+	case rep.Succeeded():
+		return exitOK
+	case ctx.Err() != nil:
+		var in runner.Interrupted
+		if errors.As(context.Cause(ctx), &in) {
+			return 128 + int(in.Signal)
+		}
+		return 128 + int(syscall.SIGTERM)
+	}
+	return exitFailed
+}
+
+// attemptLine is the stderr log line for one attempt, e.g.
+// "attempt 2/3 failed (rc=1); retrying in 10s". A first-time success is quiet.
+func attemptLine(a runner.Attempt, max int) string {
+	head := fmt.Sprintf("attempt %d/%d", a.Number, max)
+	switch {
+	case a.Err != nil:
+		return fmt.Sprintf("%s could not start: %v", head, a.Err)
+	case a.Stop == backoff.StopSucceeded:
+		if a.Number == 1 {
+			return ""
+		}
+		return head + " succeeded"
+	case a.Stop == backoff.StopCanceled:
+		return fmt.Sprintf("%s interrupted (%s); no further attempts", head, runner.Describe(a))
+	case a.Retry:
+		return fmt.Sprintf("%s failed (%s); retrying in %s", head, runner.Describe(a), runner.Seconds(a.NextDelay))
+	case a.Stop == backoff.StopNotRetryable:
+		return fmt.Sprintf("%s failed (%s); not retrying: %s", head, runner.Describe(a), a.Why)
+	case a.Stop == backoff.StopDeadline:
+		return fmt.Sprintf("%s failed (%s); giving up: the next delay of %s would pass the deadline", head, runner.Describe(a), runner.Seconds(a.NextDelay))
+	}
+	return fmt.Sprintf("%s failed (%s); giving up", head, runner.Describe(a))
+}
+
+// childStdin passes our stdin through to the command, as the old script did,
+// except a terminal: the command runs in its own process group, and reading
+// the terminal from there would stop it (SIGTTIN).
+func childStdin(f *os.File) *os.File {
+	if f == nil {
+		return nil
+	}
+	fi, err := f.Stat()
+	if err != nil || fi.Mode()&os.ModeCharDevice != 0 {
+		return nil // a terminal, or /dev/null, which is what nil means anyway
+	}
+	return f
+}
+
+// cliFlags are the values flags set before the job is built.
+type cliFlags struct {
+	factor                                 float64
+	maxDelay, timeout, killGrace, deadline secondsFlag
+	jitter, retryOnOutput, name            string
+	retryOnRC                              rcList
+}
+
+func parseCLI(args []string, stderr io.Writer) (runner.Retry, string, error) {
+	f := cliFlags{factor: backoff.DefaultFactor, killGrace: secondsFlag(runner.DefaultKillGrace), jitter: "none"}
+	fs := flag.NewFlagSet("retry_command", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
+	fs.Float64Var(&f.factor, "factor", f.factor, "growth of the delay after each failure (>= 1)")
+	fs.Var(&f.maxDelay, "max-delay", "cap on every delay, jitter included (default none)")
+	fs.StringVar(&f.jitter, "jitter", f.jitter, "none, full or equal (AWS formulas)")
+	fs.Var(&f.timeout, "timeout", "per-attempt timeout: SIGTERM to the command's process group, then SIGKILL (default none)")
+	fs.Var(&f.killGrace, "kill-grace", "time between SIGTERM and SIGKILL")
+	fs.Var(&f.deadline, "deadline", "budget for the whole run: no attempt or delay starts that would pass it (default none)")
+	fs.Var(&f.retryOnRC, "retry-on-rc", "retry only these exit codes (repeat the flag or give a comma list)")
+	fs.StringVar(&f.retryOnOutput, "retry-on-output", "", "retry only when stdout or stderr matches this regular expression (Go RE2)")
+	fs.StringVar(&f.name, "name", "", "name of this step in log lines")
+
+	positional, command, err := splitArgs(fs, args)
+	if err != nil {
+		return runner.Retry{}, "", err
+	}
+	if len(command) == 0 {
+		fs.Usage()
+		return runner.Retry{}, "", errors.New("no command given (put it after --)")
+	}
+	attempts, base, err := attemptsAndBase(positional)
+	if err != nil {
+		return runner.Retry{}, "", err
+	}
+	jitter, err := backoff.ParseJitter(f.jitter)
+	if err != nil {
+		return runner.Retry{}, "", fmt.Errorf("--jitter: %v", err)
+	}
+	job := runner.Retry{
+		Command: runner.Command{
+			Argv:      command,
+			Timeout:   time.Duration(f.timeout),
+			KillGrace: time.Duration(f.killGrace),
+		},
+		Attempts:  attempts,
+		Schedule:  backoff.Schedule{Base: base, Factor: f.factor, MaxDelay: time.Duration(f.maxDelay), Jitter: jitter},
+		Deadline:  time.Duration(f.deadline),
+		RetryOnRC: f.retryOnRC,
+	}
+	if !(f.factor >= 1) {
+		return runner.Retry{}, "", fmt.Errorf("--factor must be 1 or greater, got %v", f.factor)
+	}
+	if f.retryOnOutput != "" {
+		re, err := regexp.Compile(f.retryOnOutput)
+		if err != nil {
+			return runner.Retry{}, "", fmt.Errorf("--retry-on-output: %v", err)
+		}
+		job.RetryOnOutput = re
+	}
+	return job, f.name, job.Validate()
+}
+
+// splitArgs parses flags anywhere before the command and returns the
+// positionals (at most two numbers) and the command. The command starts after
+// "--", or, without one, at the first argument that is neither a flag nor one
+// of the two leading numbers.
+func splitArgs(fs *flag.FlagSet, args []string) (positional, command []string, err error) {
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, nil, err
+		}
+		rest := fs.Args()
+		consumed := len(args) - len(rest)
+		if consumed > 0 && args[consumed-1] == "--" {
+			return positional, rest, nil
+		}
+		if len(rest) == 0 {
+			return positional, nil, nil
+		}
+		if _, err := strconv.ParseFloat(rest[0], 64); err != nil || len(positional) == 2 {
+			return positional, rest, nil
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
+}
+
+// attemptsAndBase reads the positionals, falling back to the environment
+// variables of retry_backoff.sh, then to its defaults.
+func attemptsAndBase(positional []string) (int, time.Duration, error) {
+	attemptsText, attemptsFrom := "", "max_attempts"
+	baseText, baseFrom := "", "base_seconds"
+	if len(positional) > 0 {
+		attemptsText = positional[0]
+	} else if env := os.Getenv("MAX_RETRY_ATTEMPTS"); env != "" {
+		attemptsText, attemptsFrom = env, "MAX_RETRY_ATTEMPTS"
+	}
+	if len(positional) > 1 {
+		baseText = positional[1]
+	} else if env := os.Getenv("BASE_RETRY_DELAY"); env != "" {
+		baseText, baseFrom = env, "BASE_RETRY_DELAY"
+	}
+	attempts, base := defaultAttempts, defaultBase
+	if attemptsText != "" {
+		n, err := strconv.Atoi(strings.TrimSpace(attemptsText))
+		if err != nil || n < 1 {
+			return 0, 0, fmt.Errorf("%s must be a whole number, 1 or greater, got %q", attemptsFrom, attemptsText)
+		}
+		attempts = n
+	}
+	if baseText != "" {
+		d, err := parseSeconds(baseText)
+		if err != nil {
+			return 0, 0, fmt.Errorf("%s: %v", baseFrom, err)
+		}
+		base = d
+	}
+	return attempts, base, nil
+}
+
+// secondsFlag is a duration flag that takes plain seconds ("0.5") or a Go
+// duration ("1m30s").
+type secondsFlag time.Duration
+
+func (s *secondsFlag) String() string { return runner.Seconds(time.Duration(*s)) }
+
+func (s *secondsFlag) Set(v string) error {
+	d, err := parseSeconds(v)
+	*s = secondsFlag(d)
+	return err
+}
+
+func parseSeconds(v string) (time.Duration, error) {
+	v = strings.TrimSpace(v)
+	if f, err := strconv.ParseFloat(v, 64); err == nil {
+		if !(f >= 0) || f > backoff.MaxDuration.Seconds() {
+			return 0, fmt.Errorf("want seconds, 0 or greater, got %q", v)
+		}
+		return secondsToDuration(f), nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("want seconds (0.5) or a duration (1m30s), 0 or greater, got %q", v)
+	}
+	return d, nil
+}
+
+// rcList collects --retry-on-rc values: repeated flags and comma lists.
+type rcList []int
+
+func (l *rcList) String() string {
+	parts := make([]string, len(*l))
+	for i, rc := range *l {
+		parts[i] = strconv.Itoa(rc)
+	}
+	return strings.Join(parts, ",")
+}
+
+func (l *rcList) Set(v string) error {
+	for _, part := range strings.Split(v, ",") {
+		rc, err := strconv.Atoi(strings.TrimSpace(part))
+		if err != nil {
+			return fmt.Errorf("want exit codes such as 1,75, got %q", part)
+		}
+		*l = append(*l, rc)
+	}
+	return nil
+}

@@ -1,0 +1,310 @@
+// Package retrycommand is the threader.guard.retry_command Ansible module and
+// the retry_command CLI (a drop-in for retry_backoff.sh): thin front ends over
+// internal/runner and internal/backoff. modules/retry_command builds it as a
+// program of its own; the multi-call binary links it with the other modules.
+package retrycommand
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"syscall"
+	"time"
+
+	"github.com/threader/guard/internal/ansiblemod"
+	"github.com/threader/guard/internal/backoff"
+	"github.com/threader/guard/internal/runner"
+)
+
+var spec = ansiblemod.Spec{
+	Options: map[string]ansiblemod.Option{
+		"argv":               {Type: ansiblemod.List, Elements: ansiblemod.Str},
+		"cmd":                {Type: ansiblemod.Str},
+		"shell":              {Type: ansiblemod.Bool, Default: false},
+		"attempts":           {Type: ansiblemod.Int, Default: 3},
+		"base_seconds":       {Type: ansiblemod.Float, Default: 5.0},
+		"factor":             {Type: ansiblemod.Float, Default: 2.0},
+		"max_delay_seconds":  {Type: ansiblemod.Float},
+		"jitter":             {Type: ansiblemod.Str, Default: "none", Choices: []any{"none", "full", "equal"}},
+		"timeout_seconds":    {Type: ansiblemod.Float},
+		"kill_grace_seconds": {Type: ansiblemod.Float, Default: 5.0},
+		"deadline_seconds":   {Type: ansiblemod.Float},
+		"retry_on_rc":        {Type: ansiblemod.List, Elements: ansiblemod.Int},
+		"retry_on_output":    {Type: ansiblemod.Str},
+		"chdir":              {Type: ansiblemod.Path},
+		"env":                {Type: ansiblemod.Dict},
+		"stdin":              {Type: ansiblemod.Str},
+		"creates":            {Type: ansiblemod.Path},
+		"removes":            {Type: ansiblemod.Path},
+		"name":               {Type: ansiblemod.Str},
+	},
+	MutuallyExclusive: [][]string{{"argv", "cmd"}},
+	RequiredOneOf:     [][]string{{"argv", "cmd"}},
+	RequiredIf:        []ansiblemod.RequiredIf{{Key: "shell", Value: true, Requirements: []string{"cmd"}}},
+	SupportsCheckMode: true,
+}
+
+// Module is retry_command as the dispatcher runs it.
+var Module = ansiblemod.Program{Name: "retry_command", Spec: spec, Handler: runModule, CLI: runCLI}
+
+// moduleOutputLimit is how much of the end of stdout and of stderr the module
+// returns; Ansible keeps whole results in memory and in logs.
+const moduleOutputLimit = runner.DefaultOutputLimit
+
+func runModule(m *ansiblemod.Module) (ansiblemod.Result, error) {
+	job, err := moduleJob(m)
+	if err != nil {
+		return nil, err
+	}
+	if skip, why := creationGuard(m); skip {
+		return ansiblemod.Result{"changed": false, "rc": 0, "stdout": "skipped, since " + why, "stderr": "",
+			"msg": "Did not run command since " + why, "cmd": job.Command.Argv, "attempts": 0, "history": []any{}}, nil
+	}
+	if m.CheckMode {
+		res := ansiblemod.Result{"rc": 0, "msg": "Command would have run if not in check mode",
+			"cmd": job.Command.Argv, "attempts": 0, "history": []any{}}
+		// As ansible.builtin.command: with creates/removes the check is
+		// meaningful, so "changed" predicts the run; otherwise it is skipped.
+		if m.IsSet("creates") || m.IsSet("removes") {
+			res["changed"] = true
+		} else {
+			res["changed"], res["skipped"] = false, true
+		}
+		return res, nil
+	}
+
+	// Ansible's task timeout or a killed ansible-playbook stops the module
+	// with a signal: pass it on to the command's process group.
+	ctx, stop := interruptContext(context.Background())
+	defer stop()
+	rep, err := job.Run(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res := moduleResult(job, rep)
+	if !rep.Succeeded() {
+		return res, fmt.Errorf("%s", rep.Message())
+	}
+	return res, nil
+}
+
+// moduleJob turns the options into a runner.Retry, checking the ranges the
+// spec cannot express.
+func moduleJob(m *ansiblemod.Module) (runner.Retry, error) {
+	argv, err := commandArgv(m)
+	if err != nil {
+		return runner.Retry{}, err
+	}
+	attempts := m.Int("attempts")
+	if attempts < 1 {
+		return runner.Retry{}, fmt.Errorf("value of attempts must be 1 or greater, got: %d", attempts)
+	}
+	num := numbers{m: m}
+	job := runner.Retry{
+		Command: runner.Command{
+			Argv:        argv,
+			Dir:         m.Str("chdir"),
+			Stdin:       m.Str("stdin"),
+			Timeout:     num.seconds("timeout_seconds", false),
+			KillGrace:   num.seconds("kill_grace_seconds", true),
+			OutputLimit: moduleOutputLimit,
+		},
+		Attempts: attempts,
+		Schedule: backoff.Schedule{
+			Base:     num.seconds("base_seconds", true),
+			Factor:   num.factor(),
+			MaxDelay: num.seconds("max_delay_seconds", true),
+			Jitter:   backoff.Jitter(m.Str("jitter")),
+		},
+		Deadline:  num.seconds("deadline_seconds", false),
+		RetryOnRC: m.Ints("retry_on_rc"),
+	}
+	if num.err != nil {
+		return runner.Retry{}, num.err
+	}
+	if m.IsSet("max_delay_seconds") && m.Float("max_delay_seconds") == 0 {
+		job.Schedule.Base = 0 // a cap of 0 means: retry at once
+	}
+	if m.IsSet("retry_on_output") {
+		re, err := regexp.Compile(m.Str("retry_on_output"))
+		if err != nil {
+			return runner.Retry{}, fmt.Errorf("value of retry_on_output is not a valid regular expression (Go RE2 syntax): %v", err)
+		}
+		job.RetryOnOutput = re
+	}
+	if env := m.Dict("env"); len(env) > 0 {
+		job.Command.Env = map[string]string{}
+		for k, v := range env {
+			s, err := ansiblemod.Convert(ansiblemod.Str, v)
+			if err != nil {
+				return runner.Retry{}, fmt.Errorf("value of env[%s]: %v", k, err)
+			}
+			job.Command.Env[k] = s.(string)
+		}
+	}
+	return job, job.Validate()
+}
+
+// commandArgv returns the argv to run: argv as given, cmd split like a shell
+// would (without one), or /bin/sh -c cmd with shell=true.
+func commandArgv(m *ansiblemod.Module) ([]string, error) {
+	if m.IsSet("argv") {
+		if m.Bool("shell") {
+			return nil, fmt.Errorf("shell=true runs cmd with /bin/sh -c; use cmd instead of argv")
+		}
+		argv := m.Strings("argv")
+		if len(argv) == 0 || argv[0] == "" {
+			return nil, fmt.Errorf("value of argv must not be empty")
+		}
+		return argv, nil
+	}
+	line := m.Str("cmd")
+	if m.Bool("shell") {
+		if line == "" {
+			return nil, fmt.Errorf("value of cmd must not be empty")
+		}
+		return []string{"/bin/sh", "-c", line}, nil
+	}
+	argv, err := runner.SplitCommand(line)
+	if err != nil {
+		return nil, fmt.Errorf("cannot split cmd into arguments: %v", err)
+	}
+	return argv, nil
+}
+
+// numbers reads float options as durations, keeping the first range error.
+type numbers struct {
+	m   *ansiblemod.Module
+	err error
+}
+
+// seconds converts a float option of seconds; zeroOK says whether 0 is allowed.
+// An unset option gives 0.
+func (n *numbers) seconds(name string, zeroOK bool) time.Duration {
+	if !n.m.IsSet(name) || n.err != nil {
+		return 0
+	}
+	f := n.m.Float(name)
+	switch {
+	case math.IsNaN(f) || math.IsInf(f, 0):
+		n.err = fmt.Errorf("value of %s must be a finite number, got: %v", name, f)
+	case f < 0 || (f == 0 && !zeroOK):
+		bound := "greater than 0"
+		if zeroOK {
+			bound = "0 or greater"
+		}
+		n.err = fmt.Errorf("value of %s must be %s, got: %v", name, bound, f)
+	}
+	return secondsToDuration(f)
+}
+
+func (n *numbers) factor() float64 {
+	f := n.m.Float("factor")
+	if n.err == nil && (!(f >= 1) || math.IsInf(f, 0)) {
+		n.err = fmt.Errorf("value of factor must be a finite number, 1 or greater, got: %v", f)
+	}
+	return f
+}
+
+// secondsToDuration converts without overflow: anything beyond the largest
+// Duration (about 292 years) is that.
+func secondsToDuration(f float64) time.Duration {
+	ns := f * float64(time.Second)
+	if !(ns < float64(backoff.MaxDuration)) {
+		return backoff.MaxDuration
+	}
+	if ns < 0 {
+		return 0
+	}
+	return time.Duration(ns)
+}
+
+// creationGuard applies creates/removes as ansible.builtin.command does:
+// relative paths are taken from chdir, creates may be a glob.
+func creationGuard(m *ansiblemod.Module) (skip bool, why string) {
+	resolve := func(p string) string {
+		if !filepath.IsAbs(p) && m.Str("chdir") != "" {
+			return filepath.Join(m.Str("chdir"), p)
+		}
+		return p
+	}
+	if m.IsSet("creates") {
+		p := resolve(m.Str("creates"))
+		if matches, _ := filepath.Glob(p); len(matches) > 0 {
+			return true, fmt.Sprintf("%s exists", p)
+		}
+	}
+	if m.IsSet("removes") {
+		p := resolve(m.Str("removes"))
+		if matches, _ := filepath.Glob(p); len(matches) == 0 {
+			return true, fmt.Sprintf("%s does not exist", p)
+		}
+	}
+	return false, ""
+}
+
+// moduleResult is the module's return value, as documented in
+// plugins/modules/retry_command.yml.
+func moduleResult(job runner.Retry, rep runner.Report) ansiblemod.Result {
+	history := make([]map[string]any, 0, len(rep.History))
+	for _, a := range rep.History {
+		var sig any
+		if a.Signal != "" {
+			sig = a.Signal
+		}
+		history = append(history, map[string]any{
+			"attempt":          a.Number,
+			"rc":               a.RC,
+			"duration_seconds": roundSeconds(a.Duration),
+			"delay_seconds":    roundSeconds(a.Delay),
+			"timed_out":        a.TimedOut,
+			"signal":           sig,
+		})
+	}
+	res := ansiblemod.Result{
+		"changed":       len(rep.History) > 0,
+		"rc":            rep.Last.RC,
+		"stdout":        rep.Last.Stdout,
+		"stderr":        rep.Last.Stderr,
+		"truncated":     rep.Last.StdoutTruncated || rep.Last.StderrTruncated,
+		"attempts":      len(rep.History),
+		"history":       history,
+		"total_seconds": roundSeconds(rep.Total),
+		"cmd":           job.Command.Argv,
+		"stop_reason":   string(rep.Stop),
+	}
+	if rep.Succeeded() {
+		res["msg"] = rep.Message()
+	}
+	return res
+}
+
+// roundSeconds gives seconds with millisecond precision, as a float.
+func roundSeconds(d time.Duration) float64 {
+	return float64(d.Round(time.Millisecond).Milliseconds()) / 1000
+}
+
+// interruptContext is canceled, with the signal as its cause, when the
+// process gets SIGINT, SIGTERM or SIGHUP.
+func interruptContext(parent context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(parent)
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case s := <-ch:
+			cancel(runner.Interrupted{Signal: s.(syscall.Signal)})
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(ch)
+		close(done)
+		cancel(nil)
+	}
+}

@@ -1,0 +1,204 @@
+package retrycommand
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/threader/guard/internal/testenv"
+)
+
+// runModule runs the built module binary the way Ansible does (one JSON args
+// file) and returns its JSON result and exit code.
+func invoke(t *testing.T, args map[string]any) (map[string]any, int) {
+	t.Helper()
+	bin := testenv.BuildCLI(t, "retry_command")
+	data, _ := json.Marshal(args)
+	argsFile := filepath.Join(t.TempDir(), "args")
+	os.WriteFile(argsFile, data, 0o600)
+	cmd := exec.Command(bin, argsFile)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	var res map[string]any
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("module printed no JSON object (%v):\nstdout: %s\nstderr: %s", err, out, stderr.String())
+	}
+	return res, code
+}
+
+func counterScript(t *testing.T, failures int) string {
+	file := filepath.Join(t.TempDir(), "count")
+	return fmt.Sprintf(`n=$(cat %[1]s 2>/dev/null || echo 0); n=$((n+1)); echo $n > %[1]s; echo "attempt $n"; echo "err $n" >&2; [ $n -gt %[2]d ]`, file, failures)
+}
+
+func history(t *testing.T, res map[string]any) []map[string]any {
+	t.Helper()
+	raw, ok := res["history"].([]any)
+	if !ok {
+		t.Fatalf("history is %T: %v", res["history"], res)
+	}
+	var out []map[string]any
+	for _, h := range raw {
+		out = append(out, h.(map[string]any))
+	}
+	return out
+}
+
+func TestModuleFlakyCommandSucceeds(t *testing.T) {
+	res, code := invoke(t, map[string]any{
+		"argv": []string{"/bin/sh", "-c", counterScript(t, 2)}, "attempts": 3, "base_seconds": 0.05, "name": "flaky",
+	})
+	if code != 0 || res["failed"] != false || res["changed"] != true || res["rc"] != 0.0 || res["attempts"] != 3.0 {
+		t.Fatalf("exit %d, result %v", code, res)
+	}
+	if res["stdout"] != "attempt 3\n" || res["stderr"] != "err 3\n" || res["truncated"] != false || res["stop_reason"] != "succeeded" {
+		t.Fatalf("result %v", res)
+	}
+	h := history(t, res)
+	if len(h) != 3 || h[0]["attempt"] != 1.0 || h[0]["rc"] != 1.0 || h[0]["delay_seconds"] != 0.0 ||
+		h[1]["delay_seconds"] != 0.05 || h[2]["delay_seconds"] != 0.1 || h[2]["rc"] != 0.0 ||
+		h[0]["timed_out"] != false || h[0]["signal"] != nil {
+		t.Fatalf("history %v", h)
+	}
+	for _, e := range h {
+		if d, _ := e["duration_seconds"].(float64); d < 0 || d > 5 {
+			t.Fatalf("duration %v", e)
+		}
+	}
+	if tot, _ := res["total_seconds"].(float64); tot < 0.15 {
+		t.Fatalf("total_seconds %v, want at least the 0.15s slept", res["total_seconds"])
+	}
+}
+
+func TestModuleFailureMessageAndExplicitFailed(t *testing.T) {
+	res, code := invoke(t, map[string]any{"cmd": `sh -c "echo 'disk full' >&2; exit 2"`, "attempts": 3, "base_seconds": 0})
+	if code == 0 || res["failed"] != true || res["rc"] != 2.0 || res["attempts"] != 3.0 || res["changed"] != true {
+		t.Fatalf("exit %d, result %v", code, res)
+	}
+	if res["msg"] != "command failed after 3 attempts (last rc=2): disk full" {
+		t.Fatalf("msg %q", res["msg"])
+	}
+	cmd, _ := res["cmd"].([]any)
+	if len(cmd) != 3 || cmd[0] != "sh" || cmd[2] != "echo 'disk full' >&2; exit 2" {
+		t.Fatalf("cmd %v", res["cmd"])
+	}
+}
+
+func TestModuleRetryFilters(t *testing.T) {
+	res, _ := invoke(t, map[string]any{"argv": []string{"sh", "-c", "exit 2"}, "attempts": 3, "base_seconds": 0, "retry_on_rc": []any{75, "1"}})
+	if res["attempts"] != 1.0 || !strings.Contains(res["msg"].(string), "not retried: rc 2 is not in retry_on_rc") || res["stop_reason"] != "not_retryable" {
+		t.Fatalf("retry_on_rc: %v", res)
+	}
+	res, _ = invoke(t, map[string]any{"argv": []string{"sh", "-c", "echo UNREACHABLE; exit 4"}, "attempts": 2, "base_seconds": 0, "retry_on_output": "timed out|UNREACHABLE"})
+	if res["attempts"] != 2.0 || res["stop_reason"] != "exhausted" {
+		t.Fatalf("retry_on_output: %v", res)
+	}
+}
+
+func TestModuleTimeout(t *testing.T) {
+	res, _ := invoke(t, map[string]any{"argv": []string{"sleep", "30"}, "attempts": 2, "base_seconds": 0, "timeout_seconds": 0.1, "kill_grace_seconds": 1})
+	h := history(t, res)
+	if res["failed"] != true || len(h) != 2 || h[0]["timed_out"] != true || h[0]["signal"] != "SIGTERM" || h[0]["rc"] != -15.0 {
+		t.Fatalf("result %v", res)
+	}
+}
+
+func TestModuleShellCmdChdirEnvStdin(t *testing.T) {
+	dir := t.TempDir()
+	res, _ := invoke(t, map[string]any{
+		"cmd": `echo "$GREETING from $(basename "$PWD")"; cat`, "shell": true, "chdir": dir,
+		"env": map[string]any{"GREETING": "hello", "N": 3}, "stdin": "piped", "attempts": 1,
+	})
+	if res["failed"] != false || res["stdout"] != "hello from "+filepath.Base(dir)+"\npiped" {
+		t.Fatalf("result %v", res)
+	}
+	if cmd := res["cmd"].([]any); cmd[0] != "/bin/sh" || cmd[1] != "-c" {
+		t.Fatalf("cmd %v", cmd)
+	}
+	// Without shell, cmd is split but nothing is expanded.
+	res, _ = invoke(t, map[string]any{"cmd": `echo "$HOME" 'a b' c\ d`, "attempts": 1})
+	if res["stdout"] != "$HOME a b c d\n" {
+		t.Fatalf("split cmd: %v", res)
+	}
+}
+
+func TestModuleTruncatesLongOutput(t *testing.T) {
+	res, _ := invoke(t, map[string]any{"argv": []string{"sh", "-c", "seq 1 200000; echo last"}, "attempts": 1})
+	out := res["stdout"].(string)
+	if res["truncated"] != true || len(out) > 64<<10 || !strings.HasSuffix(out, "200000\nlast\n") {
+		t.Fatalf("truncated %v, %d bytes", res["truncated"], len(out))
+	}
+}
+
+func TestModuleCheckModeDoesNotRun(t *testing.T) {
+	marker := filepath.Join(t.TempDir(), "ran")
+	res, code := invoke(t, map[string]any{"argv": []string{"touch", marker}, "_ansible_check_mode": true})
+	if code != 0 || res["skipped"] != true || res["changed"] != false || res["msg"] != "Command would have run if not in check mode" {
+		t.Fatalf("exit %d, result %v", code, res)
+	}
+	res, _ = invoke(t, map[string]any{"argv": []string{"touch", marker}, "creates": marker, "_ansible_check_mode": true})
+	if res["changed"] != true || res["skipped"] != nil {
+		t.Fatalf("with creates: %v", res)
+	}
+	if _, err := os.Stat(marker); !os.IsNotExist(err) {
+		t.Fatal("check mode ran the command")
+	}
+}
+
+func TestModuleCreatesAndRemoves(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "done.flag"), nil, 0o644)
+	res, _ := invoke(t, map[string]any{"argv": []string{"false"}, "chdir": dir, "creates": "*.flag"})
+	if res["changed"] != false || res["failed"] != false || !strings.Contains(res["msg"].(string), "Did not run command since "+dir+"/*.flag exists") {
+		t.Fatalf("creates: %v", res)
+	}
+	res, _ = invoke(t, map[string]any{"argv": []string{"false"}, "removes": filepath.Join(dir, "missing")})
+	if res["changed"] != false || res["failed"] != false || !strings.Contains(res["msg"].(string), "does not exist") {
+		t.Fatalf("removes: %v", res)
+	}
+	res, _ = invoke(t, map[string]any{"argv": []string{"true"}, "removes": filepath.Join(dir, "done.flag")})
+	if res["changed"] != true || res["attempts"] != 1.0 {
+		t.Fatalf("removes of an existing file runs: %v", res)
+	}
+}
+
+func TestModuleBadOptions(t *testing.T) {
+	cases := []struct {
+		args map[string]any
+		want string
+	}{
+		{map[string]any{}, "one of the following is required: argv, cmd"},
+		{map[string]any{"argv": []string{"true"}, "cmd": "true"}, "parameters are mutually exclusive: argv|cmd"},
+		{map[string]any{"argv": []string{"true"}, "shell": true}, "shell is True but all of the following are missing: cmd"},
+		{map[string]any{"cmd": "true", "attempts": 0}, "value of attempts must be 1 or greater, got: 0"},
+		{map[string]any{"cmd": "true", "factor": 0.5}, "value of factor must be a finite number, 1 or greater, got: 0.5"},
+		{map[string]any{"cmd": "true", "base_seconds": -1}, "value of base_seconds must be 0 or greater, got: -1"},
+		{map[string]any{"cmd": "true", "timeout_seconds": 0}, "value of timeout_seconds must be greater than 0, got: 0"},
+		{map[string]any{"cmd": "true", "deadline_seconds": "inf"}, "value of deadline_seconds must be a finite number"},
+		{map[string]any{"cmd": "true", "jitter": "random"}, "value of jitter must be one of: none, full, equal, got: random"},
+		{map[string]any{"cmd": "true", "retry_on_output": "("}, "value of retry_on_output is not a valid regular expression"},
+		{map[string]any{"cmd": "echo 'open"}, "cannot split cmd into arguments: unterminated single quote"},
+		{map[string]any{"cmd": "   "}, "cannot split cmd into arguments: no command given"},
+		{map[string]any{"argv": []string{}}, "value of argv must not be empty"},
+		{map[string]any{"cmd": "true", "retry_on_rc": []any{"x"}}, "retry_on_rc"},
+		{map[string]any{"argv": []string{"no-such-program-xyz"}}, "cannot run no-such-program-xyz"},
+	}
+	for _, c := range cases {
+		res, code := invoke(t, c.args)
+		msg, _ := res["msg"].(string)
+		if code == 0 || res["failed"] != true || !strings.Contains(msg, c.want) {
+			t.Errorf("%v: exit %d, msg %q; want failure containing %q", c.args, code, msg, c.want)
+		}
+	}
+}
