@@ -1,16 +1,20 @@
 package ansiblemod
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/big"
 	"os"
 	"os/user"
-	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // Values in a decoded args file are nil, bool, json.Number, string, []any and
@@ -22,7 +26,10 @@ var (
 	booleansFalse = []string{"n", "no", "off", "0", "false", "f"}
 )
 
-const validBooleans = "'y', 'yes', 'on', '1', 'true', 't', 1, 1.0, True, 'n', 'no', 'off', '0', 'false', 'f', 0, 0.0, False"
+// validBooleans lists Python's BOOLEANS set as its message shows it: 1, 1.0
+// and True are one member of a Python set, so only 1 (and 0) appear. Python's
+// order is hash order, which changes between runs; ours is fixed.
+const validBooleans = "'y', 'yes', 'on', '1', 'true', 't', 1, 'n', 'no', 'off', '0', 'false', 'f', 0"
 
 // pyType names a value's Python class, as Ansible's messages show it.
 func pyType(v any) string {
@@ -50,22 +57,31 @@ func pyType(v any) string {
 	return fmt.Sprintf("<class '%T'>", v)
 }
 
+// isIntLiteral tells a JSON integer ("-12", any size) from a JSON float.
 func isIntLiteral(s string) bool {
-	_, err := strconv.ParseInt(s, 10, 64)
-	return err == nil
+	s = strings.TrimPrefix(s, "-")
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // pyStr renders a value as Python's str() would, which is what Ansible does
 // when a non-string is given for a str option.
 func pyStr(v any) string {
-	switch x := v.(type) {
-	case string:
-		return x
-	default:
-		return pyRepr(v)
+	if s, ok := v.(string); ok {
+		return s
 	}
+	return pyRepr(v)
 }
 
+// pyRepr renders a value as Python's repr() would. Dict keys are sorted:
+// Go maps do not keep the order of the JSON input as Python's dicts do.
 func pyRepr(v any) string {
 	switch x := v.(type) {
 	case nil:
@@ -76,13 +92,13 @@ func pyRepr(v any) string {
 		}
 		return "False"
 	case string:
-		return "'" + strings.ReplaceAll(strings.ReplaceAll(x, `\`, `\\`), "'", `\'`) + "'"
+		return pyQuote(x)
 	case json.Number:
 		if isIntLiteral(string(x)) {
-			return string(x)
+			return strings.TrimLeft(string(x), "+")
 		}
-		f, err := x.Float64()
-		if err != nil {
+		f, err := strconv.ParseFloat(string(x), 64)
+		if err != nil && !errors.Is(err, strconv.ErrRange) {
 			return string(x)
 		}
 		return pyFloat(f)
@@ -109,6 +125,44 @@ func pyRepr(v any) string {
 	return fmt.Sprint(v)
 }
 
+// pyQuote quotes a string as Python's repr does: single quotes unless the
+// text holds a single quote and no double quote; control characters escaped.
+func pyQuote(s string) string {
+	quote := '\''
+	if strings.ContainsRune(s, '\'') && !strings.ContainsRune(s, '"') {
+		quote = '"'
+	}
+	var b strings.Builder
+	b.WriteRune(quote)
+	for _, c := range s {
+		switch {
+		case c == quote || c == '\\':
+			b.WriteRune('\\')
+			b.WriteRune(c)
+		case c == '\n':
+			b.WriteString(`\n`)
+		case c == '\r':
+			b.WriteString(`\r`)
+		case c == '\t':
+			b.WriteString(`\t`)
+		case c < 0x20 || c == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, c)
+		case c == ' ' || unicode.IsPrint(c):
+			b.WriteRune(c)
+		case c <= 0xff:
+			fmt.Fprintf(&b, `\x%02x`, c)
+		case c <= 0xffff:
+			fmt.Fprintf(&b, `\u%04x`, c)
+		default:
+			fmt.Fprintf(&b, `\U%08x`, c)
+		}
+	}
+	b.WriteRune(quote)
+	return b.String()
+}
+
+// pyFloat renders a float as Python's repr: shortest round-trip digits,
+// always a decimal point, exponent form below 1e-4 and from 1e16.
 func pyFloat(f float64) string {
 	switch {
 	case math.IsNaN(f):
@@ -173,6 +227,8 @@ func toStr(v any) (any, error) {
 	return pyStr(v), nil
 }
 
+// The int message is ansible-core 2.14's; what is accepted is 2.18's, which
+// goes through Decimal: "42.0" and "1e3" are whole numbers, "42.5" is not.
 func toInt(v any) (any, error) {
 	switch x := v.(type) {
 	case bool:
@@ -182,27 +238,67 @@ func toInt(v any) (any, error) {
 		return 0, nil
 	case int:
 		return x, nil
+	case int64:
+		return int(x), nil
 	case json.Number:
-		return intFromText(string(x), v)
+		if i, ok := wholeNumber(string(x)); ok {
+			return i, nil
+		}
 	case float64:
-		return intFromText(strconv.FormatFloat(x, 'g', -1, 64), v)
+		if x == math.Trunc(x) && math.Abs(x) < 1<<63 {
+			return int(x), nil
+		}
 	case string:
-		return intFromText(strings.TrimSpace(x), v)
+		if i, ok := wholeNumber(x); ok {
+			return i, nil
+		}
 	}
 	return nil, fmt.Errorf("%s cannot be converted to an int", pyType(v))
 }
 
-// intFromText accepts what Python's Decimal accepts when the value is whole:
-// "42", "42.0", "1e3"; but not "42.5" or "0x10".
-func intFromText(s string, orig any) (any, error) {
-	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return int(i), nil
+// decimalText is the syntax Python's Decimal accepts for finite numbers
+// (after it strips spaces and removes every underscore).
+var decimalText = regexp.MustCompile(`^([+-]?)([0-9]*)(?:\.([0-9]*))?(?:[eE]([+-]?[0-9]+))?$`)
+
+// wholeNumber parses decimal text that denotes an integer that fits in an
+// int: "42", " 42 ", "42.0", "1e3", "1_000". Hex, fractions and inf do not.
+func wholeNumber(s string) (int, bool) {
+	s = strings.ReplaceAll(strings.TrimSpace(s), "_", "")
+	m := decimalText.FindStringSubmatch(s)
+	if m == nil || m[2]+m[3] == "" {
+		return 0, false
 	}
-	r, ok := new(big.Rat).SetString(s)
-	if ok && !strings.ContainsAny(s, "xX/") && r.IsInt() && r.Num().IsInt64() {
-		return int(r.Num().Int64()), nil
+	digits := strings.TrimLeft(m[2]+m[3], "0")
+	if digits == "" {
+		return 0, true // 0, 0.000, 0e999999
 	}
-	return nil, fmt.Errorf("%s cannot be converted to an int", pyType(orig))
+	exp := 0
+	if m[4] != "" {
+		e, err := strconv.Atoi(m[4])
+		if err != nil || e > 1000 || e < -1000 {
+			return 0, false // far beyond int range, or a tiny fraction
+		}
+		exp = e
+	}
+	scale := exp - len(m[3])
+	n, _ := new(big.Int).SetString(digits, 10)
+	ten := big.NewInt(10)
+	if scale >= 0 {
+		n.Mul(n, new(big.Int).Exp(ten, big.NewInt(int64(scale)), nil))
+	} else {
+		var rem big.Int
+		n.QuoRem(n, new(big.Int).Exp(ten, big.NewInt(int64(-scale)), nil), &rem)
+		if rem.Sign() != 0 {
+			return 0, false
+		}
+	}
+	if m[1] == "-" {
+		n.Neg(n)
+	}
+	if !n.IsInt64() {
+		return 0, false
+	}
+	return int(n.Int64()), true
 }
 
 func toFloat(v any) (any, error) {
@@ -214,11 +310,14 @@ func toFloat(v any) (any, error) {
 		return 0.0, nil
 	case int:
 		return float64(x), nil
+	case int64:
+		return float64(x), nil
 	case float64:
 		return x, nil
 	case json.Number:
+		// Python's json gives inf for 1e400, so a range error is a value.
 		f, err := strconv.ParseFloat(string(x), 64)
-		if err == nil {
+		if err == nil || errors.Is(err, strconv.ErrRange) {
 			return f, nil
 		}
 	case string:
@@ -229,46 +328,45 @@ func toFloat(v any) (any, error) {
 	return nil, fmt.Errorf("%s cannot be converted to a float", pyType(v))
 }
 
+// floatText is Python's float() syntax for finite numbers: decimal only,
+// single underscores between digits.
+var floatText = regexp.MustCompile(`^[+-]?(?:[0-9](?:_?[0-9])*(?:\.(?:[0-9](?:_?[0-9])*)?)?|\.[0-9](?:_?[0-9])*)(?:[eE][+-]?[0-9](?:_?[0-9])*)?$`)
+
 // pyParseFloat accepts what Python's float() does: surrounding spaces,
-// "inf", "nan", "1e3", "1_000" is not covered on purpose (rare in YAML).
+// "inf", "infinity", "nan" in any case, "1e3", "1_000.5"; not hex.
 func pyParseFloat(s string) (float64, bool) {
 	s = strings.TrimSpace(s)
-	switch strings.ToLower(strings.TrimLeft(s, "+-")) {
+	sign := 1.0
+	unsigned := strings.TrimLeft(s, "+-")
+	if len(s)-len(unsigned) > 1 {
+		return 0, false
+	}
+	if strings.HasPrefix(s, "-") {
+		sign = -1
+	}
+	switch strings.ToLower(unsigned) {
 	case "inf", "infinity":
-		if strings.HasPrefix(s, "-") {
-			return math.Inf(-1), true
-		}
-		return math.Inf(1), true
+		return math.Inf(int(sign)), true
 	case "nan":
 		return math.NaN(), true
 	}
-	if strings.ContainsAny(s, "xXpP_") {
+	if !floatText.MatchString(s) {
 		return 0, false
 	}
-	f, err := strconv.ParseFloat(s, 64)
-	return f, err == nil
+	f, err := strconv.ParseFloat(strings.ReplaceAll(s, "_", ""), 64)
+	return f, err == nil || errors.Is(err, strconv.ErrRange)
 }
 
 func toBool(v any) (any, error) {
 	switch x := v.(type) {
 	case bool:
 		return x, nil
-	case json.Number:
-		f, err := x.Float64()
-		if err == nil && (f == 1 || f == 0) {
-			return f == 1, nil
+	case json.Number, int, int64, float64:
+		f, _ := toFloat(x)
+		if f == 1.0 || f == 0.0 {
+			return f == 1.0, nil
 		}
-		return nil, invalidBool(string(x))
-	case int:
-		if x == 1 || x == 0 {
-			return x == 1, nil
-		}
-		return nil, invalidBool(strconv.Itoa(x))
-	case float64:
-		if x == 1 || x == 0 {
-			return x == 1, nil
-		}
-		return nil, invalidBool(pyFloat(x))
+		return nil, invalidBool(pyStr(x))
 	case string:
 		n := strings.ToLower(strings.TrimSpace(x))
 		for _, t := range booleansTrue {
@@ -293,7 +391,7 @@ func invalidBool(text string) error {
 func toList(v any) (any, error) {
 	switch x := v.(type) {
 	case []any:
-		return x, nil
+		return normalize(x), nil
 	case string:
 		// Ansible splits on commas without stripping: "a, b" is ["a", " b"].
 		parts := strings.Split(x, ",")
@@ -302,7 +400,7 @@ func toList(v any) (any, error) {
 			out[i] = p
 		}
 		return out, nil
-	case json.Number, int, float64, bool:
+	case json.Number, int, int64, float64, bool:
 		return []any{pyStr(x)}, nil
 	}
 	return nil, fmt.Errorf("%s cannot be converted to a list", pyType(v))
@@ -311,16 +409,16 @@ func toList(v any) (any, error) {
 func toDict(v any) (any, error) {
 	switch x := v.(type) {
 	case map[string]any:
-		return x, nil
+		return normalize(x), nil
 	case string:
 		if strings.HasPrefix(x, "{") {
-			var m map[string]any
-			dec := json.NewDecoder(strings.NewReader(x))
-			dec.UseNumber()
-			if err := dec.Decode(&m); err != nil {
-				return nil, fmt.Errorf("unable to evaluate string as dictionary")
+			if m, err := decodeJSONObject([]byte(x)); err == nil {
+				return normalize(m), nil
 			}
-			return m, nil
+			if m, ok := parsePythonDict(x); ok {
+				return m, nil
+			}
+			return nil, fmt.Errorf("unable to evaluate string as dictionary")
 		}
 		if strings.Contains(x, "=") {
 			return parseKeyValues(x)
@@ -328,6 +426,27 @@ func toDict(v any) (any, error) {
 		return nil, fmt.Errorf("dictionary requested, could not parse JSON or key=value")
 	}
 	return nil, fmt.Errorf("%s cannot be converted to a dict", pyType(v))
+}
+
+// decodeJSONObject decodes exactly one JSON object (numbers as json.Number)
+// and rejects anything after it, as Python's json.loads does.
+func decodeJSONObject(data []byte) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("it is empty")
+		}
+		return nil, err
+	}
+	if m == nil {
+		return nil, errors.New("it is null, not an object")
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("unexpected text after the JSON object at offset %d", dec.InputOffset())
+	}
+	return m, nil
 }
 
 // parseKeyValues follows check_type_dict: fields split on commas or spaces
@@ -372,8 +491,8 @@ func parseKeyValues(s string) (any, error) {
 	return out, nil
 }
 
-// normalize turns json.Number into int or float64, recursively, so raw
-// values and results are plain Go values.
+// normalize turns json.Number into int (float64 when it is not a whole
+// number or too large), recursively, so values are plain Go values.
 func normalize(v any) any {
 	switch x := v.(type) {
 	case json.Number:
@@ -400,21 +519,55 @@ func normalize(v any) any {
 
 // expandPath does what Python's os.path.expanduser(os.path.expandvars(p)) does.
 func expandPath(p string) string {
-	p = os.Expand(p, func(name string) string {
+	return expandUser(expandVars(p))
+}
+
+// shellVar is posixpath.expandvars' pattern: $name or ${anything}.
+var shellVar = regexp.MustCompile(`\$([A-Za-z0-9_]+|\{[^}]*\})`)
+
+// expandVars replaces $NAME and ${NAME} with the variable's value and, as
+// Python does, leaves references to unset variables exactly as written.
+func expandVars(p string) string {
+	return shellVar.ReplaceAllStringFunc(p, func(ref string) string {
+		name := ref[1:]
+		if strings.HasPrefix(ref, "${") {
+			name = ref[2 : len(ref)-1]
+		}
 		if v, ok := os.LookupEnv(name); ok {
 			return v
 		}
-		return "${" + name + "}"
+		return ref
 	})
-	if p == "~" || strings.HasPrefix(p, "~/") {
-		if home, err := os.UserHomeDir(); err == nil {
-			return filepath.Join(home, strings.TrimPrefix(p, "~"))
-		}
-	} else if strings.HasPrefix(p, "~") {
-		name, rest, _ := strings.Cut(p[1:], "/")
-		if u, err := user.Lookup(name); err == nil {
-			return filepath.Join(u.HomeDir, rest)
-		}
+}
+
+// expandUser replaces a leading ~ or ~user as Python does: $HOME first, then
+// the password database; the rest of the path is kept as written (no Clean).
+func expandUser(p string) string {
+	if !strings.HasPrefix(p, "~") {
+		return p
 	}
-	return p
+	name, rest, found := strings.Cut(p[1:], "/")
+	if found {
+		rest = "/" + rest
+	}
+	var home string
+	if name == "" {
+		if h, ok := os.LookupEnv("HOME"); ok {
+			home = h
+		} else if u, err := user.Current(); err == nil {
+			home = u.HomeDir
+		} else {
+			return p
+		}
+	} else {
+		u, err := user.Lookup(name)
+		if err != nil {
+			return p
+		}
+		home = u.HomeDir
+	}
+	if out := strings.TrimRight(home, "/") + rest; out != "" {
+		return out
+	}
+	return "/"
 }

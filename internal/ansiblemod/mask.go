@@ -1,6 +1,7 @@
 package ansiblemod
 
 import (
+	"encoding/json"
 	"sort"
 	"strings"
 )
@@ -25,13 +26,18 @@ func NewMasker(secrets ...string) *Masker {
 
 // Add registers more secret values.
 func (m *Masker) Add(secrets ...string) {
+	known := map[string]bool{}
+	for _, s := range m.secrets {
+		known[s] = true
+	}
 	for _, s := range secrets {
-		if s != "" {
+		if s != "" && !known[s] {
+			known[s] = true
 			m.secrets = append(m.secrets, s)
 		}
 	}
 	// Longest first, so a secret that contains another is starred out whole.
-	sort.Slice(m.secrets, func(i, j int) bool { return len(m.secrets[i]) > len(m.secrets[j]) })
+	sort.SliceStable(m.secrets, func(i, j int) bool { return len(m.secrets[i]) > len(m.secrets[j]) })
 }
 
 // String masks one string.
@@ -50,7 +56,11 @@ func (m *Masker) String(s string) string {
 	return s
 }
 
-// Value masks a result value recursively. Booleans and nil are kept.
+// Value masks a value recursively, as Ansible's remove_values does: strings
+// are masked, numbers whose text contains a secret are replaced whole,
+// booleans and nil are kept, and so are map keys. Any other value (a struct,
+// a typed map or slice) is first turned into its JSON shape, so nothing
+// escapes masking; it comes back in that shape.
 func (m *Masker) Value(v any) any {
 	if m == nil || len(m.secrets) == 0 {
 		return v
@@ -78,7 +88,7 @@ func (m *Masker) Value(v any) any {
 			out[k] = m.Value(e)
 		}
 		return out
-	case int, int64, float64:
+	case int, int64, float64, json.Number:
 		text := pyStr(x)
 		for _, secret := range m.secrets {
 			if strings.Contains(text, secret) {
@@ -87,5 +97,9 @@ func (m *Masker) Value(v any) any {
 		}
 		return x
 	}
-	return v
+	shaped, err := plain(v)
+	if err != nil {
+		return noLogPlaceholder // cannot look inside it, so do not show it
+	}
+	return m.Value(shaped)
 }

@@ -2,14 +2,17 @@ package ansiblemod
 
 import (
 	"bytes"
+	"encoding"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"reflect"
+	"runtime/debug"
 	"strings"
-	"syscall"
 )
 
 // Result holds the fields a module returns. The runtime adds changed,
@@ -19,7 +22,8 @@ type Result map[string]any
 // Module is what a module's handler sees: the validated options and the
 // task's context (check mode, diff mode).
 type Module struct {
-	// Name is the module name used in messages.
+	// Name is the module name used in messages: _ansible_module_name as
+	// the task wrote it (short or FQCN), else the name given to Run.
 	Name string
 	// CheckMode is true under --check: the handler must not change anything,
 	// and reports what it would have changed.
@@ -38,6 +42,7 @@ type Module struct {
 	diff         map[string]any
 	masker       *Masker
 	spec         Spec
+	failedArgs   map[string]any // the user's options, when validation failed
 }
 
 // Str returns a str or path option ("" when unset).
@@ -123,27 +128,44 @@ func (m *Module) Masker() *Masker { return m.masker }
 type Handler func(m *Module) (Result, error)
 
 // IsModuleInvocation tells an Ansible run from a command-line run: Ansible
-// copies the binary as AnsiballZ_<name> and passes one args file.
+// copies the binary as AnsiballZ_<name> and passes one args file. A single
+// argument counts as an args file only if it names a regular file whose
+// text starts with "{", so "--help" or a subcommand is never mistaken.
 func IsModuleInvocation(args []string) bool {
+	if len(args) == 0 {
+		return false
+	}
 	if strings.HasPrefix(filepath.Base(args[0]), "AnsiballZ_") {
 		return true
 	}
-	if len(args) != 2 {
+	if len(args) != 2 || strings.HasPrefix(args[1], "-") {
 		return false
 	}
-	data, err := os.ReadFile(args[1])
-	return err == nil && bytes.HasPrefix(bytes.TrimSpace(data), []byte("{"))
+	info, err := os.Stat(args[1])
+	if err != nil || !info.Mode().IsRegular() {
+		return false
+	}
+	f, err := os.Open(args[1])
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, 4096)
+	n, _ := io.ReadFull(f, head)
+	return bytes.HasPrefix(bytes.TrimSpace(head[:n]), []byte("{"))
 }
 
-// Run executes a module invocation and returns its exit code. Exactly one
-// JSON object is written to the original stdout; anything else the handler
-// (or a child process) writes to stdout is sent to stderr instead.
+// Run executes a module invocation and returns its exit code: 1 when the
+// result says failed, else 0. Exactly one JSON object is written to the
+// original stdout; anything else the handler (or a child process) writes to
+// stdout is sent to stderr instead. Run is meant to be called once per
+// process: it points fd 1 at stderr for good.
 func Run(name string, spec Spec, handler Handler, args []string) int {
 	out := guardStdout()
 	res, failed := execute(name, spec, handler, args)
 	data, err := json.Marshal(res)
-	if err != nil {
-		data, _ = json.Marshal(map[string]any{"failed": true, "msg": "internal error: result is not JSON: " + err.Error()})
+	if err != nil { // cannot happen: execute returns JSON-shaped values
+		data = []byte(`{"changed": false, "failed": true, "msg": "internal error: the result cannot be encoded as JSON"}`)
 		failed = true
 	}
 	out.Write(append(data, '\n'))
@@ -153,63 +175,37 @@ func Run(name string, spec Spec, handler Handler, args []string) int {
 	return 0
 }
 
-// guardStdout points fd 1 at stderr and returns a writer on the real stdout.
-func guardStdout() io.Writer {
-	fd, err := syscall.Dup(1)
-	if err != nil {
-		return os.Stdout
-	}
-	if err := syscall.Dup3(2, 1, 0); err != nil {
-		syscall.Close(fd)
-		return os.Stdout
-	}
-	syscall.CloseOnExec(fd)
-	real := os.NewFile(uintptr(fd), "/dev/stdout")
-	os.Stdout = os.Stderr
-	return real
-}
-
 // execute returns the finished result and whether the task failed.
 func execute(name string, spec Spec, handler Handler, args []string) (res map[string]any, failed bool) {
 	m := &Module{Name: name, spec: spec, masker: NewMasker()}
 	defer func() {
 		if r := recover(); r != nil {
-			res, failed = m.finish(nil, fmt.Errorf("internal error in module %s: %v (this is a bug; please report it)", m.Name, r)), true
+			// The stack helps whoever runs the module by hand; Ansible
+			// drops stderr when stdout parses, and stdout stays one object.
+			fmt.Fprintf(os.Stderr, "panic in module %s: %s\n\n%s", m.Name, m.masker.String(fmt.Sprint(r)), debug.Stack())
+			res, failed = m.finish(nil, fmt.Errorf("internal error in module %s: %v (this is a bug; please report it)", m.Name, r))
 		}
 	}()
 	raw, err := readArgs(args)
 	if err != nil {
-		return m.finish(nil, err), true
+		return m.finish(nil, err)
 	}
 	m.readInternal(raw)
 	ignoreUnknown, _ := toBool(raw["_ansible_ignore_unknown_opts"])
-	v, err := validate(m.Name, spec, userParams(raw), nil, ignoreUnknown == true)
-	if err != nil {
-		m.masker.Add(noLogValuesOf(spec, raw)...)
-		return m.finish(nil, err), true
-	}
-	m.params, m.provided, m.warnings = v.params, v.provided, v.warnings
+	user := userParams(raw)
+	v, err := validate(m.Name, spec, user, ignoreUnknown == true)
 	m.masker.Add(v.noLogValues...)
+	m.warnings = append(m.warnings, v.warnings...)
+	if err != nil {
+		m.failedArgs = user
+		return m.finish(nil, err)
+	}
+	m.params, m.provided = v.params, v.provided
 	if m.CheckMode && !spec.SupportsCheckMode {
-		return m.finish(Result{"skipped": true, "changed": false, "msg": fmt.Sprintf("remote module (%s) does not support check mode", m.Name)}, nil), false
+		return m.finish(Result{"skipped": true, "changed": false, "msg": fmt.Sprintf("remote module (%s) does not support check mode", m.Name)}, nil)
 	}
 	result, err := handler(m)
-	return m.finish(result, err), err != nil
-}
-
-// noLogValuesOf finds secrets in raw input, so that even a message about
-// invalid input never echoes one.
-func noLogValuesOf(spec Spec, raw map[string]any) []string {
-	var out []string
-	for name, o := range spec.Options {
-		if !o.NoLog {
-			continue
-		}
-		for _, k := range append([]string{name}, o.Aliases...) {
-			out = append(out, leafStrings(raw[k])...)
-		}
-	}
-	return out
+	return m.finish(result, err)
 }
 
 func readArgs(args []string) (map[string]any, error) {
@@ -220,12 +216,11 @@ func readArgs(args []string) (map[string]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the module arguments: %v", err)
 	}
-	var raw map[string]any
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if err := dec.Decode(&raw); err != nil {
+	raw, err := decodeJSONObject(data)
+	if err != nil {
 		return nil, fmt.Errorf("the module arguments in %s are not a JSON object: %v", args[1], err)
 	}
+	// Python modules get their args wrapped; accept that form too.
 	if wrapped, ok := raw["ANSIBLE_MODULE_ARGS"].(map[string]any); ok && len(raw) == 1 {
 		raw = wrapped
 	}
@@ -238,8 +233,9 @@ func (m *Module) readInternal(raw map[string]any) {
 	m.CheckMode = flag("_ansible_check_mode")
 	m.DiffMode = flag("_ansible_diff")
 	m.NoLog = flag("_ansible_no_log")
+	// Verbatim, as Ansible does: the name the task used, FQCN or short.
 	if n, ok := raw["_ansible_module_name"].(string); ok && n != "" {
-		m.Name = strings.TrimPrefix(n, "threader.guard.")
+		m.Name = n
 	}
 	if u := os.Getenv("USER"); u != "" {
 		m.RemoteUser = u
@@ -248,6 +244,8 @@ func (m *Module) readInternal(raw map[string]any) {
 	}
 }
 
+// userParams drops every _ansible_* key: Ansible adds new ones between
+// releases, and they are never the user's options.
 func userParams(raw map[string]any) map[string]any {
 	out := map[string]any{}
 	for k, v := range raw {
@@ -259,8 +257,9 @@ func userParams(raw map[string]any) map[string]any {
 }
 
 // finish assembles the result: handler fields, then the runtime's fields,
-// then masking of every no_log value anywhere in it.
-func (m *Module) finish(result Result, err error) map[string]any {
+// then masking of every no_log value anywhere in it. It returns whether the
+// task failed: an error, or the handler's own failed field.
+func (m *Module) finish(result Result, err error) (map[string]any, bool) {
 	res := map[string]any{}
 	for k, v := range result {
 		res[k] = v
@@ -268,12 +267,15 @@ func (m *Module) finish(result Result, err error) map[string]any {
 	if _, ok := res["changed"]; !ok {
 		res["changed"] = false
 	}
-	res["failed"] = err != nil
+	handlerFailed, _ := toBool(canonical(res["failed"]))
+	res["failed"] = err != nil || handlerFailed == true
 	if err != nil {
 		res["msg"] = err.Error()
 	}
 	if m.params != nil {
-		res["invocation"] = map[string]any{"module_args": m.invocationArgs()}
+		res["invocation"] = map[string]any{"module_args": m.invocationArgs(m.params)}
+	} else if m.failedArgs != nil {
+		res["invocation"] = map[string]any{"module_args": m.invocationArgs(m.failedArgs)}
 	}
 	if len(m.warnings) > 0 {
 		res["warnings"] = m.warnings
@@ -281,23 +283,36 @@ func (m *Module) finish(result Result, err error) map[string]any {
 	if len(m.deprecations) > 0 {
 		res["deprecations"] = m.deprecations
 	}
-	if m.DiffMode && m.diff != nil {
+	switch {
+	case !m.DiffMode:
+		delete(res, "diff") // core modules report a diff only under --diff
+	case m.diff != nil:
 		res["diff"] = m.diff
-	} else {
-		delete(res, "diff")
 	}
 	shaped, perr := plain(res)
 	if perr != nil {
 		shaped = map[string]any{"changed": false, "failed": true,
 			"msg": fmt.Sprintf("internal error in module %s: the result cannot be encoded as JSON: %v", m.Name, perr)}
 	}
-	return m.masker.Value(shaped).(map[string]any)
+	final := m.masker.Value(shaped).(map[string]any)
+	return final, final["failed"] == true
 }
 
-func (m *Module) invocationArgs() map[string]any {
+// invocationArgs is Ansible's invocation.module_args: the options with the
+// value of every no_log option (or alias of one) replaced.
+func (m *Module) invocationArgs(params map[string]any) map[string]any {
+	secret := map[string]bool{}
+	for name, o := range m.spec.Options {
+		if o.NoLog {
+			secret[name] = true
+			for _, a := range o.Aliases {
+				secret[a] = true
+			}
+		}
+	}
 	args := map[string]any{}
-	for k, v := range m.params {
-		if m.spec.Options[k].NoLog && v != nil {
+	for k, v := range params {
+		if secret[k] && v != nil {
 			v = noLogPlaceholder
 		}
 		args[k] = v
@@ -306,9 +321,16 @@ func (m *Module) invocationArgs() map[string]any {
 }
 
 // plain turns any result value (structs, typed slices) into JSON-shaped
-// maps and slices so masking reaches every string in it.
+// maps and slices so masking reaches every string in it. Non-finite floats,
+// which JSON cannot carry, become the strings "NaN", "Infinity" and
+// "-Infinity" (the tokens Python's json module would print), except inside
+// structs and custom marshalers, which then fail to encode.
 func plain(v any) (any, error) {
 	data, err := json.Marshal(v)
+	var unsupported *json.UnsupportedValueError
+	if errors.As(err, &unsupported) {
+		data, err = json.Marshal(finite(reflect.ValueOf(v)))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -319,4 +341,57 @@ func plain(v any) (any, error) {
 		return nil, err
 	}
 	return normalize(out), nil
+}
+
+var (
+	jsonMarshaler = reflect.TypeFor[json.Marshaler]()
+	textMarshaler = reflect.TypeFor[encoding.TextMarshaler]()
+)
+
+// finite copies maps, slices and pointers, replacing non-finite floats.
+func finite(v reflect.Value) any {
+	if !v.IsValid() {
+		return nil
+	}
+	if v.Type().Implements(jsonMarshaler) || v.Type().Implements(textMarshaler) {
+		return v.Interface()
+	}
+	switch v.Kind() {
+	case reflect.Float32, reflect.Float64:
+		switch f := v.Float(); {
+		case math.IsNaN(f):
+			return "NaN"
+		case math.IsInf(f, 1):
+			return "Infinity"
+		case math.IsInf(f, -1):
+			return "-Infinity"
+		}
+	case reflect.Interface, reflect.Pointer:
+		if v.IsNil() {
+			return nil
+		}
+		return finite(v.Elem())
+	case reflect.Map:
+		if v.Type().Key().Kind() != reflect.String {
+			break
+		}
+		out := make(map[string]any, v.Len())
+		for it := v.MapRange(); it.Next(); {
+			out[it.Key().String()] = finite(it.Value())
+		}
+		return out
+	case reflect.Slice, reflect.Array:
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			break // []byte is base64 text in JSON
+		}
+		if v.Kind() == reflect.Slice && v.IsNil() {
+			return nil
+		}
+		out := make([]any, v.Len())
+		for i := range out {
+			out[i] = finite(v.Index(i))
+		}
+		return out
+	}
+	return v.Interface()
 }

@@ -60,8 +60,25 @@ type Option struct {
 	// option whose Elements is Dict.
 	Options map[string]Option
 	// EnvFallback names environment variables consulted, in order, when the
-	// option is absent (Ansible's env_fallback).
+	// option is absent (Ansible's env_fallback). A variable that is set but
+	// empty gives "", as in Ansible.
 	EnvFallback []string
+	// LogSafe declares that an option whose name looks like a secret (such as
+	// password_file) holds no secret. Without it, such an option must set
+	// NoLog: Ansible only warns (no_log=False silences it); we refuse the spec.
+	LogSafe bool
+
+	// ApplyDefaults, for a Dict option with Options, validates an absent
+	// option as {} so that its sub-options' defaults apply.
+	ApplyDefaults bool
+	// MutuallyExclusive, RequiredTogether, RequiredOneOf, RequiredIf and
+	// RequiredBy check the sub-options (Options) of this option, as the
+	// fields of the same name in Spec do for the module's options.
+	MutuallyExclusive [][]string
+	RequiredTogether  [][]string
+	RequiredOneOf     [][]string
+	RequiredIf        []RequiredIf
+	RequiredBy        map[string][]string
 }
 
 // RequiredIf is one entry of Ansible's required_if: when option Key equals
@@ -80,13 +97,31 @@ type Spec struct {
 	RequiredTogether  [][]string
 	RequiredOneOf     [][]string
 	RequiredIf        []RequiredIf
+	// RequiredBy: when the key option is set, each listed option must be too
+	// (Ansible's required_by).
+	RequiredBy map[string][]string
 	// SupportsCheckMode: without it a module is skipped under --check, as
 	// Ansible does, instead of making real changes.
 	SupportsCheckMode bool
 }
 
 // subSpec is the spec of an option's sub-options.
-func (o Option) subSpec() Spec { return Spec{Options: o.Options} }
+func (o Option) subSpec() Spec {
+	return Spec{
+		Options:           o.Options,
+		MutuallyExclusive: o.MutuallyExclusive,
+		RequiredTogether:  o.RequiredTogether,
+		RequiredOneOf:     o.RequiredOneOf,
+		RequiredIf:        o.RequiredIf,
+		RequiredBy:        o.RequiredBy,
+	}
+}
+
+// hasSubOptions: the option's value (or each element) is validated against
+// o.Options, as Ansible does for type dict, and type list with elements dict.
+func (o Option) hasSubOptions() bool {
+	return o.Options != nil && (o.typ() == Dict || (o.typ() == List && o.Elements == Dict))
+}
 
 func (o Option) typ() Type {
 	if o.Type == "" {
