@@ -81,15 +81,17 @@ func cli(ctx context.Context, args []string, stdin *os.File, stdout, stderr io.W
 		fmt.Fprintf(stderr, "retry_command: %v\n", err)
 		return exitUsage
 	}
-	switch {
-	case rep.Succeeded():
-		return exitOK
-	case ctx.Err() != nil:
+	// An interrupted run reports the signal even when the command exited 0
+	// on it: whoever sent the signal asked the whole run to stop.
+	if ctx.Err() != nil {
 		var in runner.Interrupted
 		if errors.As(context.Cause(ctx), &in) {
 			return 128 + int(in.Signal)
 		}
 		return 128 + int(syscall.SIGTERM)
+	}
+	if rep.Succeeded() {
+		return exitOK
 	}
 	return exitFailed
 }
