@@ -61,6 +61,9 @@ type Attempt struct {
 	Duration time.Duration
 	// Delay is how long the loop slept before this attempt.
 	Delay time.Duration
+	// Interrupted is true when ctx was canceled while the attempt ran and
+	// the signal was forwarded to it (it may still have exited 0).
+	Interrupted bool
 	// Err is set when the command could not be started.
 	Err error
 
@@ -137,7 +140,7 @@ func (r Retry) Run(ctx context.Context) (Report, error) {
 	onDecision := func(d backoff.Decision) {
 		a := Attempt{
 			Number: d.Try.Number, RC: rep.Last.RC, Signal: rep.Last.Signal, TimedOut: rep.Last.TimedOut,
-			Duration: rep.Last.Duration, Delay: d.Try.Delay, Err: lastErr,
+			Duration: rep.Last.Duration, Delay: d.Try.Delay, Interrupted: rep.Last.Interrupted, Err: lastErr,
 			Retry: d.Retry, NextDelay: d.NextDelay, Stop: d.Stop,
 		}
 		if d.Stop == backoff.StopNotRetryable {

@@ -103,13 +103,13 @@ func attemptLine(a runner.Attempt, max int) string {
 	switch {
 	case a.Err != nil:
 		return fmt.Sprintf("%s could not start: %v", head, a.Err)
+	case a.Interrupted || a.Stop == backoff.StopCanceled:
+		return fmt.Sprintf("%s interrupted (%s); no further attempts", head, runner.Describe(a))
 	case a.Stop == backoff.StopSucceeded:
 		if a.Number == 1 {
 			return ""
 		}
 		return head + " succeeded"
-	case a.Stop == backoff.StopCanceled:
-		return fmt.Sprintf("%s interrupted (%s); no further attempts", head, runner.Describe(a))
 	case a.Retry:
 		return fmt.Sprintf("%s failed (%s); retrying in %s", head, runner.Describe(a), runner.Seconds(a.NextDelay))
 	case a.Stop == backoff.StopNotRetryable:

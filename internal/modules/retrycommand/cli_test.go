@@ -154,6 +154,8 @@ func TestAttemptLine(t *testing.T) {
 		{runner.Attempt{Number: 2, RC: 1, Stop: backoff.StopDeadline, NextDelay: 20 * time.Second}, "attempt 2/3 failed (rc=1); giving up: the next delay of 20s would pass the deadline"},
 		{runner.Attempt{Number: 1, Stop: backoff.StopSucceeded}, ""},
 		{runner.Attempt{Number: 2, Stop: backoff.StopSucceeded}, "attempt 2/3 succeeded"},
+		{runner.Attempt{Number: 1, Stop: backoff.StopSucceeded, Interrupted: true}, "attempt 1/3 interrupted (rc=0); no further attempts"},
+		{runner.Attempt{Number: 2, RC: -2, Signal: "SIGINT", Stop: backoff.StopCanceled, Interrupted: true}, "attempt 2/3 interrupted (rc=-2 (SIGINT)); no further attempts"},
 		{runner.Attempt{Number: 1, Err: errors.New("cannot run x: not found"), Stop: backoff.StopNotRetryable}, "attempt 1/3 could not start: cannot run x: not found"},
 	}
 	for _, c := range cases {

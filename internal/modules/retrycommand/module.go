@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"syscall"
 	"time"
 
@@ -248,7 +249,8 @@ func creationGuard(m *ansiblemod.Module) (skip bool, why string) {
 }
 
 // moduleResult is the module's return value, as documented in
-// plugins/modules/retry_command.yml.
+// plugins/modules/retry_command.yml. Trailing newlines of stdout and stderr
+// are dropped, as ansible.builtin.command does.
 func moduleResult(job runner.Retry, rep runner.Report) ansiblemod.Result {
 	history := make([]map[string]any, 0, len(rep.History))
 	for _, a := range rep.History {
@@ -268,8 +270,8 @@ func moduleResult(job runner.Retry, rep runner.Report) ansiblemod.Result {
 	res := ansiblemod.Result{
 		"changed":       len(rep.History) > 0,
 		"rc":            rep.Last.RC,
-		"stdout":        rep.Last.Stdout,
-		"stderr":        rep.Last.Stderr,
+		"stdout":        strings.TrimRight(rep.Last.Stdout, "\r\n"),
+		"stderr":        strings.TrimRight(rep.Last.Stderr, "\r\n"),
 		"truncated":     rep.Last.StdoutTruncated || rep.Last.StderrTruncated,
 		"attempts":      len(rep.History),
 		"history":       history,

@@ -62,7 +62,7 @@ func TestModuleFlakyCommandSucceeds(t *testing.T) {
 	if code != 0 || res["failed"] != false || res["changed"] != true || res["rc"] != 0.0 || res["attempts"] != 3.0 {
 		t.Fatalf("exit %d, result %v", code, res)
 	}
-	if res["stdout"] != "attempt 3\n" || res["stderr"] != "err 3\n" || res["truncated"] != false || res["stop_reason"] != "succeeded" {
+	if res["stdout"] != "attempt 3" || res["stderr"] != "err 3" || res["truncated"] != false || res["stop_reason"] != "succeeded" {
 		t.Fatalf("result %v", res)
 	}
 	h := history(t, res)
@@ -128,7 +128,7 @@ func TestModuleShellCmdChdirEnvStdin(t *testing.T) {
 	}
 	// Without shell, cmd is split but nothing is expanded.
 	res, _ = invoke(t, map[string]any{"cmd": `echo "$HOME" 'a b' c\ d`, "attempts": 1})
-	if res["stdout"] != "$HOME a b c d\n" {
+	if res["stdout"] != "$HOME a b c d" {
 		t.Fatalf("split cmd: %v", res)
 	}
 }
@@ -136,7 +136,7 @@ func TestModuleShellCmdChdirEnvStdin(t *testing.T) {
 func TestModuleTruncatesLongOutput(t *testing.T) {
 	res, _ := invoke(t, map[string]any{"argv": []string{"sh", "-c", "seq 1 200000; echo last"}, "attempts": 1})
 	out := res["stdout"].(string)
-	if res["truncated"] != true || len(out) > 64<<10 || !strings.HasSuffix(out, "200000\nlast\n") {
+	if res["truncated"] != true || len(out) > 64<<10 || !strings.HasSuffix(out, "200000\nlast") {
 		t.Fatalf("truncated %v, %d bytes", res["truncated"], len(out))
 	}
 }
