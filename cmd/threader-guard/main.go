@@ -1,0 +1,34 @@
+// Command threader-guard is the collection's one multi-call binary: every
+// module of threader.guard linked into a single static program, shipped once
+// per architecture (files/bin/threader-guard_linux_ARCH). The action plugins
+// run it on the target as `threader-guard NAME --ansible-args-stdin` with the
+// module arguments on stdin; it also answers to NAME as argv[0] (or as an
+// AnsiballZ_NAME copy) and to `threader-guard NAME ARGS...` as the CLI.
+package main
+
+import (
+	"os"
+
+	"github.com/threader/guard/internal/ansiblemod"
+	"github.com/threader/guard/internal/modules/qosguard"
+	"github.com/threader/guard/internal/modules/retrycommand"
+)
+
+// programs lists every module of the collection. A module missing here fails
+// on the target with a usage error naming the programs that are linked;
+// tests/multicall_test.go checks that each plugins/modules/NAME.yml is here.
+var programs = []ansiblemod.Program{
+	qosguard.Module,
+	retrycommand.Module,
+}
+
+func main() {
+	if ansiblemod.IsStdinInvocation(os.Args) {
+		for _, p := range programs {
+			if p.Name == os.Args[1] {
+				os.Exit(ansiblemod.RunStdin(p, os.Stdin))
+			}
+		}
+	}
+	ansiblemod.MultiMain(programs...)
+}
