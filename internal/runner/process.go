@@ -249,6 +249,11 @@ func supervise(ctx context.Context, pgid int, timeout, grace time.Duration, exit
 	case <-exited:
 		return sv
 	case <-expired:
+		if leaderExited(pgid) {
+			// The command finished in time; only its background processes
+			// still hold the output pipes, and they are not ours to time out.
+			return sv
+		}
 		sv.timedOut = true
 	case <-ctx.Done():
 		sv.interrupted = true

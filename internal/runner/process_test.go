@@ -331,3 +331,19 @@ func TestSignalName(t *testing.T) {
 		t.Fatal(SignalName(syscall.SIGTERM), SignalName(syscall.Signal(63)))
 	}
 }
+
+func TestTimeoutDuringOutputDrainIsNotATimeout(t *testing.T) {
+	// The command exits at once; its background process keeps stdout open
+	// past the timeout. The command did finish in time.
+	pidFile := filepath.Join(t.TempDir(), "bg.pid")
+	res := mustRun(t, context.Background(), Command{
+		Argv:         sh(`sleep 30 & echo $! > ` + pidFile + `; exit 3`),
+		Timeout:      100 * time.Millisecond,
+		DrainTimeout: 400 * time.Millisecond,
+	})
+	bg := readPID(t, pidFile)
+	defer syscall.Kill(bg, syscall.SIGKILL)
+	if res.TimedOut || res.RC != 3 || res.Signal != "" {
+		t.Fatalf("result %+v", res)
+	}
+}

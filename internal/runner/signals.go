@@ -106,3 +106,21 @@ func liveMembers(pgid int) (live, ok bool) {
 	}
 	return false, true
 }
+
+// leaderExited reports whether pid has exited: reaped already (exec.Cmd.Wait
+// reaps the leader before it drains the output pipes) or a zombie.
+func leaderExited(pid int) bool {
+	if errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
+		return true
+	}
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return false
+	}
+	f := strings.Fields(string(stat[i+1:]))
+	return len(f) > 0 && (f[0] == "Z" || f[0] == "X")
+}
