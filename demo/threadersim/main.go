@@ -1,0 +1,248 @@
+// Command threadersim is a stand-in for the "threader" service, for the demo
+// and the playbook tests: it serves the metrics the SLO gate's recording
+// rules read (files/prometheus/recording.rules.yml) and has a switch that
+// makes it fail, so a real Prometheus scraping it sees real, changing data.
+//
+// It simulates steady traffic: -rps requests a second are counted in
+// http_requests_total{code}. While healthy they all answer 200. The switch:
+//
+//	POST /fail              from now on, -error-ratio of the requests answer 500 (a bad build)
+//	POST /fail?mode=down    the service is down: /metrics answers 503, so Prometheus records up == 0
+//	POST /recover           healthy again
+//	GET  /state             {"failing":true,"mode":"errors","since":"..."}
+//	GET  /                  a request of its own: 200, or 500 while failing (counted like the others)
+//
+// Every code series exists from the start (at 0): a recording rule that sums
+// rate(http_requests_total{code=~"5.."}) over no series gives no data, and
+// the SLO gate fails closed on no data.
+//
+// Usage: threadersim [-listen 127.0.0.1:0] [-addr-file FILE] [-rps 50] [-error-ratio 0.3]
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Modes of failure the switch selects.
+const (
+	modeErrors = "errors" // a share of requests answer 500
+	modeDown   = "down"   // metrics unavailable: the scrape fails
+)
+
+// tick is how often simulated traffic is counted.
+const tick = 100 * time.Millisecond
+
+func main() {
+	if err := run(os.Args[1:], os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "threadersim:", err)
+		os.Exit(2)
+	}
+}
+
+func run(args []string, logOut io.Writer) error {
+	fs := flag.NewFlagSet("threadersim", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:0", "address to serve on (port 0: any free port)")
+	addrFile := fs.String("addr-file", "", "write the address actually listened on to this file once ready")
+	rps := fs.Float64("rps", 50, "simulated requests per second")
+	errorRatio := fs.Float64("error-ratio", 0.3, "share of requests that answer 500 while failing (0..1)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *rps <= 0 {
+		return fmt.Errorf("-rps must be greater than 0, got %v", *rps)
+	}
+	if *errorRatio < 0 || *errorRatio > 1 {
+		return fmt.Errorf("-error-ratio must be between 0 and 1, got %v", *errorRatio)
+	}
+	logger := log.New(logOut, "threadersim: ", log.LstdFlags)
+
+	sim := newService(*errorRatio, logger)
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	addr := ln.Addr().String()
+	if *addrFile != "" {
+		// Written whole then renamed, so a reader never sees half an address.
+		tmp := *addrFile + ".tmp"
+		if err := os.WriteFile(tmp, []byte(addr+"\n"), 0o644); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, *addrFile); err != nil {
+			return err
+		}
+	}
+	logger.Printf("serving on http://%s (%.0f requests/s simulated)", addr, *rps)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	go sim.simulate(ctx, *rps)
+
+	srv := &http.Server{Handler: sim.routes(), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		srv.Shutdown(shutdown)
+	}()
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	logger.Printf("stopped")
+	return nil
+}
+
+// service is the simulated threader service and its failure switch.
+type service struct {
+	errorRatio float64
+	log        *log.Logger
+	registry   *prometheus.Registry
+	requests   *prometheus.CounterVec
+	health     prometheus.Gauge
+
+	mu      sync.Mutex
+	failing bool
+	mode    string
+	since   time.Time
+	// errorDebt carries the fractional failed requests between ticks, so the
+	// error share is exact over time without randomness.
+	errorDebt float64
+	// requestDebt does the same for the request count.
+	requestDebt float64
+}
+
+func newService(errorRatio float64, logger *log.Logger) *service {
+	s := &service{errorRatio: errorRatio, log: logger, registry: prometheus.NewRegistry(), since: time.Now()}
+	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "http_requests_total",
+		Help: "Requests served, by HTTP status code (simulated traffic and real requests to /).",
+	}, []string{"code"})
+	s.health = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "threader_health_ok",
+		Help: "1 while the service is healthy, 0 while it fails.",
+	})
+	s.registry.MustRegister(s.requests, s.health)
+	for _, code := range []string{"200", "500", "503"} {
+		s.requests.WithLabelValues(code)
+	}
+	s.health.Set(1)
+	return s
+}
+
+func (s *service) routes() http.Handler {
+	mux := http.NewServeMux()
+	metrics := promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		if _, mode := s.state(); mode == modeDown {
+			http.Error(w, "threader is down", http.StatusServiceUnavailable)
+			return
+		}
+		metrics.ServeHTTP(w, r)
+	})
+	mux.HandleFunc("POST /fail", s.handleFail)
+	mux.HandleFunc("POST /recover", func(w http.ResponseWriter, r *http.Request) {
+		s.set(false, "")
+		s.writeState(w)
+	})
+	mux.HandleFunc("GET /state", func(w http.ResponseWriter, r *http.Request) { s.writeState(w) })
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		if failing, _ := s.state(); failing {
+			s.requests.WithLabelValues("500").Inc()
+			http.Error(w, "internal error (simulated)", http.StatusInternalServerError)
+			return
+		}
+		s.requests.WithLabelValues("200").Inc()
+		fmt.Fprintln(w, "threader ok")
+	})
+	return mux
+}
+
+func (s *service) handleFail(w http.ResponseWriter, r *http.Request) {
+	mode := r.URL.Query().Get("mode")
+	if mode == "" {
+		mode = modeErrors
+	}
+	if mode != modeErrors && mode != modeDown {
+		http.Error(w, fmt.Sprintf("mode must be %s or %s, got %q", modeErrors, modeDown, mode), http.StatusBadRequest)
+		return
+	}
+	s.set(true, mode)
+	s.writeState(w)
+}
+
+func (s *service) set(failing bool, mode string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failing == failing && s.mode == mode {
+		return
+	}
+	s.failing, s.mode, s.since = failing, mode, time.Now()
+	if failing {
+		s.health.Set(0)
+		s.log.Printf("failing now (mode %s)", mode)
+	} else {
+		s.health.Set(1)
+		s.log.Printf("healthy again")
+	}
+}
+
+func (s *service) state() (failing bool, mode string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.failing, s.mode
+}
+
+func (s *service) writeState(w http.ResponseWriter) {
+	s.mu.Lock()
+	st := map[string]any{"failing": s.failing, "mode": s.mode, "since": s.since.UTC().Format(time.RFC3339)}
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(st)
+}
+
+// simulate counts rps requests a second until ctx ends.
+func (s *service) simulate(ctx context.Context, rps float64) {
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			ok, failed := s.trafficTick(rps * tick.Seconds())
+			s.requests.WithLabelValues("200").Add(ok)
+			s.requests.WithLabelValues("500").Add(failed)
+		}
+	}
+}
+
+// trafficTick splits one tick's requests into answered and failed ones.
+func (s *service) trafficTick(requests float64) (ok, failed float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requestDebt += requests
+	n := float64(int(s.requestDebt))
+	s.requestDebt -= n
+	if s.failing && s.mode == modeErrors {
+		s.errorDebt += n * s.errorRatio
+		failed = float64(int(s.errorDebt))
+		s.errorDebt -= failed
+	}
+	return n - failed, failed
+}
