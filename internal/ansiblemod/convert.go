@@ -443,8 +443,9 @@ func decodeJSONObject(data []byte) (map[string]any, error) {
 	if m == nil {
 		return nil, errors.New("it is null, not an object")
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("unexpected text after the JSON object at offset %d", dec.InputOffset())
+	end := dec.InputOffset()
+	if rest := bytes.TrimLeft(data[end:], " \t\r\n"); len(rest) > 0 {
+		return nil, fmt.Errorf("unexpected text after the JSON object at offset %d", len(data)-len(rest))
 	}
 	return m, nil
 }

@@ -372,22 +372,22 @@ func TestSubOptions(t *testing.T) {
 	}
 
 	for args, want := range map[string]string{
-		`{"target": {}}`:                                            "missing required arguments: host found in target",
-		`{"target": {"host": "h", "port": "x"}}`:                    "argument 'port' is of type <class 'str'> found in 'target'. and we were unable to convert to int: <class 'str'> cannot be converted to an int",
-		`{"target": {"host": "h", "scheme": "ftp"}}`:                "value of scheme must be one of: http, https, got: ftp found in target",
-		`{"target": {"host": "h", "auth": {"timeout": "q"}}}`:       "argument 'timeout' is of type <class 'str'> found in 'target -> auth'. and we were unable to convert to int: <class 'str'> cannot be converted to an int",
-		`{"target": {"host": "h", "auth": {"user": "u"}}}`:          "parameters are required together: user, password found in target -> auth",
-		`{"checks": [{"name": "a"}, {"ports": [1]}]}`:               "missing required arguments: name found in checks",
-		`{"checks": [{"name": "a", "ports": ["x"]}]}`:               "Elements value for option 'ports' found in 'checks' is of type <class 'str'> and we were unable to convert to int: <class 'str'> cannot be converted to an int",
+		`{"target": {}}`:                                                    "missing required arguments: host found in target",
+		`{"target": {"host": "h", "port": "x"}}`:                            "argument 'port' is of type <class 'str'> found in 'target'. and we were unable to convert to int: <class 'str'> cannot be converted to an int",
+		`{"target": {"host": "h", "scheme": "ftp"}}`:                        "value of scheme must be one of: http, https, got: ftp found in target",
+		`{"target": {"host": "h", "auth": {"timeout": "q"}}}`:               "argument 'timeout' is of type <class 'str'> found in 'target -> auth'. and we were unable to convert to int: <class 'str'> cannot be converted to an int",
+		`{"target": {"host": "h", "auth": {"user": "u"}}}`:                  "parameters are required together: user, password found in target -> auth",
+		`{"checks": [{"name": "a"}, {"ports": [1]}]}`:                       "missing required arguments: name found in checks",
+		`{"checks": [{"name": "a", "ports": ["x"]}]}`:                       "Elements value for option 'ports' found in 'checks' is of type <class 'str'> and we were unable to convert to int: <class 'str'> cannot be converted to an int",
 		`{"checks": [{"name": "a", "ports": [1], "token": "zq-secret-1"}]}`: "parameters are mutually exclusive: ports|token found in checks",
-		`{"checks": [null]}`:                                        "Elements value for option 'checks' is of type <class 'NoneType'> and we were unable to convert to dict: <class 'NoneType'> cannot be converted to a dict",
-		`{"checks": {"name": "a"}}`:                                 "argument 'checks' is of type <class 'dict'> and we were unable to convert to list: <class 'dict'> cannot be converted to a list",
-		`{"target": "nonsense"}`:                                    "argument 'target' is of type <class 'str'> and we were unable to convert to dict: dictionary requested, could not parse JSON or key=value",
-		`{"target": {"host": "h", "zz": 1}}`:                        "Unsupported parameters for (qos_guard) module: target.zz. Supported parameters include: auth, host, port, scheme (proto).",
-		`{"target": {"host": "h", "auth": {"zz": 1}}, "top": 1}`:    "Unsupported parameters for (qos_guard) module: target.auth.zz, top. Supported parameters include: bare, checks, extra, target.",
-		`{"checks": [{"name": "a", "zz": 1}]}`:                      "Unsupported parameters for (qos_guard) module: checks.zz. Supported parameters include: name, ports, token (n).",
-		`{"target": {"zz": 1}}`:                                     "missing required arguments: host found in target", // unknown options are reported last
-		`{"target": {"host": "h", "port": "x"}, "checks": "oops"}`:  "Elements value for option 'checks' is of type <class 'str'> and we were unable to convert to dict: dictionary requested, could not parse JSON or key=value",
+		`{"checks": [null]}`:                                                "Elements value for option 'checks' is of type <class 'NoneType'> and we were unable to convert to dict: <class 'NoneType'> cannot be converted to a dict",
+		`{"checks": {"name": "a"}}`:                                         "argument 'checks' is of type <class 'dict'> and we were unable to convert to list: <class 'dict'> cannot be converted to a list",
+		`{"target": "nonsense"}`:                                            "argument 'target' is of type <class 'str'> and we were unable to convert to dict: dictionary requested, could not parse JSON or key=value",
+		`{"target": {"host": "h", "zz": 1}}`:                                "Unsupported parameters for (qos_guard) module: target.zz. Supported parameters include: auth, host, port, scheme (proto).",
+		`{"target": {"host": "h", "auth": {"zz": 1}}, "top": 1}`:            "Unsupported parameters for (qos_guard) module: target.auth.zz, top. Supported parameters include: bare, checks, extra, target.",
+		`{"checks": [{"name": "a", "zz": 1}]}`:                              "Unsupported parameters for (qos_guard) module: checks.zz. Supported parameters include: name, ports, token (n).",
+		`{"target": {"zz": 1}}`:                                             "missing required arguments: host found in target", // unknown options are reported last
+		`{"target": {"host": "h", "port": "x"}, "checks": "oops"}`:          "Elements value for option 'checks' is of type <class 'str'> and we were unable to convert to dict: dictionary requested, could not parse JSON or key=value",
 	} {
 		if got := failure(t, spec, args); got != want {
 			t.Errorf("%s:\n got %q\nwant %q", args, got, want)
