@@ -61,6 +61,8 @@ func TestMain(m *testing.M) {
 	switch name := os.Getenv(scenarioEnv); name {
 	case "":
 		os.Exit(m.Run())
+	case "stdin":
+		os.Exit(RunStdin(Program{Name: "scenario", Spec: secretSpec, Handler: scenarios["noisy"]}, os.Stdin))
 	case "multi":
 		cli := func(label string) func([]string) int {
 			return func(args []string) int { fmt.Printf("%s cli %q\n", label, args); return 3 }
@@ -88,6 +90,11 @@ type process struct {
 // runScenario starts the test binary as argv0 with args, running scenario.
 func runScenario(t *testing.T, scenario, argv0 string, args ...string) process {
 	t.Helper()
+	return runScenarioWithStdin(t, "", scenario, argv0, args...)
+}
+
+func runScenarioWithStdin(t *testing.T, stdin, scenario, argv0 string, args ...string) process {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +103,7 @@ func runScenario(t *testing.T, scenario, argv0 string, args ...string) process {
 	cmd.Args[0] = argv0
 	cmd.Env = append(os.Environ(), scenarioEnv+"="+scenario)
 	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(stdin), &stdout, &stderr
 	err = cmd.Run()
 	var exit *exec.ExitError
 	if err != nil && !errors.As(err, &exit) {
@@ -262,5 +269,40 @@ func TestMultiMain(t *testing.T) {
 	p = runScenario(t, "multi", "threader-guard", "nope")
 	if p.code != 2 || !strings.Contains(p.stderr, "programs: qos_guard, retry_command") {
 		t.Errorf("unknown program: exit %d, stderr %q", p.code, p.stderr)
+	}
+}
+
+func TestRunStdin(t *testing.T) {
+	p := runScenarioWithStdin(t, `{"token": "`+secret+`", "_ansible_module_name": "threader.guard.qos_guard"}`, "stdin", "threader-guard")
+	res := oneObject(t, p)
+	if res["changed"] != true || res["token"] != placeholder || p.code != 0 {
+		t.Errorf("exit %d, result %v", p.code, res)
+	}
+	if !strings.Contains(p.stderr, "junk from a child on stdout") {
+		t.Errorf("stdout is not guarded under RunStdin; stderr: %s", p.stderr)
+	}
+	for _, bad := range []string{"", "state=locked", "null", "[1]", `{"a": 1`} {
+		p := runScenarioWithStdin(t, bad, "stdin", "threader-guard")
+		want := map[string]any{"changed": false, "failed": true, "msg": "the module arguments on stdin are not a JSON object"}
+		if diff := cmp.Diff(want, oneObject(t, p)); diff != "" || p.code != 1 {
+			t.Errorf("stdin %q: exit %d, result (-want +got):\n%s", bad, p.code, diff)
+		}
+	}
+}
+
+func TestIsStdinInvocation(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"threader-guard", "qos_guard", StdinArgsFlag}, true},
+		{[]string{"threader-guard", "qos_guard"}, false},
+		{[]string{"threader-guard", "qos_guard", StdinArgsFlag, "x"}, false},
+		{[]string{"threader-guard", StdinArgsFlag, "qos_guard"}, false},
+		{nil, false},
+	} {
+		if got := IsStdinInvocation(c.args); got != c.want {
+			t.Errorf("IsStdinInvocation(%q) = %v, want %v", c.args, got, c.want)
+		}
 	}
 }
