@@ -6,7 +6,14 @@ VERSION   := $(shell sed -n 's/^version: *//p' galaxy.yml)
 TARBALL   := dist/threader-guard-$(VERSION).tar.gz
 MODULES   := $(notdir $(wildcard modules/*))
 GOBUILD   := CGO_ENABLED=0 go build -trimpath -ldflags='-s -w -buildid='
-GOSOURCES := $(shell find internal modules -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
+GOSOURCES := $(shell find internal modules cmd -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
+# Target architectures: one static multi-call binary each (cmd/threader-guard),
+# shipped once in the collection; the action plugins pick one per target.
+ARCHES    := amd64 arm64
+BINARIES  := $(foreach a,$(ARCHES),files/bin/threader-guard_linux_$(a))
+# Every documented module (plugins/modules/NAME.yml) gets a stub
+# plugins/modules/NAME, so ansible-doc and async find it.
+STUBS     := $(basename $(wildcard plugins/modules/*.yml))
 
 .PHONY: all deps build collection install test unit integration lint demo bench clean
 
@@ -15,15 +22,26 @@ all: collection
 deps:
 	scripts/install-deps.sh test
 
-# Module binaries for the targets (linux/amd64) go into plugins/modules;
-# the CLI tools for this build machine go into bin/.
-build: $(addprefix plugins/modules/,$(MODULES)) $(addprefix bin/,$(MODULES))
+# The multi-call binary for each target architecture and its SHA256SUMS go
+# into files/bin (the action plugins send them to targets, once per host and
+# version); each module gets a stub in plugins/modules; the CLI tools for
+# this build machine go into bin/.
+build: $(BINARIES) files/bin/SHA256SUMS $(STUBS) $(addprefix bin/,$(MODULES)) bin/threader-guard
 
-$(addprefix plugins/modules/,$(MODULES)): plugins/modules/%: $(GOSOURCES)
-	GOOS=linux GOARCH=amd64 $(GOBUILD) -o $@ ./modules/$*
+files/bin/threader-guard_linux_%: $(GOSOURCES)
+	GOOS=linux GOARCH=$* $(GOBUILD) -o $@ ./cmd/threader-guard
+
+files/bin/SHA256SUMS: $(BINARIES)
+	cd files/bin && sha256sum $(notdir $(BINARIES)) > SHA256SUMS.tmp && mv SHA256SUMS.tmp SHA256SUMS
+
+$(STUBS): plugins/modules/%: cmd/threader-guard/module-stub.sh
+	sed 's/@NAME@/$*/g' $< > $@.tmp && chmod 0755 $@.tmp && mv $@.tmp $@
 
 $(addprefix bin/,$(MODULES)): bin/%: $(GOSOURCES)
 	$(GOBUILD) -o $@ ./modules/$*
+
+bin/threader-guard: $(GOSOURCES)
+	$(GOBUILD) -o $@ ./cmd/threader-guard
 
 collection: $(TARBALL)
 
@@ -51,8 +69,10 @@ demo:
 	$(MAKE) collection
 	demo/run.sh
 
+# The benchmark suite (not a test; tests/bench_smoke_test.go runs a short
+# one): starts its own sshd and Prometheus, prints medians and ratios.
 bench: deps collection
 	bench/run.sh
 
 clean:
-	rm -rf bin dist $(addprefix plugins/modules/,$(MODULES))
+	rm -rf bin dist files/bin $(STUBS)

@@ -1,0 +1,400 @@
+# -*- coding: utf-8 -*-
+# Copyright: threader.guard developers
+# Apache License 2.0 (see the collection's galaxy.yml)
+"""Runs this collection's compiled modules on a target in one remote command.
+
+Every module of threader.guard is linked into one static Go program,
+``threader-guard``, built once per architecture and shipped in the collection
+as ``files/bin/threader-guard_linux_ARCH`` with ``files/bin/SHA256SUMS``.
+Ansible cannot pipeline binary modules: run as plain binary modules, each task
+would create a remote temporary directory, copy the whole binary, make it
+executable, run it and remove it. The action plugins (one per module, all
+subclasses of BinaryModuleAction) do this instead:
+
+1. One remote command (``/bin/sh``, as the become user when there is one)
+   asks ``uname -sm``, picks the SHA-256 of the binary for that OS and CPU,
+   and looks for ``~/.cache/threader.guard/SHA256/threader-guard`` (per user,
+   content addressed, 0700). If the file is the one verified before (same
+   device, inode, size, mtime and ctime as recorded next to it after its
+   SHA-256 was checked) or its SHA-256 matches now, it is executed as
+   ``threader-guard NAME --ansible-args-stdin`` with the module arguments on
+   stdin: they never touch the target's disk. That is one round trip.
+2. If the binary is missing or different, the command prints a marker and
+   exits. The plugin then sends the binary for that CPU (once per host, user
+   and collection version), checks its SHA-256 on the target, moves it into
+   the cache atomically, and runs the module in the same command.
+3. Any other OS or CPU gets a failed result naming it.
+
+Arguments go on stdin (``in_data``) whenever the connection can pipeline.
+Otherwise (a connection without pipelining, ``su`` or a password-prompting
+become that needs a terminal, or ``threader_guard_args_on_stdin: false``) they
+go to a file in a private remote temporary directory that the remote command
+opens and removes before the module starts.
+
+``async`` tasks go through ansible-core's own path (async_wrapper, which needs
+Python on the target): the plugin installs and verifies the binary first, then
+runs the small stub ``plugins/modules/NAME`` with ``THREADER_GUARD_BIN``
+pointing at it, so the binary is not copied per task there either.
+
+Variables (per host, or of the delegated host under ``delegate_to``):
+``threader_guard_cache_dir`` (default ``~/.cache/threader.guard``; ``~`` is
+the home of the user the module runs as) and ``threader_guard_args_on_stdin``
+(default true).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+
+from ansible.errors import AnsibleError
+from ansible.module_utils.common.text.converters import to_bytes, to_text
+from ansible.module_utils.parsing.convert_bool import boolean
+from ansible.module_utils.six import string_types
+from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
+from ansible.utils.unsafe_proxy import wrap_var
+from ansible.utils.vars import merge_hash
+from ansible.vars.clean import remove_internal_keys
+
+try:  # ansible-core 2.14+
+    from collections.abc import Sequence
+except ImportError:  # pragma: no cover
+    from collections import Sequence
+
+display = Display()
+
+COLLECTION = "threader.guard"
+BINARY = "threader-guard"
+STDIN_FLAG = "--ansible-args-stdin"
+BIN_DIR = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "files", "bin"
+)
+
+# (uname -s, uname -m answers, Go architecture of the binary that runs there)
+SUPPORTED = (
+    ("Linux", ("x86_64", "amd64"), "amd64"),
+    ("Linux", ("aarch64", "arm64"), "arm64"),
+)
+
+MISSING = "THREADER_GUARD_MISSING"
+UNSUPPORTED = "THREADER_GUARD_UNSUPPORTED"
+INSTALL_FAILED = "THREADER_GUARD_INSTALL_FAILED"
+READY = "THREADER_GUARD_READY"
+
+# Identity of a verified binary, cheap to re-check on every task: a rewrite,
+# a replacement or a chmod changes the inode, size, mtime or ctime (which no
+# one but the kernel sets). A mismatch costs one full SHA-256 check.
+STAT_FORMAT = "%d:%i:%s:%Y:%z"
+
+
+def load_binaries(bin_dir=BIN_DIR):
+    """Returns {arch: (sha256, local path)} from bin_dir/SHA256SUMS."""
+    path = os.path.join(bin_dir, "SHA256SUMS")
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except OSError as e:
+        raise AnsibleError(
+            "threader.guard: cannot read %s (%s): the collection was built without its binaries" % (path, e)
+        )
+    prefix = BINARY + "_linux_"
+    binaries = {}
+    for line in lines:
+        parts = line.split()
+        if len(parts) == 2 and parts[1].lstrip("*").startswith(prefix):
+            name = parts[1].lstrip("*")
+            binaries[name[len(prefix):]] = (parts[0].lower(), os.path.join(bin_dir, name))
+    if not binaries:
+        raise AnsibleError("threader.guard: %s lists no %s binaries" % (path, prefix + "ARCH"))
+    return binaries
+
+
+def supported_platforms(binaries):
+    return ", ".join(
+        "%s %s (%s)" % (system, machines[0], arch) for system, machines, arch in SUPPORTED if arch in binaries
+    )
+
+
+def cache_root_script(cache_dir):
+    """Shell that sets r to the cache root, as the user the module runs as."""
+    if not cache_dir:
+        # $HOME only if it is really this user's (su without -l, sudo without
+        # -H, or a nologin account with /nonexistent keep another one).
+        return (
+            'if [ -n "${HOME:-}" ] && [ -d "$HOME" ] && [ -O "$HOME" ]; then r=$HOME/.cache/threader.guard; '
+            'else r=${TMPDIR:-/tmp}/threader.guard-$(id -u); fi'
+        )
+    if cache_dir == "~" or cache_dir.startswith("~/"):
+        return 'r="$HOME"%s' % shlex.quote(cache_dir[1:]) if cache_dir != "~" else 'r="$HOME"'
+    if not cache_dir.startswith("/"):
+        raise AnsibleError(
+            "threader_guard_cache_dir must be an absolute path or start with ~/, got: %s" % cache_dir
+        )
+    return "r=%s" % shlex.quote(cache_dir.rstrip("/") or "/")
+
+
+def select_script(binaries, cache_dir):
+    """Shell that sets a (arch), h (sha256), r (cache root) and b (binary
+    path) for this target, or prints UNSUPPORTED and exits."""
+    cases = []
+    for system, machines, arch in SUPPORTED:
+        if arch in binaries:
+            patterns = "|".join("%s:%s" % (system, m) for m in machines)
+            cases.append("%s) a=%s h=%s ;;" % (patterns, arch, binaries[arch][0]))
+    return "\n".join(
+        ["umask 077", "set -- $(uname -sm 2>/dev/null)", 'case "${1:-}:${2:-}" in']
+        + cases
+        + [
+            '*) echo "%s ${1:-unknown} ${2:-unknown}"; exit 0 ;;' % UNSUPPORTED,
+            "esac",
+            cache_root_script(cache_dir),
+            "b=$r/$h/%s" % BINARY,
+        ]
+    )
+
+
+def launch_script(binaries, cache_dir, run):
+    """The per-task command: find and check the cached binary, then run."""
+    stamp = 'v=$(stat -c "%s" "$b" 2>/dev/null)' % STAT_FORMAT
+    return "\n".join(
+        [
+            select_script(binaries, cache_dir),
+            "s=",
+            stamp + ' && { read -r s <"$b.ok"; } 2>/dev/null',
+            'if [ "$v $h" != "$s" ]; then',
+            '  set -- $(sha256sum "$b" 2>/dev/null)',
+            '  if [ "${1:-}" != "$h" ]; then echo "%s $a $h"; exit 0; fi' % MISSING,
+            "  " + stamp + ' && printf "%s\\n" "$v $h" >"$b.ok.$$" && mv -f "$b.ok.$$" "$b.ok" 2>/dev/null',
+            "fi",
+            run,
+        ]
+    )
+
+
+def install_script(binaries, cache_dir, arch, src, run):
+    """Moves the sent binary src into the cache after checking it, then runs."""
+    h = binaries[arch][0]
+
+    def fail(why):
+        return '{ rm -f "${t:-}"; echo "%s %s"; exit 0; }' % (INSTALL_FAILED, why)
+
+    return "\n".join(
+        [
+            "umask 077",
+            cache_root_script(cache_dir),
+            "h=%s d=$r/%s t=" % (h, h),
+            "b=$d/%s" % BINARY,
+            'mkdir -p "$d" && [ ! -L "$r" ] && [ -O "$r" ] && [ ! -L "$d" ] && [ -O "$d" ] && chmod 700 "$r" "$d" || '
+            + fail('cannot create the private cache directory $d (set threader_guard_cache_dir)'),
+            't=$(mktemp "$d/.new.XXXXXX") && cp %s "$t" || %s' % (shlex.quote(src), fail("cannot copy the binary into $d")),
+            'set -- $(sha256sum "$t" 2>/dev/null); [ "${1:-}" = "$h" ] || '
+            + fail("the binary sent is damaged: its SHA-256 is ${1:-unknown}, expected $h"),
+            'chmod 700 "$t" && mv -f "$t" "$b" || ' + fail("cannot move the binary into place at $b"),
+            'v=$(stat -c "%s" "$b" 2>/dev/null) && printf "%%s\\n" "$v $h" >"$b.ok.$$" && mv -f "$b.ok.$$" "$b.ok" 2>/dev/null'
+            % STAT_FORMAT,
+            # Versions not installed again for 30 days are removed.
+            'find "$r" -mindepth 1 -maxdepth 1 -type d -mtime +30 -name "%s" ! -name "$h" -exec rm -rf {} + 2>/dev/null'
+            % ("[0-9a-f]" * 8 + "*"),
+            run,
+        ]
+    )
+
+
+def marker(stdout):
+    """(MARKER, rest) when the command stopped before the module ran."""
+    lines = [line for line in to_text(stdout).splitlines() if line.strip()]
+    if lines and lines[-1].startswith("THREADER_GUARD_"):
+        word, _, rest = lines[-1].strip().partition(" ")
+        return word, rest
+    return None, ""
+
+
+class BinaryModuleAction(ActionBase):
+    """Action plugin of one compiled module: set ``module`` to its name."""
+
+    module = None
+
+    def run(self, tmp=None, task_vars=None):
+        self._supports_check_mode = True
+        self._supports_async = True
+        result = super(BinaryModuleAction, self).run(tmp, task_vars)
+        del tmp
+        task_vars = task_vars or {}
+        if result.get("skipped"):
+            return result
+        wrap_async = bool(self._task.async_val) and not self._connection.has_native_async
+        try:
+            if wrap_async:
+                result = merge_hash(result, self._run_async(task_vars))
+            else:
+                result = merge_hash(result, self._run_now(task_vars))
+        finally:
+            if not wrap_async:
+                self._remove_tmp_path(self._connection._shell.tmpdir)
+        return result
+
+    # -- the module run --------------------------------------------------
+
+    def _run_now(self, task_vars):
+        binaries = load_binaries()
+        cache_dir = self._cache_dir(task_vars)
+        module_args = dict(self._task.args)
+        self._update_module_args(self._task.action, module_args, task_vars)
+        args = json.dumps(module_args)
+        env = self._compute_environment_string()
+        exe = '%s exec "$b" %s %s' % (env, self.module, STDIN_FLAG)
+        if self._args_on_stdin(task_vars):
+            in_data, run = to_bytes(args, errors="surrogate_or_strict"), exe
+        else:
+            in_data, run = None, self._args_file_run(args, exe)
+
+        res = self._remote(launch_script(binaries, cache_dir, run), in_data)
+        word, rest = marker(res.get("stdout", ""))
+        if word == MISSING:
+            arch = rest.split()[0] if rest.split() else ""
+            if arch not in binaries:
+                return self._fail("the target asked for a binary for %r, which this collection does not ship" % arch)
+            res = self._install(binaries, cache_dir, arch, task_vars, run, in_data)
+            word, rest = marker(res.get("stdout", ""))
+        failure = self._marker_failure(word, rest, binaries)
+        if failure:
+            return failure
+        return self._module_result(res)
+
+    def _args_file_run(self, args, exe):
+        """Puts the args in a private remote temp dir; the command opens the
+        file and removes it before the module starts, which reads stdin."""
+        tmpdir = self._connection._shell.tmpdir or self._make_tmp_path()
+        path = self._connection._shell.join_path(tmpdir, "args")
+        self._transfer_data(path, args)
+        self._fixup_perms2([tmpdir, path], execute=False)
+        q = shlex.quote(path)
+        return "exec 3<%s || exit 1\nrm -f %s 2>/dev/null\n%s <&3 3<&-" % (q, q, exe)
+
+    def _install(self, binaries, cache_dir, arch, task_vars, run, in_data):
+        """Sends the binary for arch, then checks, installs and runs it."""
+        sha, local = binaries[arch]
+        if not os.path.isfile(local):
+            raise AnsibleError("threader.guard: %s is missing from the installed collection" % local)
+        tmpdir = self._connection._shell.tmpdir or self._make_tmp_path()
+        remote = self._connection._shell.join_path(tmpdir, os.path.basename(local))
+        self._transfer_file(local, remote)
+        self._fixup_perms2([tmpdir, remote], execute=False)
+        display.v(
+            "threader.guard: sent %s (sha256 %s) to %s" % (os.path.basename(local), sha, self._target_name(task_vars))
+        )
+        return self._remote(install_script(binaries, cache_dir, arch, remote, run), in_data)
+
+    def _run_async(self, task_vars):
+        """ansible-core's async path, with the stub module and the cached
+        binary: THREADER_GUARD_BIN tells the stub where the binary is."""
+        binaries = load_binaries()
+        cache_dir = self._cache_dir(task_vars)
+        ready = 'echo "%s $b"' % READY
+        res = self._remote(launch_script(binaries, cache_dir, ready), None)
+        word, rest = marker(res.get("stdout", ""))
+        if word == MISSING:
+            arch = rest.split()[0] if rest.split() else ""
+            if arch not in binaries:
+                return self._fail("the target asked for a binary for %r, which this collection does not ship" % arch)
+            res = self._install(binaries, cache_dir, arch, task_vars, ready, None)
+            word, rest = marker(res.get("stdout", ""))
+        if word != READY:
+            return self._marker_failure(word, rest, binaries) or self._module_result(res)
+        # The install temp dir is ours to remove; async_wrapper removes its own.
+        self._remove_tmp_path(self._connection._shell.tmpdir)
+        environment = self._task.environment
+        envs = list(environment) if isinstance(environment, list) else ([environment] if environment else [])
+        self._task.environment = envs + [{"THREADER_GUARD_BIN": rest}]
+        try:
+            return self._execute_module(
+                module_name="%s.%s" % (COLLECTION, self.module), task_vars=task_vars, wrap_async=True
+            )
+        finally:
+            self._task.environment = environment
+
+    # -- helpers -----------------------------------------------------------
+
+    def _remote(self, script, in_data):
+        return self._low_level_execute_command(script, sudoable=True, in_data=in_data)
+
+    def _marker_failure(self, word, rest, binaries):
+        if word == UNSUPPORTED:
+            return self._fail(
+                "the target runs %s; threader.guard ships its compiled modules for %s only"
+                % (rest or "an unknown OS and CPU", supported_platforms(binaries))
+            )
+        if word == INSTALL_FAILED:
+            return self._fail("cannot install the module binary on the target: %s" % rest)
+        if word == MISSING:
+            return self._fail("the module binary sent to the target does not verify there (%s)" % rest)
+        return None
+
+    def _module_result(self, res):
+        """What _execute_module does with a module's output."""
+        data = self._parse_returned_data(res)
+        if not data.get("_ansible_parsed", True) or "module_stdout" in data:
+            rc = res.get("rc")
+            if rc in (126, 127):
+                data["msg"] = (
+                    "%s\nThe module binary could not be executed (rc %s): is the cache directory on a noexec "
+                    "file system? Set threader_guard_cache_dir to a directory where programs may run."
+                    % (data.get("msg", "MODULE FAILURE"), rc)
+                )
+        if "results" in data and (not isinstance(data["results"], Sequence) or isinstance(data["results"], string_types)):
+            data["ansible_module_results"] = data.pop("results")
+            display.warning("Found internal 'results' key in module return, renamed to 'ansible_module_results'.")
+        remove_internal_keys(data)
+        for stream in ("stdout", "stderr"):
+            if stream in data and stream + "_lines" not in data:
+                data[stream + "_lines"] = (data.get(stream) or "").splitlines()
+        return wrap_var(data)
+
+    def _fail(self, msg):
+        return {"failed": True, "changed": False, "msg": "%s.%s: %s" % (COLLECTION, self.module, msg)}
+
+    def _host_vars(self, task_vars):
+        if self._task.delegate_to:
+            delegated = task_vars.get("ansible_delegated_vars", {}).get(self._task.delegate_to)
+            if delegated is not None:
+                return delegated
+        return task_vars
+
+    def _var(self, task_vars, name, default=None):
+        host_vars = self._host_vars(task_vars)
+        if name not in host_vars:
+            return default
+        return self._templar.template(host_vars[name])
+
+    def _cache_dir(self, task_vars):
+        value = self._var(task_vars, "threader_guard_cache_dir")
+        return to_text(value).strip() if value else ""
+
+    def _args_on_stdin(self, task_vars):
+        if not boolean(self._var(task_vars, "threader_guard_args_on_stdin", True), strict=False):
+            return False
+        conn = self._connection
+        if not getattr(conn, "has_pipelining", False):
+            return False
+        become = conn.become
+        try:
+            password = become is not None and become.get_option("become_pass")
+        except KeyError:
+            password = False
+        if password:
+            # su prompts on a terminal, and the local connection gives a
+            # prompting become a pty unless pipelining is on: stdin is taken.
+            if become.name.split(".")[-1] == "su":
+                return False
+            try:
+                pipelining = conn.get_option("pipelining")
+            except (KeyError, AttributeError):
+                pipelining = self._play_context.pipelining
+            if conn.transport.split(".")[-1] == "local" and not pipelining:
+                return False
+        return True
+
+    def _target_name(self, task_vars):
+        return self._task.delegate_to or task_vars.get("inventory_hostname", "the target")
