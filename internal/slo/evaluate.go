@@ -141,7 +141,7 @@ func judgeEmpty(c Check, r Result, pres Answer, presErr error) Result {
 		r.Passed = meets(0, c)
 		r.Reason = describe(0, r.Threshold, r.Comparison, r.Passed)
 		if r.Passed {
-			r.Reason += " (no matching data, but the presence query shows data exists)"
+			r.Reason += " (none matched; the presence query has data)"
 		}
 		return r
 	}

@@ -1,0 +1,378 @@
+package slocheck
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/threader/guard/internal/clock"
+	"github.com/threader/guard/internal/slo"
+)
+
+const usage = `usage: slo_check [flags]
+
+SLO gate for CI pipelines, the same gate as the threader.guard.slo_check module.
+By default it checks, for --job over --window:
+  5xx_ratio           avg_over_time(job:http_5xx_ratio_1m{job="JOB"}[WINDOW]) <= --max-5xx-ratio
+  health_ratio        avg_over_time(job:health_ok_ratio_1m{job="JOB"}[WINDOW]) >= --min-health-ratio
+  error_logs_per_min  Loki lines matching --error-log-regex, per minute over the window,
+                      <= --max-error-logs-per-min (an empty --loki-url turns it off)
+It fails closed: no data, NaN, ±Inf, HTTP or API errors and timeouts fail a check.
+
+Prints a table of the checks (--json: the module's result as one JSON object).
+With --interval-seconds it re-evaluates until every check passes --consecutive
+times in a row or --timeout-seconds ends, with one progress line per
+evaluation on stderr.
+
+Secrets can come from the environment instead of flags (flags are visible to
+other users in ps): SLO_CHECK_PROMETHEUS_BEARER_TOKEN, SLO_CHECK_PROMETHEUS_PASSWORD,
+SLO_CHECK_LOKI_BEARER_TOKEN, SLO_CHECK_LOKI_PASSWORD.
+
+Exit codes: 0 every check passed, 1 a check failed (no data and errors
+included), 2 usage error, 128+N interrupted by signal N.
+
+flags:
+`
+
+// Exit codes.
+const (
+	exitPassed = 0
+	exitFailed = 1
+	exitUsage  = 2
+)
+
+// flagName turns a module option into its flag: prometheus_url → --prometheus-url.
+func flagName(option string) string { return "--" + strings.ReplaceAll(option, "_", "-") }
+
+func runCLI(args []string) int {
+	ctx, stop, signaled := interruptContext()
+	defer stop()
+	code := cli(ctx, args, os.Stdout, os.Stderr, nil)
+	if sig := signaled(); sig != 0 {
+		return 128 + int(sig)
+	}
+	return code
+}
+
+// interruptContext is canceled by SIGINT or SIGTERM; signaled says which.
+func interruptContext() (context.Context, func(), func() syscall.Signal) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
+	var got syscall.Signal
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		select {
+		case s := <-ch:
+			got, _ = s.(syscall.Signal)
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	stop := func() { signal.Stop(ch); cancel(); <-done }
+	return ctx, stop, func() syscall.Signal {
+		select {
+		case <-done:
+			return got
+		default:
+			return 0
+		}
+	}
+}
+
+// cli runs the command line; clk is nil except in tests.
+func cli(ctx context.Context, args []string, stdout, stderr io.Writer, clk clock.Clock) int {
+	cfg, asJSON, err := parseCLI(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitPassed
+	}
+	if err != nil {
+		return usageError(stderr, err)
+	}
+	cfg.clock = clk
+	p, err := cfg.plan(flagName)
+	if err != nil {
+		return usageError(stderr, err)
+	}
+	for _, w := range p.warnings {
+		fmt.Fprintf(stderr, "slo_check: warning: %s\n", w)
+	}
+	if cfg.interval > 0 {
+		p.gate.Progress = func(n, streak int, e slo.Evaluation) {
+			fmt.Fprintln(stderr, "slo_check: "+progressLine(n, streak, cfg.consecutive, e))
+		}
+	}
+	rep, err := p.gate.Run(ctx)
+	if err != nil {
+		return usageError(stderr, err)
+	}
+	for _, w := range rep.Last.Warnings() {
+		fmt.Fprintf(stderr, "slo_check: warning: %s\n", w)
+	}
+	if asJSON {
+		res := resultFields(rep)
+		res["changed"] = false
+		res["failed"] = !rep.Passed && cfg.failOnViolation
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(res)
+	} else {
+		writeTable(stdout, rep)
+	}
+	if rep.Passed || !cfg.failOnViolation {
+		return exitPassed
+	}
+	return exitFailed
+}
+
+func usageError(stderr io.Writer, err error) int {
+	fmt.Fprintf(stderr, "slo_check: %v\nrun 'slo_check -h' for usage\n", err)
+	return exitUsage
+}
+
+// progressLine describes one evaluation while polling, e.g.
+// "evaluation 3 at 2026-11-28T12:40:05.000Z: FAIL (0/2 in a row): 5xx_ratio 0.023 > 0.01".
+func progressLine(n, streak, need int, e slo.Evaluation) string {
+	head := fmt.Sprintf("evaluation %d at %s: ", n, e.At.UTC().Format(timeFormat))
+	if e.Passed {
+		return head + fmt.Sprintf("pass (%d/%d in a row)", min(streak, need), need)
+	}
+	return head + fmt.Sprintf("FAIL (0/%d in a row): %s", need, e.Summary())
+}
+
+// writeTable prints the checks and a final PASSED/FAILED line.
+func writeTable(w io.Writer, rep slo.Report) {
+	showSeries := false
+	for _, r := range rep.Last.Results {
+		showSeries = showSeries || r.SeriesCount > 1
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	header := "CHECK\tSOURCE\tRESULT\tVALUE\tTHRESHOLD\tREASON"
+	if showSeries {
+		header += "\tSERIES"
+	}
+	fmt.Fprintln(tw, header)
+	for _, r := range rep.Last.Results {
+		value := "-"
+		if r.Value != nil {
+			value = slo.FormatValue(*r.Value)
+		}
+		result := "FAIL"
+		if r.Passed {
+			result = "pass"
+		}
+		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s %s\t%s", r.Name, r.Source, result, value, r.Comparison,
+			slo.FormatValue(r.Threshold), oneLine(r.Reason))
+		if showSeries {
+			line += "\t" + labelList(r.Series)
+		}
+		fmt.Fprintln(tw, line)
+	}
+	tw.Flush()
+	verdict := "PASSED"
+	if !rep.Passed {
+		verdict = "FAILED"
+	}
+	fmt.Fprintf(w, "%s: %s\n", verdict, rep.Msg)
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func labelList(labels map[string]string) string {
+	if labels == nil {
+		return "-"
+	}
+	var b bytes.Buffer
+	json.NewEncoder(&b).Encode(labels)
+	return strings.TrimSpace(b.String())
+}
+
+// parseCLI reads the flags into a config.
+func parseCLI(args []string, stderr io.Writer) (config, bool, error) {
+	c := defaultConfig()
+	var asJSON bool
+	fs := flag.NewFlagSet("slo_check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
+	endpointFlags(fs, "prometheus", &c.prometheus)
+	endpointFlags(fs, "loki", &c.loki)
+	fs.StringVar(&c.job, "job", c.job, "job label of the service")
+	fs.StringVar(&c.window, "window", c.window, "stability window, a Prometheus duration (15m, 1h, 90s)")
+	fs.Float64Var(&c.max5xx, "max-5xx-ratio", c.max5xx, "highest 5xx ratio averaged over the window")
+	fs.Float64Var(&c.minHealth, "min-health-ratio", c.minHealth, "lowest health-OK ratio averaged over the window")
+	fs.Float64Var(&c.maxErrLogs, "max-error-logs-per-min", c.maxErrLogs, "most error log lines per minute, averaged over the window")
+	fs.StringVar(&c.errorLogRegex, "error-log-regex", c.errorLogRegex, "regular expression (RE2) of error log lines")
+	fs.BoolVar(&c.defaultChecks, "default-checks", c.defaultChecks, "run the three default checks (--default-checks=false drops them)")
+	var checks checkList
+	fs.Var(&checks, "checks", "extra checks: a JSON or YAML object or list of {name, source, query, max, min, on_empty};\n@FILE reads them from a file; repeatable")
+	interval, timeout := secondsFlag(c.interval), secondsFlag(c.timeout)
+	requestTimeout := secondsFlag(c.requestTimeout)
+	fs.Var(&interval, "interval-seconds", "re-evaluate every this many seconds until stable (0: evaluate once)")
+	fs.IntVar(&c.consecutive, "consecutive", c.consecutive, "passing evaluations in a row needed when polling")
+	fs.Var(&timeout, "timeout-seconds", "give up polling after this many seconds")
+	fs.Var(&requestTimeout, "request-timeout-seconds", "time limit of one query, retries included")
+	fs.IntVar(&c.requestRetries, "request-retries", c.requestRetries, "retries of a query after connection errors, 429 and 5xx")
+	fs.BoolVar(&c.failOnViolation, "fail-on-violation", c.failOnViolation, "exit 1 when a check fails (false: report and exit 0)")
+	fs.BoolVar(&asJSON, "json", false, "print the result as one JSON object instead of a table")
+	if err := fs.Parse(args); err != nil {
+		return c, false, err
+	}
+	if fs.NArg() > 0 {
+		return c, false, fmt.Errorf("unexpected argument %q (every option is a flag)", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	secretsFromEnv(set, "prometheus", &c.prometheus)
+	secretsFromEnv(set, "loki", &c.loki)
+	c.interval, c.timeout, c.requestTimeout = time.Duration(interval), time.Duration(timeout), time.Duration(requestTimeout)
+	c.checks = checks
+	return c, asJSON, nil
+}
+
+func endpointFlags(fs *flag.FlagSet, prefix string, e *endpointConfig) {
+	name := func(s string) string { return prefix + "-" + s }
+	title := map[string]string{"prometheus": "Prometheus", "loki": "Loki"}[prefix]
+	fs.StringVar(&e.url, name("url"), e.url, title+" base URL"+map[string]string{"loki": " (empty: no error-log check)"}[prefix])
+	fs.BoolVar(&e.validateCerts, name("validate-certs"), e.validateCerts, "verify the "+title+" TLS certificate")
+	fs.StringVar(&e.caPath, name("ca-path"), "", "PEM file of the CAs that sign the "+title+" certificate")
+	fs.StringVar(&e.clientCert, name("client-cert"), "", "PEM client certificate for "+title)
+	fs.StringVar(&e.clientKey, name("client-key"), "", "PEM key of --"+name("client-cert"))
+	fs.StringVar(&e.bearerToken, name("bearer-token"), "", "bearer token for "+title+" (env SLO_CHECK_"+strings.ToUpper(prefix)+"_BEARER_TOKEN)")
+	fs.StringVar(&e.username, name("username"), "", "basic auth user for "+title)
+	fs.StringVar(&e.password, name("password"), "", "basic auth password for "+title+" (env SLO_CHECK_"+strings.ToUpper(prefix)+"_PASSWORD)")
+	fs.Var((*headerFlag)(&e.headers), name("headers"), "extra request header for "+title+", 'Name: value'; repeatable")
+	fs.StringVar(&e.tenant, name("tenant"), "", "tenant sent to "+title+" as X-Scope-OrgID")
+}
+
+// secretsFromEnv fills token and password from the environment unless the
+// flag was given.
+func secretsFromEnv(set map[string]bool, prefix string, e *endpointConfig) {
+	env := "SLO_CHECK_" + strings.ToUpper(prefix) + "_"
+	if v, ok := os.LookupEnv(env + "BEARER_TOKEN"); ok && !set[prefix+"-bearer-token"] {
+		e.bearerToken = v
+	}
+	if v, ok := os.LookupEnv(env + "PASSWORD"); ok && !set[prefix+"-password"] {
+		e.password = v
+	}
+}
+
+// headerFlag collects "Name: value" headers.
+type headerFlag map[string]string
+
+func (h *headerFlag) String() string {
+	if h == nil || *h == nil {
+		return ""
+	}
+	return fmt.Sprint(map[string]string(*h))
+}
+
+func (h *headerFlag) Set(v string) error {
+	name, value, ok := strings.Cut(v, ":")
+	if !ok || strings.TrimSpace(name) == "" {
+		return fmt.Errorf("want 'Name: value', got %q", v)
+	}
+	if *h == nil {
+		*h = map[string]string{}
+	}
+	(*h)[strings.TrimSpace(name)] = strings.TrimSpace(value)
+	return nil
+}
+
+// checkList collects --checks values.
+type checkList []slo.Check
+
+func (l *checkList) String() string { return "" }
+
+func (l *checkList) Set(v string) error {
+	text := []byte(v)
+	if strings.HasPrefix(v, "@") {
+		data, err := os.ReadFile(v[1:])
+		if err != nil {
+			return err
+		}
+		text = data
+	}
+	specs, err := decodeChecks(text)
+	if err != nil {
+		return err
+	}
+	for i, s := range specs {
+		c, err := s.check()
+		if err != nil {
+			return fmt.Errorf("check %d: %v", i+1, err)
+		}
+		*l = append(*l, c)
+	}
+	return nil
+}
+
+// decodeChecks reads one check object or a list of them (YAML, hence JSON),
+// refusing unknown keys so that a typo such as "maximum" is not ignored.
+func decodeChecks(text []byte) ([]checkSpec, error) {
+	var node yaml.Node
+	if err := yaml.Unmarshal(text, &node); err != nil {
+		return nil, fmt.Errorf("not JSON or YAML: %v", err)
+	}
+	if len(node.Content) == 0 {
+		return nil, errors.New("empty")
+	}
+	root := node.Content[0]
+	items := []*yaml.Node{root}
+	if root.Kind == yaml.SequenceNode {
+		items = root.Content
+	}
+	var out []checkSpec
+	for _, item := range items {
+		if item.Kind != yaml.MappingNode {
+			return nil, errors.New("want an object such as {name: p99, query: ..., max: 0.5}")
+		}
+		for i := 0; i < len(item.Content); i += 2 {
+			switch k := item.Content[i].Value; k {
+			case "name", "source", "query", "max", "min", "on_empty":
+			default:
+				return nil, fmt.Errorf("unknown key %q (known: name, source, query, max, min, on_empty)", k)
+			}
+		}
+		var s checkSpec
+		if err := item.Decode(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// secondsFlag is a duration flag in seconds ("30", "0.5") or a Go duration ("1m30s").
+type secondsFlag time.Duration
+
+func (s *secondsFlag) String() string {
+	return strconv.FormatFloat(time.Duration(*s).Seconds(), 'f', -1, 64)
+}
+
+func (s *secondsFlag) Set(v string) error {
+	v = strings.TrimSpace(v)
+	if f, err := strconv.ParseFloat(v, 64); err == nil && f >= 0 && f < 1e9 {
+		*s = secondsFlag(seconds(f))
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return fmt.Errorf("want seconds (30, 0.5) or a duration (1m30s), 0 or greater, got %q", v)
+	}
+	*s = secondsFlag(d)
+	return nil
+}

@@ -1,0 +1,225 @@
+package slocheck
+
+import (
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/threader/guard/internal/clock"
+	"github.com/threader/guard/internal/testenv"
+)
+
+// The same scenarios run against a real Prometheus 2.42 and a real
+// VictoriaMetrics: the gate must pass and fail the same way on both.
+
+func TestCLIAgainstPrometheus(t *testing.T) {
+	data := testenv.NewSLOScenarios(time.Now(), time.Minute)
+	p := testenv.StartPrometheus(t, testenv.PrometheusOptions{Series: data.Series, RuleFiles: []string{testenv.RecordingRulesFile()}})
+	b := backends{data: data, promURL: p.URL, loki: testenv.StartFakeLoki(t)}
+	seedLogs(b.loki, data)
+	scenarios(t, b, "prometheus")
+
+	t.Run("NaN fails", func(t *testing.T) {
+		r := invokeCLI(t, nil, b.args("nan")...)
+		if r.code != exitFailed || !strings.Contains(r.stdout, "FAILED: 5xx_ratio: NaN\n") {
+			t.Errorf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		res, _ := jsonResult(t, nil, b.args("nan")...)
+		if c := checkByName(t, res, "5xx_ratio"); c["value"] != nil || c["reason"] != "NaN" || c["passed"] != false {
+			t.Errorf("%v", c)
+		}
+	})
+	t.Run("default thresholds met exactly pass", func(t *testing.T) {
+		if r := invokeCLI(t, nil, b.args("exact_default")...); r.code != exitPassed {
+			t.Errorf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+	})
+	t.Run("stopped server fails closed within the timeout", func(t *testing.T) {
+		p.Stop()
+		var r run
+		within(t, 30*time.Second, func() {
+			r = invokeCLI(t, nil, b.args("stable", "--request-timeout-seconds", "2", "--request-retries", "3")...)
+		})
+		if r.code != exitFailed || !strings.Contains(r.stdout, "5xx_ratio: prometheus: dial tcp") ||
+			!strings.Contains(r.stdout, "connection refused") || !strings.Contains(r.stdout, "health_ratio: prometheus: ") {
+			t.Errorf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+	})
+}
+
+func TestCLIAgainstVictoriaMetrics(t *testing.T) {
+	data := testenv.NewSLOScenarios(time.Now(), time.Minute)
+	vm := testenv.StartVictoriaMetrics(t, data.Series)
+	b := backends{data: data, promURL: vm.URL, loki: testenv.StartFakeLoki(t)}
+	seedLogs(b.loki, data)
+	scenarios(t, b, "victoria-metrics")
+
+	t.Run("NaN fails as no data", func(t *testing.T) {
+		// VictoriaMetrics drops NaN samples, so the series is not there at
+		// all: still a failure, with another reason.
+		r := invokeCLI(t, nil, b.args("nan")...)
+		if r.code != exitFailed || !strings.Contains(r.stdout, "FAILED: 5xx_ratio: no data\n") {
+			t.Errorf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+	})
+}
+
+func scenarios(t *testing.T, b backends, backend string) {
+	t.Run("stable window passes", func(t *testing.T) {
+		r := invokeCLI(t, nil, b.args("stable")...)
+		if r.code != exitPassed || !strings.HasSuffix(r.stdout, "PASSED: all 3 checks passed\n") || r.stderr != "" {
+			t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		for _, want := range []string{"CHECK", "5xx_ratio", "prometheus  pass    0.001  <= 0.01", "health_ratio", ">= 0.995",
+			"error_logs_per_min  loki        pass    0      <= 1"} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("table lacks %q:\n%s", want, r.stdout)
+			}
+		}
+	})
+	t.Run("unstable window fails with the values", func(t *testing.T) {
+		r := invokeCLI(t, nil, b.args("unstable")...)
+		want := "FAILED: 5xx_ratio 0.023 > 0.01; health_ratio 0.97 < 0.995; error_logs_per_min 2 > 1\n"
+		if r.code != exitFailed || !strings.HasSuffix(r.stdout, want) {
+			t.Errorf("exit %d, want %q:\n%s%s", r.code, want, r.stdout, r.stderr)
+		}
+	})
+	t.Run("no data fails closed", func(t *testing.T) {
+		r := invokeCLI(t, nil, b.args("gap")...)
+		want := "FAILED: 5xx_ratio: no data; health_ratio: no data; error_logs_per_min: no data\n"
+		if r.code != exitFailed || !strings.HasSuffix(r.stdout, want) {
+			t.Errorf("exit %d:\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		res, _ := jsonResult(t, nil, b.args("gap")...)
+		c := checkByName(t, res, "error_logs_per_min")
+		if res["passed"] != false || res["failed"] != true || c["value"] != nil || c["series"] != nil || c["source"] != "loki" {
+			t.Errorf("%v", res)
+		}
+	})
+	t.Run("several series: the worst decides and is named", func(t *testing.T) {
+		r := invokeCLI(t, nil, b.args("multi")...)
+		if r.code != exitFailed || !strings.Contains(r.stdout, `instance="b"`) || !strings.Contains(r.stdout, "} 0.02 > 0.01\n") ||
+			!strings.Contains(r.stdout, "SERIES") {
+			t.Errorf("exit %d:\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		res, _ := jsonResult(t, nil, b.args("multi")...)
+		c := checkByName(t, res, "5xx_ratio")
+		v, _ := c["value"].(float64)
+		if s, _ := c["series"].(map[string]any); s["instance"] != "b" || s["job"] != "multi" || math.Abs(v-0.02) > 1e-12 {
+			t.Errorf("%v", c)
+		}
+	})
+	t.Run("values exactly at the thresholds pass", func(t *testing.T) {
+		r := invokeCLI(t, nil, b.args("exact", "--max-5xx-ratio", "0.0078125", "--min-health-ratio", "0.99609375")...)
+		if r.code != exitPassed {
+			t.Errorf("exit %d:\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		r = invokeCLI(t, nil, b.args("exact", "--max-5xx-ratio", "0.0078124", "--min-health-ratio", "0.99609376")...)
+		if r.code != exitFailed || !strings.Contains(r.stdout, "5xx_ratio 0.0078125 > 0.0078124; health_ratio 0.99609375 < 0.99609376") {
+			t.Errorf("just past the thresholds: exit %d:\n%s%s", r.code, r.stdout, r.stderr)
+		}
+	})
+	t.Run("JSON result", func(t *testing.T) {
+		res, r := jsonResult(t, nil, b.args("stable")...)
+		if r.code != exitPassed || res["passed"] != true || res["failed"] != false || res["changed"] != false ||
+			res["evaluations"] != 1.0 || res["msg"] != "all 3 checks passed" {
+			t.Fatalf("%v", res)
+		}
+		if at, err := time.Parse(time.RFC3339, res["evaluated_at"].(string)); err != nil || time.Since(at) > time.Minute {
+			t.Errorf("evaluated_at %v (%v)", res["evaluated_at"], err)
+		}
+		c := checkByName(t, res, "5xx_ratio")
+		if c["query"] != `avg_over_time(job:http_5xx_ratio_1m{job="stable"}[15m])` || c["comparison"] != "<=" ||
+			c["threshold"] != 0.01 || c["passed"] != true || c["reason"] != "0.001 <= 0.01" {
+			t.Errorf("%v", c)
+		}
+		c = checkByName(t, res, "error_logs_per_min")
+		if c["query"] != `sum(count_over_time({job="stable"} |~ "ERROR|Exception|Traceback" [15m])) / 15` || c["value"] != 0.0 {
+			t.Errorf("%v", c)
+		}
+		if c := checkByName(t, res, "health_ratio"); c["comparison"] != ">=" || c["threshold"] != 0.995 {
+			t.Errorf("%v", c)
+		}
+	})
+	t.Run("log stream without the tenant fails", func(t *testing.T) {
+		args := append(b.args("stable"), "--loki-tenant", "")
+		r := invokeCLI(t, nil, args...)
+		if r.code != exitFailed || !strings.Contains(r.stdout, "error_logs_per_min: loki: 401 no org id") {
+			t.Errorf("exit %d:\n%s%s", r.code, r.stdout, r.stderr)
+		}
+	})
+	t.Run("empty loki url drops the log check with a warning", func(t *testing.T) {
+		args := append(b.args("stable"), "--loki-url", "")
+		r := invokeCLI(t, nil, args...)
+		if r.code != exitPassed || !strings.Contains(r.stderr, "warning: --loki-url is empty: the error-log check (error_logs_per_min) is off") ||
+			strings.Contains(r.stdout, "error_logs_per_min") || !strings.Contains(r.stdout, "all 2 checks passed") {
+			t.Errorf("exit %d:\n%s%s", r.code, r.stdout, r.stderr)
+		}
+	})
+	t.Run("extra checks", func(t *testing.T) {
+		r := invokeCLI(t, nil, b.args("stable", "--default-checks=false",
+			"--checks", `{"name": "up_ratio", "query": "avg_over_time(job:health_ok_ratio_1m{job=\"stable\"}[5m])", "min": 0.99, "max": 1}`,
+			"--checks", `[{name: gone, query: 'job:health_ok_ratio_1m{job="gap"}', max: 1, on_empty: pass},
+			             {name: loki_lines, source: loki, query: 'sum(count_over_time({job="stable"}[5m]))', min: 1}]`)...)
+		if r.code != exitPassed || !strings.Contains(r.stdout, "all 3 checks passed") || !strings.Contains(r.stdout, "no data (on_empty: pass)") {
+			t.Errorf("exit %d:\n%s%s", r.code, r.stdout, r.stderr)
+		}
+	})
+	t.Run("fail-on-violation=false reports without failing", func(t *testing.T) {
+		res, r := jsonResult(t, nil, b.args("unstable", "--fail-on-violation=false")...)
+		if r.code != exitPassed || res["passed"] != false || res["failed"] != false {
+			t.Errorf("exit %d: %v", r.code, res)
+		}
+	})
+	t.Run("polling turns stable after a few intervals", func(t *testing.T) {
+		// The recovering job turns healthy at RecoversAt; with a 5m window
+		// every sample is good from RecoversAt+5m-15s on (the last bad sample
+		// is at RecoversAt-15s). A fake clock starts the gate off the sample
+		// grid, before the recovery, and polls every minute.
+		stableFrom := b.data.RecoversAt.Add(5*time.Minute - 15*time.Second)
+		clk := clock.NewFake(b.data.RecoversAt.Add(-113 * time.Second))
+		res, r := jsonResult(t, clk, b.args("recovering", "--window", "5m", "--interval-seconds", "60", "--timeout-seconds", "1200")...)
+		if r.code != exitPassed || res["passed"] != true || res["evaluations"] != 8.0 {
+			t.Fatalf("exit %d: %v\n%s", r.code, res, r.stderr)
+		}
+		at, _ := time.Parse(time.RFC3339, res["evaluated_at"].(string))
+		if late := at.Sub(stableFrom); late <= 0 || late > time.Minute {
+			t.Errorf("returned %s after the window turned stable, want within one interval", late)
+		}
+		lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+		if len(lines) != 8 || !strings.Contains(lines[0], "evaluation 1 at ") || !strings.Contains(lines[0], "FAIL (0/1 in a row): health_ratio 0.") ||
+			!strings.HasSuffix(lines[7], ": pass (1/1 in a row)") {
+			t.Errorf("progress lines:\n%s", r.stderr)
+		}
+	})
+	t.Run("polling needs consecutive passes", func(t *testing.T) {
+		clk := clock.NewFake(b.data.RecoversAt.Add(-113 * time.Second))
+		res, r := jsonResult(t, clk, b.args("recovering", "--window", "5m", "--interval-seconds", "60", "--timeout-seconds", "1200", "--consecutive", "3")...)
+		if r.code != exitPassed || res["evaluations"] != 10.0 || res["msg"] != "all 3 checks passed 3 times in a row (10 evaluations)" {
+			t.Errorf("exit %d: %v", r.code, res)
+		}
+	})
+	t.Run("polling times out with the last evaluation", func(t *testing.T) {
+		clk := clock.NewFake(b.data.Now.Add(-20 * time.Minute))
+		r := invokeCLI(t, clk, b.args("unstable", "--interval-seconds", "60", "--timeout-seconds", "180")...)
+		want := "FAILED: not stable within 3m0s (4 evaluations): 5xx_ratio 0.023 > 0.01; health_ratio 0.97 < 0.995; error_logs_per_min 2 > 1\n"
+		if r.code != exitFailed || !strings.HasSuffix(r.stdout, want) || strings.Count(r.stderr, "\n") != 4 {
+			t.Errorf("exit %d, want %q:\n%s%s", r.code, want, r.stdout, r.stderr)
+		}
+	})
+	_ = backend
+}
+
+// within fails the test if f has not returned after limit: a guard against
+// hangs, not a measurement.
+func within(t *testing.T, limit time.Duration, f func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { defer close(done); f() }()
+	select {
+	case <-done:
+	case <-time.After(limit):
+		t.Fatalf("still running after %s", limit)
+	}
+}

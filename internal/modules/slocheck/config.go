@@ -1,0 +1,318 @@
+// Package slocheck is the threader.guard.slo_check Ansible module and the
+// slo_check CLI: thin front ends over internal/slo (the fail-closed
+// evaluation and polling) and internal/promapi (the Prometheus and Loki
+// clients). modules/slo_check builds it as a program of its own; the
+// multi-call binary links it with the other modules.
+//
+// Both front ends fill the same config and share plan (config → gate) and
+// resultFields (report → result), so the module's result and the CLI's
+// --json output are the same object.
+package slocheck
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/threader/guard/internal/clock"
+	"github.com/threader/guard/internal/promapi"
+	"github.com/threader/guard/internal/slo"
+)
+
+// Defaults, from the old playbook variables where they existed.
+const (
+	defaultPrometheusURL  = "http://prometheus.local:9090"
+	defaultLokiURL        = "http://loki.local:3100"
+	defaultJob            = "threader"
+	defaultWindow         = "15m"
+	defaultMax5xxRatio    = 0.01
+	defaultMinHealthRatio = 0.995
+	defaultMaxErrorLogs   = 1.0
+	defaultErrorLogRegex  = "ERROR|Exception|Traceback"
+	defaultTimeout        = 300 * time.Second
+	defaultRequestTimeout = 10 * time.Second
+	defaultRequestRetries = 3
+)
+
+// The names of the default checks.
+const (
+	check5xxRatio    = "5xx_ratio"
+	checkHealthRatio = "health_ratio"
+	checkErrorLogs   = "error_logs_per_min"
+)
+
+// endpointConfig is one backend's connection options (module: prometheus_*
+// or loki_*; CLI: --prometheus-* or --loki-*).
+type endpointConfig struct {
+	url                           string
+	validateCerts                 bool
+	caPath, clientCert, clientKey string
+	bearerToken                   string
+	username, password            string
+	headers                       map[string]string
+	tenant                        string
+}
+
+// config holds every option of the module, already typed.
+type config struct {
+	prometheus, loki endpointConfig
+	requestTimeout   time.Duration
+	requestRetries   int
+
+	job, window                   string
+	max5xx, minHealth, maxErrLogs float64
+	errorLogRegex                 string
+	defaultChecks                 bool
+	checks                        []slo.Check
+
+	interval, timeout time.Duration
+	consecutive       int
+	failOnViolation   bool
+
+	// clock is nil outside tests.
+	clock clock.Clock
+}
+
+func defaultConfig() config {
+	return config{
+		prometheus:     endpointConfig{url: defaultPrometheusURL, validateCerts: true},
+		loki:           endpointConfig{url: defaultLokiURL, validateCerts: true},
+		requestTimeout: defaultRequestTimeout, requestRetries: defaultRequestRetries,
+		job: defaultJob, window: defaultWindow,
+		max5xx: defaultMax5xxRatio, minHealth: defaultMinHealthRatio, maxErrLogs: defaultMaxErrorLogs,
+		errorLogRegex: defaultErrorLogRegex, defaultChecks: true,
+		timeout: defaultTimeout, consecutive: 1, failOnViolation: true,
+	}
+}
+
+// namer turns a module option name into what the user typed: the option
+// itself for the module, the flag for the CLI.
+type namer func(option string) string
+
+// plan is a validated gate plus the warnings to show before it runs.
+type plan struct {
+	gate     slo.Gate
+	warnings []string
+}
+
+// plan checks the options and builds the gate. Errors name the option.
+func (c config) plan(name namer) (plan, error) {
+	var p plan
+	if err := c.checkNumbers(name); err != nil {
+		return p, err
+	}
+	window, err := parseWindow(c.window)
+	if err != nil {
+		return p, fmt.Errorf("%s: %v", name("window"), err)
+	}
+	lokiOn := strings.TrimSpace(c.loki.url) != ""
+	var checks []slo.Check
+	if c.defaultChecks {
+		if strings.TrimSpace(c.job) == "" {
+			return p, fmt.Errorf("%s must not be empty", name("job"))
+		}
+		if _, err := regexp.Compile(c.errorLogRegex); err != nil {
+			return p, fmt.Errorf("%s: %v", name("error_log_regex"), err)
+		}
+		checks = defaultChecks(c, window, lokiOn)
+		if !lokiOn {
+			p.warnings = append(p.warnings, fmt.Sprintf("%s is empty: the error-log check (%s) is off", name("loki_url"), checkErrorLogs))
+		}
+	}
+	checks = append(checks, c.checks...)
+	if len(checks) == 0 {
+		return p, fmt.Errorf("no checks to run: %s is false and %s is empty", name("default_checks"), name("checks"))
+	}
+	queriers := map[slo.Source]slo.Querier{}
+	q, err := c.querier(promapi.Prometheus, c.prometheus, "prometheus", name)
+	if err != nil {
+		return p, err
+	}
+	queriers[slo.Prometheus] = q
+	for _, ch := range checks {
+		if ch.Source == slo.Loki && !lokiOn {
+			return p, fmt.Errorf("check %s queries Loki, but %s is empty", ch.Name, name("loki_url"))
+		}
+	}
+	if lokiOn {
+		q, err := c.querier(promapi.Loki, c.loki, "loki", name)
+		if err != nil {
+			return p, err
+		}
+		queriers[slo.Loki] = q
+	}
+	p.gate = slo.Gate{Checks: checks, Queriers: queriers, Clock: c.clock,
+		Interval: c.interval, Consecutive: c.consecutive, Timeout: c.timeout}
+	if c.interval == 0 {
+		p.gate.Timeout = 0 // only polling uses it
+	}
+	if err := p.gate.Validate(); err != nil {
+		return p, gateError(err, name)
+	}
+	return p, nil
+}
+
+func (c config) checkNumbers(name namer) error {
+	for option, v := range map[string]float64{"max_5xx_ratio": c.max5xx, "min_health_ratio": c.minHealth, "max_error_logs_per_min": c.maxErrLogs} {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("%s must be a finite number, got %v", name(option), v)
+		}
+	}
+	switch {
+	case c.interval < 0:
+		return fmt.Errorf("%s must be 0 or greater", name("interval_seconds"))
+	case c.timeout < 0:
+		return fmt.Errorf("%s must be 0 or greater", name("timeout_seconds"))
+	case c.consecutive < 1:
+		return fmt.Errorf("%s must be 1 or greater, got %d", name("consecutive"), c.consecutive)
+	case c.requestTimeout <= 0:
+		return fmt.Errorf("%s must be greater than 0", name("request_timeout_seconds"))
+	case c.requestRetries < 0:
+		return fmt.Errorf("%s must be 0 or greater, got %d", name("request_retries"), c.requestRetries)
+	}
+	return nil
+}
+
+// gateError rewords the gate's validation errors with option names.
+func gateError(err error, name namer) error {
+	msg := err.Error()
+	switch {
+	case strings.HasPrefix(msg, "consecutive "):
+		return fmt.Errorf("%s %s needs %s greater than 0", name("consecutive"), strings.Fields(msg)[1], name("interval_seconds"))
+	case strings.HasPrefix(msg, "polling "):
+		return fmt.Errorf("%s must be greater than 0 when %s is set", name("timeout_seconds"), name("interval_seconds"))
+	case strings.HasPrefix(msg, "timeout ") && strings.Contains(msg, "too short"):
+		return fmt.Errorf("%s is too short for %s evaluations %s apart (%s)", name("timeout_seconds"), name("consecutive"), name("interval_seconds"), msg)
+	}
+	return err
+}
+
+// parseWindow accepts a Prometheus duration such as 15m, 1h30m or 90s.
+func parseWindow(s string) (model.Duration, error) {
+	d, err := model.ParseDuration(strings.TrimSpace(s))
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a Prometheus duration such as 15m, 1h or 90s", s)
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("must be greater than 0, got %q", s)
+	}
+	return d, nil
+}
+
+// defaultChecks are the three checks of the old release playbook, with the
+// error-log rate in errors per minute averaged over the window.
+func defaultChecks(c config, window model.Duration, lokiOn bool) []slo.Check {
+	sel := fmt.Sprintf("{job=%s}", strconv.Quote(c.job))
+	win := window.String()
+	checks := []slo.Check{
+		{Name: check5xxRatio, Source: slo.Prometheus, Max: slo.Float(c.max5xx),
+			Query: fmt.Sprintf("avg_over_time(job:http_5xx_ratio_1m%s[%s])", sel, win)},
+		{Name: checkHealthRatio, Source: slo.Prometheus, Min: slo.Float(c.minHealth),
+			Query: fmt.Sprintf("avg_over_time(job:health_ok_ratio_1m%s[%s])", sel, win)},
+	}
+	if lokiOn {
+		minutes := strconv.FormatFloat(time.Duration(window).Minutes(), 'f', -1, 64)
+		checks = append(checks, slo.Check{Name: checkErrorLogs, Source: slo.Loki, Max: slo.Float(c.maxErrLogs),
+			Query: fmt.Sprintf("sum(count_over_time(%s |~ %s [%s])) / %s", sel, strconv.Quote(c.errorLogRegex), win, minutes),
+			// Loki returns no series when no line matched: that is 0 errors
+			// only if the job logged anything at all in the window.
+			PresenceQuery: fmt.Sprintf("sum(count_over_time(%s [%s]))", sel, win)})
+	}
+	return checks
+}
+
+// querier builds the client for one backend; prefix is the option prefix.
+func (c config) querier(api promapi.API, e endpointConfig, prefix string, name namer) (slo.Querier, error) {
+	ep := promapi.Endpoint{
+		URL: e.url, Timeout: c.requestTimeout, Retries: c.requestRetries,
+		InsecureSkipVerify: !e.validateCerts, CAFile: e.caPath, ClientCertFile: e.clientCert, ClientKeyFile: e.clientKey,
+		BearerToken: e.bearerToken, Username: e.username, Password: e.password,
+		Headers: e.headers, Tenant: e.tenant, UserAgent: "threader.guard.slo_check",
+	}
+	client, err := promapi.New(api, ep)
+	var cerr *promapi.ConfigError
+	if errors.As(err, &cerr) {
+		return nil, fmt.Errorf("%s: %s", name(optionForField(prefix, cerr.Field)), cerr.Problem)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return querier{client}, nil
+}
+
+// optionForField maps a promapi.Endpoint field to the option that sets it.
+func optionForField(prefix, field string) string {
+	switch field {
+	case "Timeout":
+		return "request_timeout_seconds"
+	case "Retries":
+		return "request_retries"
+	}
+	suffix := map[string]string{
+		"URL": "url", "CAFile": "ca_path", "ClientCertFile": "client_cert", "ClientKeyFile": "client_key",
+		"BearerToken": "bearer_token", "Username": "username", "Password": "password",
+		"Headers": "headers", "Tenant": "tenant",
+	}[field]
+	if suffix == "" {
+		suffix = strings.ToLower(field)
+	}
+	return prefix + "_" + suffix
+}
+
+// querier adapts a promapi client to slo.Querier: numbers only.
+type querier struct{ c *promapi.Client }
+
+func (q querier) Query(ctx context.Context, query string, at time.Time) (slo.Answer, error) {
+	res, err := q.c.Query(ctx, query, at)
+	if err != nil {
+		return slo.Answer{}, err
+	}
+	var ans slo.Answer
+	switch res.Type {
+	case promapi.Vector, promapi.Matrix, promapi.Scalar:
+		for _, s := range res.Series {
+			values := make([]float64, len(s.Samples))
+			for i, smp := range s.Samples {
+				values[i] = smp.Value
+			}
+			ans.Series = append(ans.Series, slo.Series{Labels: s.Labels, Values: values})
+		}
+	case promapi.String:
+		return ans, fmt.Errorf("%s: the query returns a string (%q), not a number", q.c.API(), res.Text)
+	case promapi.Streams:
+		return ans, fmt.Errorf("%s: the query returns log lines, not numbers; use a metric query such as count_over_time", q.c.API())
+	default:
+		return ans, fmt.Errorf("%s: unexpected result type %q", q.c.API(), res.Type)
+	}
+	ans.Warnings = res.Warnings
+	return ans, nil
+}
+
+// checkSpec is one entry of the checks option (module) or a --check value
+// (CLI, JSON or YAML).
+type checkSpec struct {
+	Name    string   `yaml:"name"`
+	Source  string   `yaml:"source"`
+	Query   string   `yaml:"query"`
+	Max     *float64 `yaml:"max"`
+	Min     *float64 `yaml:"min"`
+	OnEmpty string   `yaml:"on_empty"`
+}
+
+func (s checkSpec) check() (slo.Check, error) {
+	c := slo.Check{Name: s.Name, Source: slo.Source(s.Source), Query: s.Query, Max: s.Max, Min: s.Min, OnEmpty: slo.OnEmpty(s.OnEmpty)}
+	if c.Source == "" {
+		c.Source = slo.Prometheus
+	}
+	if c.OnEmpty == "" {
+		c.OnEmpty = slo.EmptyFails
+	}
+	return c, c.Validate()
+}

@@ -1,0 +1,80 @@
+package slocheck
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/threader/guard/internal/clock"
+	"github.com/threader/guard/internal/testenv"
+)
+
+// The fake Loki's tenant in these tests.
+const tenant = "team-a"
+
+// backends is one Prometheus-compatible server with the SLO scenario data
+// and a fake Loki with matching log streams.
+type backends struct {
+	data    testenv.SLOScenarios
+	promURL string
+	loki    *testenv.FakeLoki
+}
+
+// seedLogs gives each scenario job a log stream over the data's time span:
+// an info line every 20s; "unstable" also logs an ERROR line every 30s
+// (2 per minute); "gap" logs nothing.
+func seedLogs(f *testenv.FakeLoki, data testenv.SLOScenarios) {
+	from, to := data.Now.Add(-3*time.Hour), data.Now.Add(time.Hour)
+	for _, job := range []string{"stable", "unstable", "nan", "multi", "exact", "exact_default", "recovering", "recovers_soon"} {
+		labels := map[string]string{"job": job, "level": "info"}
+		for t := from; t.Before(to); t = t.Add(20 * time.Second) {
+			f.Push(tenant, labels, t, "GET /api/threads 200 12ms")
+		}
+	}
+	errLabels := map[string]string{"job": "unstable", "level": "error"}
+	for t := from.Add(5 * time.Second); t.Before(to); t = t.Add(30 * time.Second) {
+		f.Push(tenant, errLabels, t, "ERROR worker: database is locked")
+	}
+}
+
+// run is one CLI invocation.
+type run struct {
+	code           int
+	stdout, stderr string
+}
+
+func (b backends) args(job string, extra ...string) []string {
+	return append([]string{"--prometheus-url", b.promURL, "--loki-url", b.loki.URL, "--loki-tenant", tenant,
+		"--job", job, "--request-timeout-seconds", "5", "--request-retries", "1"}, extra...)
+}
+
+func invokeCLI(t *testing.T, clk clock.Clock, args ...string) run {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := cli(context.Background(), args, &stdout, &stderr, clk)
+	return run{code, stdout.String(), stderr.String()}
+}
+
+// jsonResult runs the CLI with --json and decodes its object.
+func jsonResult(t *testing.T, clk clock.Clock, args ...string) (map[string]any, run) {
+	t.Helper()
+	r := invokeCLI(t, clk, append(args, "--json")...)
+	var res map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatalf("--json printed no object (%v): exit %d\nstdout: %s\nstderr: %s", err, r.code, r.stdout, r.stderr)
+	}
+	return res, r
+}
+
+func checkByName(t *testing.T, res map[string]any, name string) map[string]any {
+	t.Helper()
+	for _, c := range res["checks"].([]any) {
+		if m := c.(map[string]any); m["name"] == name {
+			return m
+		}
+	}
+	t.Fatalf("no check %q in %v", name, res["checks"])
+	return nil
+}

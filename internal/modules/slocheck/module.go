@@ -1,0 +1,158 @@
+package slocheck
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/threader/guard/internal/ansiblemod"
+)
+
+var spec = ansiblemod.Spec{
+	Options: mergeOptions(
+		map[string]ansiblemod.Option{
+			"job":                    {Type: ansiblemod.Str, Default: defaultJob},
+			"window":                 {Type: ansiblemod.Str, Default: defaultWindow},
+			"max_5xx_ratio":          {Type: ansiblemod.Float, Default: defaultMax5xxRatio},
+			"min_health_ratio":       {Type: ansiblemod.Float, Default: defaultMinHealthRatio},
+			"max_error_logs_per_min": {Type: ansiblemod.Float, Default: defaultMaxErrorLogs},
+			"error_log_regex":        {Type: ansiblemod.Str, Default: defaultErrorLogRegex},
+			"default_checks":         {Type: ansiblemod.Bool, Default: true},
+			"checks": {Type: ansiblemod.List, Elements: ansiblemod.Dict, Options: map[string]ansiblemod.Option{
+				"name":     {Type: ansiblemod.Str, Required: true},
+				"source":   {Type: ansiblemod.Str, Default: "prometheus", Choices: []any{"prometheus", "loki"}},
+				"query":    {Type: ansiblemod.Str, Required: true},
+				"max":      {Type: ansiblemod.Float},
+				"min":      {Type: ansiblemod.Float},
+				"on_empty": {Type: ansiblemod.Str, Default: "fail", Choices: []any{"fail", "pass"}},
+			}, RequiredOneOf: [][]string{{"max", "min"}}},
+			"interval_seconds":        {Type: ansiblemod.Float, Default: 0.0},
+			"consecutive":             {Type: ansiblemod.Int, Default: 1},
+			"timeout_seconds":         {Type: ansiblemod.Float, Default: defaultTimeout.Seconds()},
+			"request_timeout_seconds": {Type: ansiblemod.Float, Default: defaultRequestTimeout.Seconds()},
+			"request_retries":         {Type: ansiblemod.Int, Default: defaultRequestRetries},
+			"fail_on_violation":       {Type: ansiblemod.Bool, Default: true},
+		},
+		endpointOptions("prometheus", defaultPrometheusURL),
+		endpointOptions("loki", defaultLokiURL),
+	),
+	SupportsCheckMode: true,
+}
+
+// endpointOptions are the connection options of one backend, prefixed.
+func endpointOptions(prefix, defaultURL string) map[string]ansiblemod.Option {
+	env := "SLO_CHECK_" + strings.ToUpper(prefix) + "_"
+	return map[string]ansiblemod.Option{
+		prefix + "_url":            {Type: ansiblemod.Str, Default: defaultURL},
+		prefix + "_validate_certs": {Type: ansiblemod.Bool, Default: true},
+		prefix + "_ca_path":        {Type: ansiblemod.Path},
+		prefix + "_client_cert":    {Type: ansiblemod.Path},
+		prefix + "_client_key":     {Type: ansiblemod.Path},
+		prefix + "_bearer_token":   {Type: ansiblemod.Str, NoLog: true, EnvFallback: []string{env + "BEARER_TOKEN"}},
+		prefix + "_username":       {Type: ansiblemod.Str},
+		prefix + "_password":       {Type: ansiblemod.Str, NoLog: true, EnvFallback: []string{env + "PASSWORD"}},
+		prefix + "_headers":        {Type: ansiblemod.Dict},
+		prefix + "_tenant":         {Type: ansiblemod.Str},
+	}
+}
+
+func mergeOptions(parts ...map[string]ansiblemod.Option) map[string]ansiblemod.Option {
+	out := map[string]ansiblemod.Option{}
+	for _, p := range parts {
+		for k, v := range p {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// Module is slo_check as the dispatcher runs it.
+var Module = ansiblemod.Program{Name: "slo_check", Spec: spec, Handler: runModule, CLI: runCLI}
+
+// moduleName leaves option names as they are: the module's errors name options.
+func moduleName(option string) string { return option }
+
+func runModule(m *ansiblemod.Module) (ansiblemod.Result, error) {
+	cfg, err := moduleConfig(m)
+	if err != nil {
+		return nil, err
+	}
+	p, err := cfg.plan(moduleName)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range p.warnings {
+		m.Warn("%s", w)
+	}
+	// The gate only reads, so check mode runs it for real: "changed" is
+	// always false and the answer is the same as without --check.
+	rep, err := p.gate.Run(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range rep.Last.Warnings() {
+		m.Warn("%s", w)
+	}
+	res := ansiblemod.Result(resultFields(rep))
+	res["changed"] = false
+	if !rep.Passed && cfg.failOnViolation {
+		return res, errors.New(rep.Msg)
+	}
+	return res, nil
+}
+
+func moduleConfig(m *ansiblemod.Module) (config, error) {
+	c := defaultConfig()
+	c.prometheus = moduleEndpoint(m, "prometheus")
+	c.loki = moduleEndpoint(m, "loki")
+	c.job, c.window = m.Str("job"), m.Str("window")
+	c.max5xx, c.minHealth, c.maxErrLogs = m.Float("max_5xx_ratio"), m.Float("min_health_ratio"), m.Float("max_error_logs_per_min")
+	c.errorLogRegex = m.Str("error_log_regex")
+	c.defaultChecks = m.Bool("default_checks")
+	c.interval, c.timeout = seconds(m.Float("interval_seconds")), seconds(m.Float("timeout_seconds"))
+	c.consecutive = m.Int("consecutive")
+	c.requestTimeout, c.requestRetries = seconds(m.Float("request_timeout_seconds")), m.Int("request_retries")
+	c.failOnViolation = m.Bool("fail_on_violation")
+	for i, raw := range m.List("checks") {
+		d, _ := raw.(map[string]any)
+		s := checkSpec{Name: str(d["name"]), Source: str(d["source"]), Query: str(d["query"]), OnEmpty: str(d["on_empty"])}
+		s.Max, s.Min = float(d["max"]), float(d["min"])
+		ch, err := s.check()
+		if err != nil {
+			return c, fmt.Errorf("checks[%d]: %v", i, err)
+		}
+		c.checks = append(c.checks, ch)
+	}
+	return c, nil
+}
+
+func moduleEndpoint(m *ansiblemod.Module, prefix string) endpointConfig {
+	e := endpointConfig{
+		url:           m.Str(prefix + "_url"),
+		validateCerts: m.Bool(prefix + "_validate_certs"),
+		caPath:        m.Str(prefix + "_ca_path"),
+		clientCert:    m.Str(prefix + "_client_cert"),
+		clientKey:     m.Str(prefix + "_client_key"),
+		bearerToken:   m.Str(prefix + "_bearer_token"),
+		username:      m.Str(prefix + "_username"),
+		password:      m.Str(prefix + "_password"),
+		tenant:        m.Str(prefix + "_tenant"),
+	}
+	if h := m.Dict(prefix + "_headers"); len(h) > 0 {
+		e.headers = map[string]string{}
+		for k, v := range h {
+			e.headers[k] = fmt.Sprint(v)
+		}
+	}
+	return e
+}
+
+func str(v any) string { s, _ := v.(string); return s }
+
+func float(v any) *float64 {
+	if f, ok := v.(float64); ok {
+		return &f
+	}
+	return nil
+}
