@@ -57,7 +57,7 @@ func TestRecordingRulesUnitTests(t *testing.T) {
 	promtool := RequireBinary(t, "promtool", "prometheus")
 	out, code := Run(t, nil, promtool, "check", "rules", RecordingRulesFile())
 	Must(t, out, code, "promtool check rules")
-	cmd := []string{"test", "rules", filepath.Join(RepoRoot(), "internal", "testenv", "testdata", "recording.rules.test.yml")}
+	cmd := []string{"test", "rules", filepath.Join(RepoRoot(), "files", "prometheus", "tests", "recording_rules_test.yml")}
 	out, code = Run(t, nil, promtool, cmd...)
 	Must(t, out, code, "promtool test rules")
 }
