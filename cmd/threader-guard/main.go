@@ -12,14 +12,16 @@ import (
 	"github.com/threader/guard/internal/ansiblemod"
 	"github.com/threader/guard/internal/modules/qosguard"
 	"github.com/threader/guard/internal/modules/retrycommand"
+	"github.com/threader/guard/internal/modules/slocheck"
 )
 
 // programs lists every module of the collection. A module missing here fails
 // on the target with a usage error naming the programs that are linked;
-// tests/multicall_test.go checks that each plugins/modules/NAME.yml is here.
+// tests/collection_test.go checks that each plugins/modules/NAME.yml is here.
 var programs = []ansiblemod.Program{
 	qosguard.Module,
 	retrycommand.Module,
+	slocheck.Module,
 }
 
 func main() {
