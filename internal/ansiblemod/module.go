@@ -175,6 +175,9 @@ func Run(name string, spec Spec, handler Handler, args []string) int {
 	return 0
 }
 
+// panicLog receives a handler's panic and stack (tests silence it).
+var panicLog io.Writer = os.Stderr
+
 // execute returns the finished result and whether the task failed.
 func execute(name string, spec Spec, handler Handler, args []string) (res map[string]any, failed bool) {
 	m := &Module{Name: name, spec: spec, masker: NewMasker()}
@@ -182,7 +185,7 @@ func execute(name string, spec Spec, handler Handler, args []string) (res map[st
 		if r := recover(); r != nil {
 			// The stack helps whoever runs the module by hand; Ansible
 			// drops stderr when stdout parses, and stdout stays one object.
-			fmt.Fprintf(os.Stderr, "panic in module %s: %s\n\n%s", m.Name, m.masker.String(fmt.Sprint(r)), debug.Stack())
+			fmt.Fprintf(panicLog, "panic in module %s: %s\n\n%s", m.Name, m.masker.String(fmt.Sprint(r)), debug.Stack())
 			res, failed = m.finish(nil, fmt.Errorf("internal error in module %s: %v (this is a bug; please report it)", m.Name, r))
 		}
 	}()

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"os/exec"
@@ -60,6 +61,7 @@ var scenarios = map[string]Handler{
 func TestMain(m *testing.M) {
 	switch name := os.Getenv(scenarioEnv); name {
 	case "":
+		panicLog = io.Discard // in-process panics are expected; their stacks are noise
 		os.Exit(m.Run())
 	case "stdin":
 		os.Exit(RunStdin(Program{Name: "scenario", Spec: secretSpec, Handler: scenarios["noisy"]}, os.Stdin))
