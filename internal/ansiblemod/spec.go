@@ -20,6 +20,24 @@
 // the Module and returns the result fields:
 //
 //	ansiblemod.Run("qos_guard", spec, func(m *ansiblemod.Module) (ansiblemod.Result, error) { ... })
+//
+// Messages are ansible-core 2.14's, word for word. Deliberate differences:
+//   - int accepts what 2.18 accepts ("42.0", 42.0, "1e3"), with 2.14's message;
+//     a JSON true given for an int is 1, not True.
+//   - null is absent: the default applies, required fails, fallbacks apply.
+//   - options are checked in name order (Ansible: declaration order), which
+//     decides which error is reported first when several options are wrong.
+//   - a spec whose option looks like a password (PASSWORD_MATCH) must set
+//     NoLog or LogSafe; Ansible only warns at run time.
+//   - env fallbacks do not fire when an alias was given (no spurious "Both
+//     option ... and its alias" warning); alias keys do not reach the handler,
+//     and unknown options are dropped under _ansible_ignore_unknown_opts.
+//   - a bad string for an option with sub-options fails with the usual
+//     "argument 'x' is of type ..." message; 2.14 fails earlier, in its
+//     no_log scan, with a message that does not name the option.
+//   - every _ansible_* key is ignored, not only the ones 2.14 knows.
+//   - non-finite floats in results are sent as "NaN", "Infinity", "-Infinity"
+//     (JSON has no such numbers; Python prints them as bare tokens).
 package ansiblemod
 
 // Type names an option type, with Ansible's coercion rules (see Convert).
