@@ -30,7 +30,7 @@ const (
 //	exact           5xx Exact5xxRatio, health ExactHealthRatio
 //	exact_default   5xx 0.01, health 0.995 (the default thresholds; exact on Prometheus only)
 //	recovering      health 0.5 until RecoversAt (Now-30m), then 0.999; 15s samples
-//	recovers_soon   health 0.5 until SoonStableAt (Now+soon), then 0.999; 1s samples
+//	recovers_soon   health 0.5 until SoonStableAt (now+soon), then 0.999; 1s samples
 //
 // Unless noted, samples are every 15s from Now-3h to Now+1h, so a test that
 // evaluates at the real "now" sees the same values for an hour.
@@ -42,10 +42,12 @@ type SLOScenarios struct {
 }
 
 // NewSLOScenarios builds the data. Now is truncated to 15s so that samples
-// sit on a fixed grid; soon is how far after Now recovers_soon turns healthy.
+// sit on a fixed grid; recovers_soon turns healthy soon after now as given
+// (whole seconds).
 func NewSLOScenarios(now time.Time, soon time.Duration) SLOScenarios {
+	soonAt := now.Add(soon).Truncate(time.Second)
 	now = now.Truncate(15 * time.Second)
-	s := SLOScenarios{Now: now, RecoversAt: now.Add(-30 * time.Minute), SoonStableAt: now.Add(soon).Truncate(time.Second)}
+	s := SLOScenarios{Now: now, RecoversAt: now.Add(-30 * time.Minute), SoonStableAt: soonAt}
 	from, to, step := now.Add(-3*time.Hour), now.Add(time.Hour), 15*time.Second
 	add := func(job, instance string, ratio5xx, health []Point) {
 		labels := func() map[string]string {

@@ -1,0 +1,191 @@
+package slocheck
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/threader/guard/internal/testenv"
+)
+
+// invoke runs the built module binary the way Ansible does (one JSON args
+// file) and returns its JSON result and exit code.
+func invoke(t *testing.T, args map[string]any, env ...string) (map[string]any, int, string) {
+	t.Helper()
+	bin := testenv.BuildCLI(t, "slo_check")
+	data, _ := json.Marshal(args)
+	argsFile := filepath.Join(t.TempDir(), "args")
+	if err := os.WriteFile(argsFile, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, argsFile)
+	cmd.Env = append(os.Environ(), env...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	var res map[string]any
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("module printed no JSON object (%v):\nstdout: %s\nstderr: %s", err, out, stderr.String())
+	}
+	return res, code, string(out)
+}
+
+func TestModule(t *testing.T) {
+	data := testenv.NewSLOScenarios(time.Now(), time.Minute)
+	p := testenv.StartPrometheus(t, testenv.PrometheusOptions{Series: data.Series, RuleFiles: []string{testenv.RecordingRulesFile()}})
+	loki := testenv.StartFakeLoki(t)
+	seedLogs(loki, data)
+	args := func(job string, more ...any) map[string]any {
+		a := map[string]any{"prometheus_url": p.URL, "loki_url": loki.URL, "loki_tenant": tenant, "job": job,
+			"request_timeout_seconds": 5, "_ansible_module_name": "threader.guard.slo_check"}
+		for i := 0; i+1 < len(more); i += 2 {
+			a[more[i].(string)] = more[i+1]
+		}
+		return a
+	}
+
+	t.Run("stable passes, changed false", func(t *testing.T) {
+		res, code, _ := invoke(t, args("stable"))
+		if code != 0 || res["failed"] != false || res["changed"] != false || res["passed"] != true ||
+			len(res["checks"].([]any)) != 3 || res["msg"] != "all 3 checks passed" || res["evaluations"] != 1.0 {
+			t.Errorf("exit %d: %v", code, res)
+		}
+	})
+	t.Run("unstable fails the task with the values", func(t *testing.T) {
+		res, code, _ := invoke(t, args("unstable"))
+		if code != 1 || res["failed"] != true || res["passed"] != false ||
+			res["msg"] != "5xx_ratio 0.023 > 0.01; health_ratio 0.97 < 0.995; error_logs_per_min 2 > 1" {
+			t.Errorf("exit %d: %v", code, res)
+		}
+		if c := checkByName(t, res, "health_ratio"); c["value"] != 0.97 || c["comparison"] != ">=" {
+			t.Errorf("%v", c)
+		}
+	})
+	t.Run("fail_on_violation false reports without failing", func(t *testing.T) {
+		res, code, _ := invoke(t, args("gap", "fail_on_violation", "no"))
+		if code != 0 || res["failed"] != false || res["passed"] != false ||
+			res["msg"] != "5xx_ratio: no data; health_ratio: no data; error_logs_per_min: no data" {
+			t.Errorf("exit %d: %v", code, res)
+		}
+	})
+	t.Run("check mode evaluates too", func(t *testing.T) {
+		res, code, _ := invoke(t, args("stable", "_ansible_check_mode", true))
+		if code != 0 || res["skipped"] != nil || res["passed"] != true || res["changed"] != false {
+			t.Errorf("exit %d: %v", code, res)
+		}
+	})
+	t.Run("string values are coerced as Ansible does", func(t *testing.T) {
+		res, code, _ := invoke(t, args("unstable", "max_5xx_ratio", "0.05", "min_health_ratio", "0.9", "max_error_logs_per_min", "2"))
+		if code != 0 || res["passed"] != true {
+			t.Errorf("exit %d: %v", code, res)
+		}
+	})
+	t.Run("empty loki_url warns", func(t *testing.T) {
+		res, code, _ := invoke(t, args("stable", "loki_url", ""))
+		w, _ := res["warnings"].([]any)
+		if code != 0 || len(w) != 1 || w[0] != "loki_url is empty: the error-log check (error_logs_per_min) is off" || len(res["checks"].([]any)) != 2 {
+			t.Errorf("exit %d: %v", code, res)
+		}
+	})
+	t.Run("extra checks", func(t *testing.T) {
+		res, code, _ := invoke(t, args("stable", "default_checks", false, "checks", []any{
+			map[string]any{"name": "five", "query": `avg_over_time(job:http_5xx_ratio_1m{job="multi"}[15m])`, "max": "0.01"},
+			map[string]any{"name": "lines", "source": "loki", "query": `sum(count_over_time({job="gap"}[15m]))`, "min": 1, "on_empty": "pass"},
+		}))
+		c := checkByName(t, res, "five")
+		if code != 1 || res["msg"] != `five{instance="b", job="multi"} 0.02 > 0.01` || c["series"].(map[string]any)["instance"] != "b" {
+			t.Errorf("exit %d: %v", code, res)
+		}
+		if c := checkByName(t, res, "lines"); c["passed"] != true || c["reason"] != "no data (on_empty: pass)" {
+			t.Errorf("%v", c)
+		}
+	})
+	t.Run("validation errors name the option", func(t *testing.T) {
+		for want, a := range map[string]map[string]any{
+			"one of the following is required: max, min found in checks":                      args("stable", "checks", []any{map[string]any{"name": "x", "query": "up"}}),
+			`window: "15x" is not a Prometheus duration`:                                      args("stable", "window", "15x"),
+			"consecutive 2 needs interval_seconds greater than 0":                             args("stable", "consecutive", 2),
+			"no checks to run: default_checks is false and checks is empty":                   args("stable", "default_checks", false),
+			"Unsupported parameters for (threader.guard.slo_check) module: max_5xx":           args("stable", "max_5xx", 1),
+			`check name "5xx_ratio" is used twice`:                                            args("stable", "checks", []any{map[string]any{"name": "5xx_ratio", "query": "up", "max": 1}}),
+			"prometheus_ca_path: open /nonexistent/ca.pem: no such file or directory":         args("stable", "prometheus_ca_path", "/nonexistent/ca.pem"),
+			"loki_tenant: tenant ID \"a:b\" contains ':'":                                     args("stable", "loki_tenant", "a:b"),
+			"prometheus_bearer_token: cannot be combined with basic auth (Username/Password)": args("stable", "prometheus_bearer_token", "tok-51c2e", "prometheus_username", "deploy"),
+		} {
+			res, code, _ := invoke(t, a)
+			if msg, _ := res["msg"].(string); code != 1 || !strings.HasPrefix(msg, want) {
+				t.Errorf("want %q, got exit %d: %v", want, code, res["msg"])
+			}
+		}
+	})
+}
+
+// TestModulePollingRealClock polls a Prometheus whose data turns healthy a
+// few seconds after the test starts (samples every second), and checks that
+// the module returns within one interval of the window becoming clean.
+func TestModulePollingRealClock(t *testing.T) {
+	data := testenv.NewSLOScenarios(time.Now(), 5*time.Second)
+	p := testenv.StartPrometheus(t, testenv.PrometheusOptions{Series: data.Series})
+	const window, interval = 3 * time.Second, time.Second
+	// Bad samples end at SoonStableAt-1s; Prometheus 2.42 windows include
+	// both ends, so the window is clean once t-3s > SoonStableAt-1s.
+	stableAfter := data.SoonStableAt.Add(window - time.Second)
+	res, code, _ := invoke(t, map[string]any{"prometheus_url": p.URL, "loki_url": "", "job": "recovers_soon",
+		"window": "3s", "interval_seconds": interval.Seconds(), "timeout_seconds": 60})
+	if code != 0 || res["passed"] != true {
+		t.Fatalf("exit %d: %v", code, res)
+	}
+	if n := res["evaluations"].(float64); n < 2 {
+		t.Fatalf("the first evaluation already passed (%v evaluations): the data turned stable before the module started", n)
+	}
+	at, err := time.Parse(time.RFC3339, res["evaluated_at"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if late := at.Sub(stableAfter); late <= 0 || late > interval+500*time.Millisecond {
+		t.Errorf("passed at %s, %s after the window turned clean; want within one interval (%s)", at.Format(timeFormat), late, interval)
+	}
+}
+
+func TestModuleSecretsAreSentButNeverShown(t *testing.T) {
+	var mu sync.Mutex
+	var auth []string
+	prom := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		auth = append(auth, r.Header.Get("Authorization"))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"0.999"]}]}}`)
+	}))
+	defer prom.Close()
+	const token = "tok-3f9a1c"
+	res, code, out := invoke(t, map[string]any{
+		"prometheus_url": prom.URL, "loki_url": "", "default_checks": false,
+		"checks": []any{map[string]any{"name": "echo_" + token, "query": "up", "min": 0.99}},
+	}, "SLO_CHECK_PROMETHEUS_BEARER_TOKEN="+token)
+	if code != 0 || res["passed"] != true {
+		t.Fatalf("exit %d: %v", code, res)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(auth) != 1 || auth[0] != "Bearer "+token {
+		t.Errorf("Authorization headers %q", auth)
+	}
+	if strings.Contains(out, token) {
+		t.Errorf("the token from the environment appears in the result:\n%s", out)
+	}
+}
