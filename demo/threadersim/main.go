@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -237,12 +238,18 @@ func (s *service) trafficTick(requests float64) (ok, failed float64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requestDebt += requests
-	n := float64(int(s.requestDebt))
+	n := wholePart(s.requestDebt)
 	s.requestDebt -= n
 	if s.failing && s.mode == modeErrors {
 		s.errorDebt += n * s.errorRatio
-		failed = float64(int(s.errorDebt))
+		failed = wholePart(s.errorDebt)
 		s.errorDebt -= failed
 	}
 	return n - failed, failed
+}
+
+// wholePart is the whole number in x, forgiving the rounding error of sums
+// of fractions (ten ticks of 0.1 make 1, not 0.9999999999999999).
+func wholePart(x float64) float64 {
+	return math.Floor(x + 1e-9)
 }
