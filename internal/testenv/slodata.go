@@ -86,3 +86,21 @@ func recovery(at time.Time) func(time.Time) float64 {
 		return 0.999
 	}
 }
+
+// SeedSLOLogs gives the scenario jobs log streams in the fake Loki for
+// tenant, over the data's time span: an info line every 20s for every job
+// except "gap" (which logs nothing), and for "unstable" also an ERROR line
+// every 30s, that is 2 errors per minute.
+func SeedSLOLogs(f *FakeLoki, tenant string, data SLOScenarios) {
+	from, to := data.Now.Add(-3*time.Hour), data.Now.Add(time.Hour)
+	for _, job := range []string{"stable", "unstable", "nan", "multi", "exact", "exact_default", "recovering", "recovers_soon"} {
+		labels := map[string]string{"job": job, "level": "info"}
+		for t := from; t.Before(to); t = t.Add(20 * time.Second) {
+			f.Push(tenant, labels, t, "GET /api/threads 200 12ms")
+		}
+	}
+	errLabels := map[string]string{"job": "unstable", "level": "error"}
+	for t := from.Add(5 * time.Second); t.Before(to); t = t.Add(30 * time.Second) {
+		f.Push(tenant, errLabels, t, "ERROR worker: database is locked")
+	}
+}

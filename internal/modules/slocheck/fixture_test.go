@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
-	"time"
 
 	"github.com/threader/guard/internal/clock"
 	"github.com/threader/guard/internal/testenv"
@@ -22,22 +21,7 @@ type backends struct {
 	loki    *testenv.FakeLoki
 }
 
-// seedLogs gives each scenario job a log stream over the data's time span:
-// an info line every 20s; "unstable" also logs an ERROR line every 30s
-// (2 per minute); "gap" logs nothing.
-func seedLogs(f *testenv.FakeLoki, data testenv.SLOScenarios) {
-	from, to := data.Now.Add(-3*time.Hour), data.Now.Add(time.Hour)
-	for _, job := range []string{"stable", "unstable", "nan", "multi", "exact", "exact_default", "recovering", "recovers_soon"} {
-		labels := map[string]string{"job": job, "level": "info"}
-		for t := from; t.Before(to); t = t.Add(20 * time.Second) {
-			f.Push(tenant, labels, t, "GET /api/threads 200 12ms")
-		}
-	}
-	errLabels := map[string]string{"job": "unstable", "level": "error"}
-	for t := from.Add(5 * time.Second); t.Before(to); t = t.Add(30 * time.Second) {
-		f.Push(tenant, errLabels, t, "ERROR worker: database is locked")
-	}
-}
+func seedLogs(f *testenv.FakeLoki, data testenv.SLOScenarios) { testenv.SeedSLOLogs(f, tenant, data) }
 
 // run is one CLI invocation.
 type run struct {
