@@ -1,10 +1,13 @@
 package tests
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -201,6 +204,35 @@ func runSLOCLI(t *testing.T, args ...string) (string, string, int) {
 	return stdout.String(), stderr.String(), code
 }
 
+// interruptSLOCLI starts a polling CLI, interrupts it after its second
+// evaluation and expects exit 130 with the last evaluation reported.
+func interruptSLOCLI(t *testing.T, args ...string) {
+	t.Helper()
+	cmd := exec.Command(testenv.BuildCLI(t, "slo_check"), args...)
+	var stdout strings.Builder
+	cmd.Stdout = &stdout
+	pipe, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(pipe)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), "evaluation 2 at ") {
+			cmd.Process.Signal(syscall.SIGINT)
+			break
+		}
+	}
+	io.Copy(io.Discard, pipe)
+	err = cmd.Wait()
+	ee, _ := err.(*exec.ExitError)
+	if ee == nil || ee.ExitCode() != 130 || !strings.Contains(stdout.String(), "FAILED: canceled after ") {
+		t.Errorf("interrupted CLI: %v\n%s", err, stdout.String())
+	}
+}
+
 func TestSLOCheckCLI(t *testing.T) {
 	data, p, loki := sloBackends(t, 6*time.Second)
 	base := []string{"--prometheus-url", p.URL, "--loki-url", loki.URL, "--loki-tenant", sloTenant}
@@ -240,6 +272,8 @@ func TestSLOCheckCLI(t *testing.T) {
 			t.Errorf("%v: exit %d, want 2\n%s", bad, code, errOut)
 		}
 	}
+	interruptSLOCLI(t, append(base, "--job", "unstable", "--interval-seconds", "0.2", "--timeout-seconds", "60")...)
+
 	p.Stop()
 	out, errOut, code = runSLOCLI(t, append(base, "--job", "stable", "--request-timeout-seconds", "2")...)
 	if code != 1 || !strings.Contains(out, "connection refused") {

@@ -223,3 +223,36 @@ func within(t *testing.T, limit time.Duration, f func()) {
 		t.Fatalf("still running after %s", limit)
 	}
 }
+
+func TestCLIUsageErrors(t *testing.T) {
+	base := []string{"--prometheus-url", "http://127.0.0.1:9", "--loki-url", "http://127.0.0.1:9"}
+	cases := map[string][]string{
+		`--window: "15x" is not a Prometheus duration such as 15m, 1h or 90s`:                                       {"--window", "15x"},
+		"--consecutive 2 needs --interval-seconds greater than 0":                                                   {"--consecutive", "2"},
+		"--timeout-seconds must be greater than 0 when --interval-seconds is set":                                   {"--interval-seconds", "10", "--timeout-seconds", "0"},
+		"--timeout-seconds 60s is too short for 3 passing evaluations in a row 60s apart: it must be at least 120s": {"--interval-seconds", "1m", "--timeout-seconds", "60", "--consecutive", "3"},
+		"check l queries Loki, but --loki-url is empty":                                                             {"--loki-url", "", "--checks", "{name: l, source: loki, query: x, max: 1}"},
+		`unknown key "maximum" (known: name, source, query, max, min, on_empty)`:                                    {"--checks", "{name: x, query: up, maximum: 1}"},
+		"check 1: check x: needs max, min or both":                                                                  {"--checks", "[{name: x, query: up}]"},
+		"--max-5xx-ratio must be a finite number, got NaN":                                                          {"--max-5xx-ratio", "NaN"},
+		`--prometheus-url: "ftp://x" must start with http:// or https://`:                                           {"--prometheus-url", "ftp://x"},
+		"--prometheus-client-key: is required with --prometheus-client-cert":                                        {"--prometheus-client-cert", "/c.pem"},
+		"--loki-bearer-token: cannot be combined with basic auth (--loki-username/--loki-password)":                 {"--loki-bearer-token", "t0k", "--loki-username", "u"},
+		"want 'Name: value', got \"bad\"":                                                                           {"--loki-headers", "bad"},
+		`unexpected argument "now" (every option is a flag)`:                                                        {"now"},
+		"--request-timeout-seconds must be greater than 0":                                                          {"--request-timeout-seconds", "0"},
+		"--job must not be empty":                                                                                   {"--job", ""},
+		"--error-log-regex: error parsing regexp":                                                                   {"--error-log-regex", "ERROR("},
+		"no checks to run: --default-checks is false and --checks is empty":                                         {"--default-checks=false"},
+	}
+	for want, args := range cases {
+		r := invokeCLI(t, nil, append(append([]string{}, base...), args...)...)
+		if r.code != exitUsage || !strings.Contains(r.stderr, want) || r.stdout != "" {
+			t.Errorf("%v: exit %d, want 2 with %q:\n%s", args, r.code, want, r.stderr)
+		}
+	}
+	r := invokeCLI(t, nil, "-h")
+	if r.code != exitPassed || !strings.Contains(r.stderr, "usage: slo_check [flags]") || !strings.Contains(r.stderr, "-max-error-logs-per-min") {
+		t.Errorf("-h: exit %d\n%s", r.code, r.stderr)
+	}
+}

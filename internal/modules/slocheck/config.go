@@ -176,6 +176,10 @@ func (c config) checkNumbers(name namer) error {
 		return fmt.Errorf("%s must be greater than 0", name("request_timeout_seconds"))
 	case c.requestRetries < 0:
 		return fmt.Errorf("%s must be 0 or greater, got %d", name("request_retries"), c.requestRetries)
+	case c.interval > 0 && c.consecutive > 1 && c.timeout < c.interval*time.Duration(c.consecutive-1):
+		return fmt.Errorf("%s %s is too short for %d passing evaluations in a row %s apart: it must be at least %s",
+			name("timeout_seconds"), secondsText(c.timeout), c.consecutive, secondsText(c.interval),
+			secondsText(c.interval*time.Duration(c.consecutive-1)))
 	}
 	return nil
 }
@@ -188,10 +192,12 @@ func gateError(err error, name namer) error {
 		return fmt.Errorf("%s %s needs %s greater than 0", name("consecutive"), strings.Fields(msg)[1], name("interval_seconds"))
 	case strings.HasPrefix(msg, "polling "):
 		return fmt.Errorf("%s must be greater than 0 when %s is set", name("timeout_seconds"), name("interval_seconds"))
-	case strings.HasPrefix(msg, "timeout ") && strings.Contains(msg, "too short"):
-		return fmt.Errorf("%s is too short for %s evaluations %s apart (%s)", name("timeout_seconds"), name("consecutive"), name("interval_seconds"), msg)
 	}
 	return err
+}
+
+func secondsText(d time.Duration) string {
+	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s"
 }
 
 // parseWindow accepts a Prometheus duration such as 15m, 1h30m or 90s.
@@ -239,7 +245,7 @@ func (c config) querier(api promapi.API, e endpointConfig, prefix string, name n
 	client, err := promapi.New(api, ep)
 	var cerr *promapi.ConfigError
 	if errors.As(err, &cerr) {
-		return nil, fmt.Errorf("%s: %s", name(optionForField(prefix, cerr.Field)), cerr.Problem)
+		return nil, fmt.Errorf("%s: %s", name(optionForField(prefix, cerr.Field)), optionWords(cerr.Problem, prefix, name))
 	}
 	if err != nil {
 		return nil, err
@@ -264,6 +270,18 @@ func optionForField(prefix, field string) string {
 		suffix = strings.ToLower(field)
 	}
 	return prefix + "_" + suffix
+}
+
+// endpointFields are the promapi.Endpoint fields a problem text may mention.
+var endpointFields = regexp.MustCompile(`\b(ClientCertFile|ClientKeyFile|CAFile|BearerToken|Username|Password|Tenant|Headers)\b`)
+
+// optionWords replaces Endpoint field names in a problem text with the
+// options the user knows: "is required with ClientCertFile" becomes
+// "is required with prometheus_client_cert".
+func optionWords(problem, prefix string, name namer) string {
+	return endpointFields.ReplaceAllStringFunc(problem, func(field string) string {
+		return name(optionForField(prefix, field))
+	})
 }
 
 // querier adapts a promapi client to slo.Querier: numbers only.
