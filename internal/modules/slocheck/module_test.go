@@ -116,15 +116,15 @@ func TestModule(t *testing.T) {
 	})
 	t.Run("validation errors name the option", func(t *testing.T) {
 		for want, a := range map[string]map[string]any{
-			"one of the following is required: max, min found in checks":                      args("stable", "checks", []any{map[string]any{"name": "x", "query": "up"}}),
-			`window: "15x" is not a Prometheus duration`:                                      args("stable", "window", "15x"),
-			"consecutive 2 needs interval_seconds greater than 0":                             args("stable", "consecutive", 2),
-			"no checks to run: default_checks is false and checks is empty":                   args("stable", "default_checks", false),
-			"Unsupported parameters for (threader.guard.slo_check) module: max_5xx":           args("stable", "max_5xx", 1),
-			`check name "5xx_ratio" is used twice`:                                            args("stable", "checks", []any{map[string]any{"name": "5xx_ratio", "query": "up", "max": 1}}),
-			"prometheus_ca_path: open /nonexistent/ca.pem: no such file or directory":         args("stable", "prometheus_ca_path", "/nonexistent/ca.pem"),
-			"loki_tenant: tenant ID \"a:b\" contains ':'":                                     args("stable", "loki_tenant", "a:b"),
-			"prometheus_bearer_token: cannot be combined with basic auth (Username/Password)": args("stable", "prometheus_bearer_token", "tok-51c2e", "prometheus_username", "deploy"),
+			"one of the following is required: max, min found in checks":                                            args("stable", "checks", []any{map[string]any{"name": "x", "query": "up"}}),
+			`window: "15x" is not a Prometheus duration`:                                                            args("stable", "window", "15x"),
+			"consecutive 2 needs interval_seconds greater than 0":                                                   args("stable", "consecutive", 2),
+			"no checks to run: default_checks is false and checks is empty":                                         args("stable", "default_checks", false),
+			"Unsupported parameters for (threader.guard.slo_check) module: max_5xx":                                 args("stable", "max_5xx", 1),
+			`check name "5xx_ratio" is used twice`:                                                                  args("stable", "checks", []any{map[string]any{"name": "5xx_ratio", "query": "up", "max": 1}}),
+			"prometheus_ca_path: open /nonexistent/ca.pem: no such file or directory":                               args("stable", "prometheus_ca_path", "/nonexistent/ca.pem"),
+			"loki_tenant: tenant ID \"a:b\" contains ':'":                                                           args("stable", "loki_tenant", "a:b"),
+			"prometheus_bearer_token: cannot be combined with basic auth (prometheus_username/prometheus_password)": args("stable", "prometheus_bearer_token", "tok-51c2e", "prometheus_username", "deploy"),
 		} {
 			res, code, _ := invoke(t, a)
 			if msg, _ := res["msg"].(string); code != 1 || !strings.HasPrefix(msg, want) {
