@@ -113,7 +113,7 @@ func TestQosGuardBadInput(t *testing.T) {
 	cases := []struct{ args, want string }{
 		{`{state: locked, path: /tmp/x.guard, minutes: -5}`, "value of minutes must be greater than 0, got: -5"},
 		{`{state: locked, path: /tmp/x.guard, minutes: soon}`, "argument 'minutes' is of type <class 'str'> and we were unable to convert to int"},
-		{`{state: locked, path: /tmp/x.guard, minuets: 5}`, "Unsupported parameters for (threader.guard.qos_guard) module: minuets. Supported parameters include: fail_when_locked, force, minutes, owner, path, reason, state, wait_seconds."},
+		{`{state: locked, path: /tmp/x.guard, minuets: 5}`, "Unsupported parameters for (threader.guard.qos_guard) module: minuets. Supported parameters include: fail_when_locked, force, metrics_textfile, minutes, name, owner, path, pushgateway_url, reason, state, wait_seconds."},
 		{`{state: locked, path: relative/guard}`, "value of path must be an absolute path, got: relative/guard"},
 		{`{state: open, path: /tmp/x.guard}`, "value of state must be one of: locked, unlocked, status, got: open"},
 		{`{state: status, path: /tmp/x.guard, fail_when_locked: maybe}`, "The value 'maybe' is not a valid boolean."},

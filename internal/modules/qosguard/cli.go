@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/threader/guard/internal/guard"
+	"github.com/threader/guard/internal/metrics/observe"
 )
 
 const usage = `usage: qos_guard [flags] lock [minutes] | unlock | status
@@ -22,6 +23,8 @@ Guard-window lock for deployments (drop-in for qos_guard.sh).
   unlock          remove the lock
   status          exit 0 when unlocked, 1 when locked
 Exit codes: 0 ok/unlocked, 1 locked or failed, 2 usage error.
+With --metrics-textfile or --pushgateway-url the guard's state is published
+as metrics; lock changes are logged to the system log (see docs/metrics.md).
 
 flags:
 `
@@ -34,9 +37,10 @@ const (
 )
 
 type cliOptions struct {
-	path, reason, owner string
-	json, force         bool
-	wait                time.Duration
+	path, reason, owner, name string
+	json, force               bool
+	wait                      time.Duration
+	observe                   observe.Flags
 }
 
 func runCLI(args []string) int { return cli(args, os.Stdout, os.Stderr) }
@@ -50,40 +54,68 @@ func cli(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "qos_guard: %v\n", err)
 		return exitUsage
 	}
-	g := &guard.Guard{Path: opts.path}
-	switch cmd {
-	case "lock":
-		return cliLock(g, opts, rest, stdout, stderr)
-	case "unlock":
-		if len(rest) > 0 {
-			return usageError(stderr, "unlock takes no arguments")
-		}
-		ch, err := g.Unlock(false)
-		return report(stdout, stderr, opts, ch.After, ch.Changed, err, exitOK)
-	case "status":
-		if len(rest) > 0 {
-			return usageError(stderr, "status takes no arguments")
-		}
-		st, err := g.WaitUnlocked(context.Background(), opts.wait, pollEvery)
-		code := exitOK
-		if st.Locked {
-			code = exitLocked
-		}
-		return report(stdout, stderr, opts, st, false, err, code)
-	}
-	return usageError(stderr, fmt.Sprintf("unknown command %q (want lock, unlock or status)", cmd))
-}
-
-func cliLock(g *guard.Guard, opts cliOptions, rest []string, stdout, stderr io.Writer) int {
-	minutes, err := lockMinutes(rest)
+	minutes, err := checkCommand(cmd, rest)
 	if err != nil {
 		return usageError(stderr, err.Error())
 	}
-	ch, err := g.Lock(guard.LockOptions{
-		Duration: time.Duration(minutes) * time.Minute,
-		Reason:   opts.reason, Owner: opts.owner, Force: opts.force,
-	})
-	return report(stdout, stderr, opts, ch.After, ch.Changed, err, exitOK)
+	obs, err := startCLIObserving(opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "qos_guard: %v\n", err)
+		return exitUsage
+	}
+	defer obs.FinishCLI(stderr) // publishing failures are warnings, the exit code stays
+	g := &guard.Guard{Path: opts.path}
+	switch cmd {
+	case "lock":
+		ch, err := g.Lock(guard.LockOptions{
+			Duration: time.Duration(minutes) * time.Minute,
+			Reason:   opts.reason, Owner: opts.owner, Force: opts.force,
+		})
+		if err == nil {
+			observeChange(obs, ch, false, false)
+		}
+		return report(stdout, stderr, opts, ch.After, ch.Changed, err, exitOK)
+	case "unlock":
+		ch, err := g.Unlock(false)
+		if err == nil {
+			observeChange(obs, ch, true, false)
+		}
+		return report(stdout, stderr, opts, ch.After, ch.Changed, err, exitOK)
+	}
+	st, err := g.WaitUnlocked(context.Background(), opts.wait, pollEvery)
+	code := exitOK
+	if err == nil {
+		observeStatus(obs, st)
+	}
+	if st.Locked {
+		code = exitLocked
+	}
+	return report(stdout, stderr, opts, st, false, err, code)
+}
+
+// checkCommand checks the command and its arguments before anything runs;
+// for lock it returns the minutes.
+func checkCommand(cmd string, rest []string) (int, error) {
+	switch cmd {
+	case "lock":
+		return lockMinutes(rest)
+	case "unlock", "status":
+		if len(rest) > 0 {
+			return 0, fmt.Errorf("%s takes no arguments", cmd)
+		}
+		return 0, nil
+	}
+	return 0, fmt.Errorf("unknown command %q (want lock, unlock or status)", cmd)
+}
+
+// startCLIObserving starts the run's metrics (--metrics-textfile,
+// --pushgateway-url) and its system log (unless --no-syslog), named --name.
+func startCLIObserving(opts cliOptions) (*observe.Run, error) {
+	name, err := checkName("--name", opts.name)
+	if err != nil {
+		return nil, err
+	}
+	return observe.Start(opts.observe.Config(moduleName, name))
 }
 
 func lockMinutes(rest []string) (int, error) {
@@ -120,6 +152,8 @@ func parseCLI(args []string, stderr io.Writer) (cliOptions, string, []string, er
 	fs.BoolVar(&opts.force, "force", false, "set the expiry exactly, even earlier than the current one (lock)")
 	fs.DurationVar(&opts.wait, "wait", 0, "wait up to this long for the guard to unlock, e.g. 5m (status)")
 	fs.BoolVar(&opts.json, "json", false, "print the result as JSON")
+	fs.StringVar(&opts.name, "name", "", "name of the guard in metrics and log lines (default qos_guard)")
+	opts.observe.Register(fs)
 	var positional []string
 	for len(args) > 0 {
 		if err := fs.Parse(args); err != nil {

@@ -12,10 +12,13 @@ import (
 
 	"github.com/threader/guard/internal/ansiblemod"
 	"github.com/threader/guard/internal/guard"
+	"github.com/threader/guard/internal/metrics/observe"
 )
 
+// spec adds metrics_textfile and pushgateway_url (observe.WithOptions) and
+// name, the `name` label of the metrics and name= of the log lines.
 var spec = ansiblemod.Spec{
-	Options: map[string]ansiblemod.Option{
+	Options: observe.WithOptions(map[string]ansiblemod.Option{
 		"state":            {Type: ansiblemod.Str, Default: "status", Choices: []any{"locked", "unlocked", "status"}},
 		"path":             {Type: ansiblemod.Path, Default: guard.DefaultPath},
 		"minutes":          {Type: ansiblemod.Int, Default: 15},
@@ -24,7 +27,8 @@ var spec = ansiblemod.Spec{
 		"force":            {Type: ansiblemod.Bool, Default: false},
 		"fail_when_locked": {Type: ansiblemod.Bool, Default: false},
 		"wait_seconds":     {Type: ansiblemod.Int, Default: 0},
-	},
+		"name":             {Type: ansiblemod.Str},
+	}),
 	SupportsCheckMode: true,
 }
 
@@ -32,12 +36,17 @@ var spec = ansiblemod.Spec{
 const pollEvery = time.Second
 
 // Module is qos_guard as the dispatcher runs it.
-var Module = ansiblemod.Program{Name: "qos_guard", Spec: spec, Handler: runModule, CLI: runCLI}
+var Module = ansiblemod.Program{Name: moduleName, Spec: spec, Handler: runModule, CLI: runCLI}
 
 func runModule(m *ansiblemod.Module) (ansiblemod.Result, error) {
 	if err := checkOptions(m); err != nil {
 		return nil, err
 	}
+	obs, err := startObserving(m)
+	if err != nil {
+		return nil, err
+	}
+	defer obs.FinishModule(m) // publishes unless in check mode; a failure is a warning
 	g := &guard.Guard{Path: m.Str("path")}
 	switch m.Str("state") {
 	case "locked":
@@ -49,12 +58,18 @@ func runModule(m *ansiblemod.Module) (ansiblemod.Result, error) {
 			Duration: time.Duration(m.Int("minutes")) * time.Minute,
 			Reason:   m.Str("reason"), Owner: owner, Force: m.Bool("force"), DryRun: m.CheckMode,
 		})
+		if err == nil {
+			observeChange(obs, ch, false, m.CheckMode)
+		}
 		return changeResult(m, ch, err)
 	case "unlocked":
 		ch, err := g.Unlock(m.CheckMode)
+		if err == nil {
+			observeChange(obs, ch, true, m.CheckMode)
+		}
 		return changeResult(m, ch, err)
 	}
-	return statusResult(m, g)
+	return statusResult(m, g, obs)
 }
 
 func checkOptions(m *ansiblemod.Module) error {
@@ -82,11 +97,12 @@ func changeResult(m *ansiblemod.Module, ch guard.Change, err error) (ansiblemod.
 	return res, nil
 }
 
-func statusResult(m *ansiblemod.Module, g *guard.Guard) (ansiblemod.Result, error) {
+func statusResult(m *ansiblemod.Module, g *guard.Guard, obs *observe.Run) (ansiblemod.Result, error) {
 	st, err := g.WaitUnlocked(context.Background(), time.Duration(m.Int("wait_seconds"))*time.Second, pollEvery)
 	if err != nil {
 		return nil, err
 	}
+	observeStatus(obs, st)
 	warnAbout(m, st)
 	m.SetDiff(diffState(st), diffState(st))
 	res := ansiblemod.Result(st.Fields())

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/threader/guard/internal/backoff"
+	"github.com/threader/guard/internal/metrics/observe"
 	"github.com/threader/guard/internal/runner"
 )
 
@@ -27,6 +28,8 @@ without a shell; use: -- sh -c '...' for shell syntax.
 Times are seconds (0.5) or Go durations (1m30s).
 Exit codes: 0 success, 1 the command failed (after the last attempt, or a
 failure that is not retried), 2 usage error, 128+N interrupted by signal N.
+With --metrics-textfile or --pushgateway-url the run is published as
+metrics; every attempt is logged to the system log (see docs/metrics.md).
 
 flags:
 `
@@ -53,14 +56,24 @@ func runCLI(args []string) int {
 // cli runs the command line; stdin, stdout and stderr are handed to the
 // child directly when they are files, so it sees the terminal.
 func cli(ctx context.Context, args []string, stdin *os.File, stdout, stderr io.Writer) int {
-	job, name, err := parseCLI(args, stderr)
+	job, cf, err := parseCLI(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
+	}
+	if err == nil {
+		cf.name, err = checkName("--name", cf.name)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "retry_command: %v\nrun 'retry_command -h' for usage\n", err)
 		return exitUsage
 	}
+	name := cf.name
+	obs, err := observe.Start(cf.observe.Config(moduleName, name))
+	if err != nil {
+		fmt.Fprintf(stderr, "retry_command: %v\nrun 'retry_command -h' for usage\n", err)
+		return exitUsage
+	}
+	defer obs.FinishCLI(stderr) // publishing failures are warnings, the exit code stays
 	job.Command.Stdout, job.Command.Stderr = stdout, stderr
 	// Without retry_on_output nothing needs the output: the child writes to
 	// our stdout and stderr itself, as under retry_backoff.sh.
@@ -75,12 +88,14 @@ func cli(ctx context.Context, args []string, stdin *os.File, stdout, stderr io.W
 			fmt.Fprintln(stderr, prefix+line)
 		}
 	}
+	logAttempts(&job, obs.Log)
 
 	rep, err := job.Run(ctx)
 	if err != nil {
 		fmt.Fprintf(stderr, "retry_command: %v\n", err)
 		return exitUsage
 	}
+	observeRun(obs, job, rep)
 	// An interrupted run reports the signal even when the command exited 0
 	// on it: whoever sent the signal asked the whole run to stop.
 	if ctx.Err() != nil {
@@ -140,9 +155,10 @@ type cliFlags struct {
 	maxDelay, timeout, killGrace, deadline secondsFlag
 	jitter, retryOnOutput, name            string
 	retryOnRC                              rcList
+	observe                                observe.Flags
 }
 
-func parseCLI(args []string, stderr io.Writer) (runner.Retry, string, error) {
+func parseCLI(args []string, stderr io.Writer) (runner.Retry, cliFlags, error) {
 	f := cliFlags{factor: backoff.DefaultFactor, killGrace: secondsFlag(runner.DefaultKillGrace), jitter: "none"}
 	fs := flag.NewFlagSet("retry_command", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -155,23 +171,24 @@ func parseCLI(args []string, stderr io.Writer) (runner.Retry, string, error) {
 	fs.Var(&f.deadline, "deadline", "budget for the whole run: no attempt or delay starts that would pass it (default none)")
 	fs.Var(&f.retryOnRC, "retry-on-rc", "retry only these exit codes (repeat the flag or give a comma list)")
 	fs.StringVar(&f.retryOnOutput, "retry-on-output", "", "retry only when stdout or stderr matches this regular expression (Go RE2)")
-	fs.StringVar(&f.name, "name", "", "name of this step in log lines")
+	fs.StringVar(&f.name, "name", "", "name of this step in log lines and metrics (default retry_command)")
+	f.observe.Register(fs)
 
 	positional, command, err := splitArgs(fs, args)
 	if err != nil {
-		return runner.Retry{}, "", err
+		return runner.Retry{}, f, err
 	}
 	if len(command) == 0 {
 		fs.Usage()
-		return runner.Retry{}, "", errors.New("no command given (put it after --)")
+		return runner.Retry{}, f, errors.New("no command given (put it after --)")
 	}
 	attempts, base, err := attemptsAndBase(positional)
 	if err != nil {
-		return runner.Retry{}, "", err
+		return runner.Retry{}, f, err
 	}
 	jitter, err := backoff.ParseJitter(f.jitter)
 	if err != nil {
-		return runner.Retry{}, "", fmt.Errorf("--jitter: %v", err)
+		return runner.Retry{}, f, fmt.Errorf("--jitter: %v", err)
 	}
 	job := runner.Retry{
 		Command: runner.Command{
@@ -185,16 +202,16 @@ func parseCLI(args []string, stderr io.Writer) (runner.Retry, string, error) {
 		RetryOnRC: f.retryOnRC,
 	}
 	if !(f.factor >= 1) {
-		return runner.Retry{}, "", fmt.Errorf("--factor must be 1 or greater, got %v", f.factor)
+		return runner.Retry{}, f, fmt.Errorf("--factor must be 1 or greater, got %v", f.factor)
 	}
 	if f.retryOnOutput != "" {
 		re, err := regexp.Compile(f.retryOnOutput)
 		if err != nil {
-			return runner.Retry{}, "", fmt.Errorf("--retry-on-output: %v", err)
+			return runner.Retry{}, f, fmt.Errorf("--retry-on-output: %v", err)
 		}
 		job.RetryOnOutput = re
 	}
-	return job, f.name, job.Validate()
+	return job, f, job.Validate()
 }
 
 // splitArgs parses flags anywhere before the command and returns the

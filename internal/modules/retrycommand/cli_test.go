@@ -74,8 +74,8 @@ func TestCLIFlags(t *testing.T) {
 		job.Command.Timeout != 90*time.Second || job.Command.KillGrace != 500*time.Millisecond || job.RetryOnOutput.String() != "timed out|UNREACHABLE" {
 		t.Fatalf("job %+v", job)
 	}
-	if _, name, _ := parseCLI([]string{"--name", "deploy", "--", "true"}, io.Discard); name != "deploy" {
-		t.Fatalf("name %q", name)
+	if _, f, _ := parseCLI([]string{"--name", "deploy", "--", "true"}, io.Discard); f.name != "deploy" {
+		t.Fatalf("name %q", f.name)
 	}
 }
 

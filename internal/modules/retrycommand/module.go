@@ -18,11 +18,14 @@ import (
 
 	"github.com/threader/guard/internal/ansiblemod"
 	"github.com/threader/guard/internal/backoff"
+	"github.com/threader/guard/internal/metrics/observe"
 	"github.com/threader/guard/internal/runner"
 )
 
+// spec adds metrics_textfile and pushgateway_url (observe.WithOptions); name
+// is the `name` label of the metrics and name= of the log lines.
 var spec = ansiblemod.Spec{
-	Options: map[string]ansiblemod.Option{
+	Options: observe.WithOptions(map[string]ansiblemod.Option{
 		"argv":               {Type: ansiblemod.List, Elements: ansiblemod.Str},
 		"cmd":                {Type: ansiblemod.Str},
 		"shell":              {Type: ansiblemod.Bool, Default: false},
@@ -42,7 +45,7 @@ var spec = ansiblemod.Spec{
 		"creates":            {Type: ansiblemod.Path},
 		"removes":            {Type: ansiblemod.Path},
 		"name":               {Type: ansiblemod.Str},
-	},
+	}),
 	MutuallyExclusive: [][]string{{"argv", "cmd"}},
 	RequiredOneOf:     [][]string{{"argv", "cmd"}},
 	RequiredIf:        []ansiblemod.RequiredIf{{Key: "shell", Value: true, Requirements: []string{"cmd"}}},
@@ -50,7 +53,7 @@ var spec = ansiblemod.Spec{
 }
 
 // Module is retry_command as the dispatcher runs it.
-var Module = ansiblemod.Program{Name: "retry_command", Spec: spec, Handler: runModule, CLI: runCLI}
+var Module = ansiblemod.Program{Name: moduleName, Spec: spec, Handler: runModule, CLI: runCLI}
 
 // moduleOutputLimit is how much of the end of stdout and of stderr the module
 // returns; Ansible keeps whole results in memory and in logs.
@@ -61,6 +64,11 @@ func runModule(m *ansiblemod.Module) (ansiblemod.Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	obs, err := startObserving(m)
+	if err != nil {
+		return nil, err
+	}
+	defer obs.FinishModule(m) // publishes unless in check mode; a failure is a warning
 	if skip, why := creationGuard(m); skip {
 		return ansiblemod.Result{"changed": false, "rc": 0, "stdout": "skipped, since " + why, "stderr": "",
 			"msg": "Did not run command since " + why, "cmd": job.Command.Argv, "attempts": 0, "history": []any{}}, nil
@@ -82,10 +90,12 @@ func runModule(m *ansiblemod.Module) (ansiblemod.Result, error) {
 	// with a signal: pass it on to the command's process group.
 	ctx, stop := interruptContext(context.Background())
 	defer stop()
+	logAttempts(&job, obs.Log)
 	rep, err := job.Run(ctx)
 	if err != nil {
 		return nil, err
 	}
+	observeRun(obs, job, rep)
 	res := moduleResult(job, rep)
 	if !rep.Succeeded() {
 		return res, fmt.Errorf("%s", rep.Message())
