@@ -32,7 +32,6 @@ export PATH="$PATH:/usr/local/go/bin"
 
 rate_window=${DEMO_RATE_WINDOW:-5s}
 stability_window=${DEMO_STABILITY_WINDOW:-8s}
-quiet=${DEMO_QUIET:-0}
 
 say() { printf '\n==> %s\n' "$*"; }
 note() { printf '    %s\n' "$*"; }
@@ -108,7 +107,7 @@ playbook() {
 	local log="$work/ansible.log"
 	local rc=0
 	ansible-playbook "$@" >"$log" 2>&1 || rc=$?
-	if [ "$quiet" != 1 ]; then
+	if [ "${DEMO_QUIET:-0}" != 1 ]; then
 		sed -e '/^$/d' -e 's/^/    | /' "$log"
 	fi
 	return "$rc"
@@ -179,7 +178,7 @@ inventory=(-i "$work/inventory.ini")
 
 note "installing the CLI tools (threader.guard.cli_tools) into $work/sbin, as on a CI runner"
 mkdir -p "$work/sbin"
-DEMO_QUIET=1 playbook "${inventory[@]}" demo/playbooks/install_cli_tools.yml -e cli_tools_dest_dir="$work/sbin" ||
+DEMO_QUIET=1 playbook "${inventory[@]}" threader.guard.install_cli_tools -e cli_tools_dest_dir="$work/sbin" ||
 	die "installing the CLI tools failed: $(cat "$work/ansible.log")"
 
 say "Loki is not available to this demo: LOKI_URL is empty, so the SLO gate's error-log check is off (slo_check warns about it)."
