@@ -256,3 +256,13 @@ func TestCLIUsageErrors(t *testing.T) {
 		t.Errorf("-h: exit %d\n%s", r.code, r.stderr)
 	}
 }
+
+func TestOnlyTheBackendsInUseAreConfigured(t *testing.T) {
+	loki := testenv.StartFakeLoki(t)
+	loki.Push(tenant, map[string]string{"job": "x"}, time.Now().Add(-time.Minute), "hello")
+	r := invokeCLI(t, nil, "--prometheus-url", "", "--loki-url", loki.URL, "--loki-tenant", tenant, "--default-checks=false",
+		"--checks", `{name: lines, source: loki, query: 'sum(count_over_time({job="x"}[5m]))', min: 1}`)
+	if r.code != exitPassed || !strings.Contains(r.stdout, "PASSED: the check passed") {
+		t.Errorf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}

@@ -130,23 +130,24 @@ func (c config) plan(name namer) (plan, error) {
 	if len(checks) == 0 {
 		return p, fmt.Errorf("no checks to run: %s is false and %s is empty", name("default_checks"), name("checks"))
 	}
+	// A client is built (and its options checked) for each source a check uses.
 	queriers := map[slo.Source]slo.Querier{}
-	q, err := c.querier(promapi.Prometheus, c.prometheus, "prometheus", name)
-	if err != nil {
-		return p, err
-	}
-	queriers[slo.Prometheus] = q
 	for _, ch := range checks {
+		if queriers[ch.Source] != nil {
+			continue
+		}
 		if ch.Source == slo.Loki && !lokiOn {
 			return p, fmt.Errorf("check %s queries Loki, but %s is empty", ch.Name, name("loki_url"))
 		}
-	}
-	if lokiOn {
-		q, err := c.querier(promapi.Loki, c.loki, "loki", name)
+		api, ep, prefix := promapi.Prometheus, c.prometheus, "prometheus"
+		if ch.Source == slo.Loki {
+			api, ep, prefix = promapi.Loki, c.loki, "loki"
+		}
+		q, err := c.querier(api, ep, prefix, name)
 		if err != nil {
 			return p, err
 		}
-		queriers[slo.Loki] = q
+		queriers[ch.Source] = q
 	}
 	p.gate = slo.Gate{Checks: checks, Queriers: queriers, Clock: c.clock,
 		Interval: c.interval, Consecutive: c.consecutive, Timeout: c.timeout}
