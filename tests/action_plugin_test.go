@@ -160,7 +160,6 @@ func assertEmptyDir(t *testing.T, dir string) {
 	}
 }
 
-
 const everyModuleTasks = `
     - name: lock
       threader.guard.qos_guard: {state: locked, path: "{{ work }}/guard", minutes: 5, reason: rollback}
