@@ -57,7 +57,7 @@ install: collection
 # against the built collection, real Prometheus/VictoriaMetrics/etcd/sshd
 # started by the tests, and the linters (as Go tests in tests/lint).
 test: deps collection
-	test -z "$$(gofmt -l internal modules tests bench 2>/dev/null)" || { gofmt -l internal modules tests bench; echo 'gofmt: files above need formatting'; exit 1; }
+	test -z "$$(gofmt -l internal modules cmd tests bench 2>/dev/null)" || { gofmt -l internal modules cmd tests bench; echo 'gofmt: files above need formatting'; exit 1; }
 	go vet ./...
 	THREADER_GUARD_TARBALL=$(CURDIR)/$(TARBALL) go test -count=1 -timeout 40m ./...
 

@@ -640,3 +640,22 @@ func firstLines(s string, n int) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// The task's environment keyword reaches the module (and what it runs), as
+// it does for ansible-core's own modules.
+func TestActionPluginTaskEnvironment(t *testing.T) {
+	e := newPluginEnv(t)
+	inventory := fmt.Sprintf("target ansible_connection=local threader_guard_cache_dir=%s\n", filepath.Join(e.dir, "cache"))
+	run := e.play(t, inventory, `---
+- hosts: target
+  gather_facts: false
+  tasks:
+    - name: with environment
+      threader.guard.retry_command: {argv: [sh, -c, 'echo "$GREETING"']}
+      environment: {GREETING: "hello from the task"}
+`, nil)
+	mustSucceed(t, run)
+	if r := run.Task(t, "with environment"); r.Result["stdout"] != "hello from the task" {
+		t.Errorf("environment not passed: %v", r.Result)
+	}
+}

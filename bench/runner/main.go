@@ -441,7 +441,7 @@ type lockResult struct {
 }
 
 func (b *bench) lockers() (lockResult, error) {
-	bin := filepath.Join(b.root, "bin", "qos_guard")
+	bin := filepath.Join(b.work, "library", "qos_guard_plain") // bin/qos_guard, copied at install
 	var res lockResult
 	res.valid = true
 	for r := 0; r < b.cfg.rounds; r++ {
@@ -483,7 +483,7 @@ func (b *bench) lockers() (lockResult, error) {
 // verifyCosts measures the two ways to check the cached binary before each
 // run: a full SHA-256 of it, or the stat identity recorded after one.
 func (b *bench) verifyCosts() (map[string]float64, error) {
-	bin := filepath.Join(b.root, "files", "bin", "threader-guard_linux_"+runtime.GOARCH)
+	bin := filepath.Join(b.work, "collections", "ansible_collections", "threader", "guard", "files", "bin", "threader-guard_linux_"+runtime.GOARCH)
 	out := map[string]float64{}
 	for name, args := range map[string][]string{
 		"sha256sum": {"sha256sum", bin},

@@ -224,6 +224,11 @@ class BinaryModuleAction(ActionBase):
         task_vars = task_vars or {}
         if result.get("skipped"):
             return result
+        if getattr(self._connection._shell, "SHELL_FAMILY", "sh") == "powershell":
+            return merge_hash(result, self._fail(
+                "the target is Windows (PowerShell); threader.guard ships its compiled modules for %s only"
+                % supported_platforms(load_binaries())
+            ))
         wrap_async = bool(self._task.async_val) and not self._connection.has_native_async
         try:
             if wrap_async:
