@@ -235,7 +235,9 @@ const (
 	taskOldWay = "ansible.builtin.command: sh {{ status_script }} {{ guard }}\n"
 	taskGuard  = "threader.guard.qos_guard: {state: status, path: \"{{ guard }}\"}\n"
 	taskPlain  = "qos_guard_plain: {state: status, path: \"{{ guard }}\"}\n"
-	taskSLO    = `threader.guard.slo_check:
+	// The fallback for connections that cannot pipe stdin.
+	taskGuardFile = "threader.guard.qos_guard: {state: status, path: \"{{ guard }}\"}\nvars: {threader_guard_args_on_stdin: false}\n"
+	taskSLO       = `threader.guard.slo_check:
   prometheus_url: "{{ prom }}"
   default_checks: false
   checks:
@@ -268,6 +270,7 @@ func (b *bench) variants() []*variant {
 		vs = append(vs,
 			&variant{group: conn.group, name: "ansible.builtin.raw: true (one round trip)", inventory: conn.inv, env: off, per: n, playbook: b.playbook(conn.group+" raw", n, taskRaw)},
 			&variant{group: conn.group, name: "threader.guard.qos_guard state=status", inventory: conn.inv, env: off, per: n, playbook: b.playbook(conn.group+" qos_guard", n, taskGuard)},
+			&variant{group: conn.group, name: "threader.guard.qos_guard, args in a file (threader_guard_args_on_stdin=false)", inventory: conn.inv, env: off, per: n, playbook: b.playbook(conn.group+" qos_guard args file", n, taskGuardFile)},
 			&variant{group: conn.group, name: "ansible.builtin.ping, pipelining on", inventory: conn.inv, env: on, per: n, playbook: b.playbook(conn.group+" ping", n, taskPing)},
 			&variant{group: conn.group, name: "ansible.builtin.ping, pipelining off", inventory: conn.inv, env: off, per: n, playbook: b.playbook(conn.group+" ping", n, taskPing)},
 			&variant{group: conn.group, name: "old way: ansible.builtin.command + status script (pipelining off)", inventory: conn.inv, env: off, per: n, playbook: b.playbook(conn.group+" old", n, taskOldWay)},
@@ -560,6 +563,7 @@ func (b *bench) report(vs []*variant, sends int, cacheUnchanged bool, lock lockR
 			fmt.Fprintf(&out, "| %s | %s | %.2f | %s | %s – %s |\n", v.name, ms(m), m/base, pingRatio, ms(lo), ms(hi))
 		}
 	}
+	out.WriteString(goals(byGroup, groups))
 	fmt.Fprintf(&out, "\n## 4. %d concurrent `qos_guard lock` CLI processes on one file\n\n| median wall time | min – max | file valid, latest expiry |\n|---:|---:|---|\n", b.cfg.lockers)
 	lo, hi := minMax(lock.wall)
 	valid := "yes (every round)"
@@ -576,6 +580,45 @@ func (b *bench) report(vs []*variant, sends int, cacheUnchanged bool, lock lockR
 		sends, b.cfg.fleetHosts, unchanged)
 	fmt.Fprintf(&out, "\n## Checking the cached binary before each run (%.1f MB)\n\n| check | median |\n|---|---:|\n| full `sha256sum` | %s |\n| `stat` identity recorded after a full check (used) | %s |\n",
 		checks["size"]/1e6, ms(checks["sha256sum"]), ms(checks["stat"]))
+	return out.String()
+}
+
+// goals checks issue #6's targets against the medians.
+func goals(byGroup map[string][]*variant, groups []string) string {
+	find := func(group, prefix string) float64 {
+		for _, v := range byGroup[group] {
+			if strings.HasPrefix(v.name, prefix) {
+				return median(v.samples)
+			}
+		}
+		return 0
+	}
+	verdict := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "NOT MET"
+	}
+	var out strings.Builder
+	out.WriteString("\n## Goals (issue #6)\n\n| goal | measured | |\n|---|---:|---|\n")
+	for _, g := range groups {
+		guard, raw := find(g, "threader.guard.qos_guard state=status"), find(g, "ansible.builtin.raw")
+		pingOn, pingOff := find(g, "ansible.builtin.ping, pipelining on"), find(g, "ansible.builtin.ping, pipelining off")
+		if guard == 0 || raw == 0 || pingOn == 0 {
+			continue
+		}
+		fastestPing := pingOn
+		if pingOff > 0 && pingOff < pingOn {
+			fastestPing = pingOff
+		}
+		switch {
+		case strings.Contains(g, "over SSH"):
+			fmt.Fprintf(&out, "| over SSH, a task ≤ 1.3 × raw | %.2f × raw | %s |\n", guard/raw, verdict(guard/raw <= 1.3))
+			fmt.Fprintf(&out, "| over SSH, faster than pipelined ping | %.2f × ping | %s |\n", guard/pingOn, verdict(guard < pingOn))
+		case strings.Contains(g, "local connection"):
+			fmt.Fprintf(&out, "| local connection, ≤ 0.5 × ping (the faster of pipelining on/off) | %.2f × ping | %s |\n", guard/fastestPing, verdict(guard/fastestPing <= 0.5))
+		}
+	}
 	return out.String()
 }
 
