@@ -188,6 +188,8 @@ def install_script(binaries, cache_dir, arch, src, run):
             "b=$d/%s" % BINARY,
             'mkdir -p "$d" && [ ! -L "$r" ] && [ -O "$r" ] && [ ! -L "$d" ] && [ -O "$d" ] && chmod 700 "$r" "$d" || '
             + fail('cannot create the private cache directory $d (set threader_guard_cache_dir)'),
+            "command -v sha256sum >/dev/null 2>&1 || "
+            + fail("sha256sum (coreutils or busybox) is needed on the target to verify the binary"),
             't=$(mktemp "$d/.new.XXXXXX") && cp %s "$t" || %s' % (shlex.quote(src), fail("cannot copy the binary into $d")),
             'set -- $(sha256sum "$t" 2>/dev/null); [ "${1:-}" = "$h" ] || '
             + fail("the binary sent is damaged: its SHA-256 is ${1:-unknown}, expected $h"),
