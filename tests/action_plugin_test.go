@@ -659,3 +659,33 @@ func TestActionPluginTaskEnvironment(t *testing.T) {
 		t.Errorf("environment not passed: %v", r.Result)
 	}
 }
+
+// Hosts that share one cache (aliases of one machine and user) install the
+// binary at the same moment: every task succeeds and the cache ends with one
+// verified binary and no temporary files.
+func TestActionPluginConcurrentInstallsShareOneCache(t *testing.T) {
+	e := newPluginEnv(t)
+	cache := filepath.Join(e.dir, "cache")
+	var inventory strings.Builder
+	for i := 1; i <= 6; i++ {
+		fmt.Fprintf(&inventory, "alias%d ansible_connection=local threader_guard_cache_dir=%s\n", i, cache)
+	}
+	run := e.play(t, inventory.String(), fmt.Sprintf(`---
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: status
+      threader.guard.qos_guard: {state: status, path: %s/guard}
+`, e.dir), nil, "--forks", "6")
+	mustSucceed(t, run)
+	amd64 := e.sums(t)["amd64"]
+	if got := fileSHA256(t, filepath.Join(cache, amd64, "threader-guard")); got != amd64 {
+		t.Errorf("cached binary sha256 %s, want %s", got, amd64)
+	}
+	entries, _ := os.ReadDir(filepath.Join(cache, amd64))
+	for _, en := range entries {
+		if en.Name() != "threader-guard" && en.Name() != "threader-guard.ok" {
+			t.Errorf("left in the cache: %s", en.Name())
+		}
+	}
+}
