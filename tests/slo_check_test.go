@@ -40,7 +40,7 @@ func sloBackends(t *testing.T, soon time.Duration) (testenv.SLOScenarios, *teste
 	data := testenv.NewSLOScenarios(time.Now(), soon)
 	p := testenv.StartPrometheus(t, testenv.PrometheusOptions{Series: data.Series, RuleFiles: []string{testenv.RecordingRulesFile()}})
 	loki := testenv.StartFakeLoki(t)
-	testenv.SeedSLOLogs(loki, sloTenant, data)
+	testenv.AnswerSLOLogQueries(loki, sloTenant, 15) // the default 15m window
 	return data, p, loki
 }
 

@@ -164,34 +164,44 @@ func TestRealVictoriaMetrics(t *testing.T) {
 	}
 }
 
+// TestFakeLoki runs the client against the fake Loki, which serves the
+// answers registered here in Loki's documented wire format.
 func TestFakeLoki(t *testing.T) {
 	f := testenv.StartFakeLoki(t)
 	now := time.Now().Truncate(time.Second)
-	for i := range 60 {
-		f.Push("team-a", map[string]string{"job": "threader"}, now.Add(-time.Duration(i)*10*time.Second), "GET / 200")
-	}
-	for i := range 3 {
-		f.Push("team-a", map[string]string{"job": "threader"}, now.Add(-time.Duration(i)*time.Minute-time.Second), "Traceback (most recent call last)")
-	}
 	errorsPerMin := `sum(count_over_time({job="threader"} |~ "ERROR|Exception|Traceback" [15m])) / 15`
+	f.Answer("team-a", errorsPerMin, testenv.LokiVector(testenv.LokiSeries{Value: 3.0 / 15})) // 3 errors in 15m
 	ep := Endpoint{URL: f.URL, Tenant: "team-a", Timeout: 5 * time.Second, Retries: 2, RetryWaitMin: time.Millisecond}
 	c := mustNew(t, Loki, ep)
 
 	res, err := c.Query(context.Background(), errorsPerMin, now)
-	if err != nil || onlyValue(t, res) != 0.2 || len(res.Series[0].Labels) != 0 {
+	if err != nil || onlyValue(t, res) != 0.2 || len(res.Series[0].Labels) != 0 || !res.Series[0].Samples[0].Time.Equal(now) {
 		t.Errorf("3 errors in 15m: %+v %v", res, err)
 	}
 	if got := f.Requests()[0]; got.Tenant != "team-a" || got.Time != strconv.FormatInt(now.UnixNano(), 10) {
 		t.Errorf("request %+v", got)
 	}
-	res, err = c.Query(context.Background(), `sum(count_over_time({job="threader"} |= "panic" [15m]))`, now)
-	if err != nil || len(res.Series) != 0 {
+	noMatch := `sum(count_over_time({job="threader"} |= "panic" [15m]))`
+	f.Answer("team-a", noMatch, testenv.LokiVector())
+	res, err = c.Query(context.Background(), noMatch, now)
+	if err != nil || res.Type != Vector || len(res.Series) != 0 {
 		t.Errorf("no match: %+v %v", res, err)
 	}
-	f.SetNullResults(true)
-	res, err = c.Query(context.Background(), `sum(count_over_time({job="nothing"}[15m]))`, now)
+	f.Answer("team-a", noMatch, testenv.LokiResult{Type: "vector", Null: true})
+	res, err = c.Query(context.Background(), noMatch, now)
 	if err != nil || res.Type != Vector || len(res.Series) != 0 {
 		t.Errorf("null result: %+v %v", res, err)
+	}
+	perMinute := `sum by (level) (count_over_time({job="threader"}[1m]))`
+	f.Answer("team-a", perMinute, testenv.LokiMatrix(testenv.LokiSeries{Labels: map[string]string{"level": "error"},
+		Points: []testenv.LokiPoint{{At: now.Add(-time.Minute), Value: 1}, {At: now, Value: 2}}}))
+	res, err = c.QueryRange(context.Background(), perMinute, now.Add(-time.Minute), now, time.Minute)
+	if err != nil || res.Type != Matrix || len(res.Series) != 1 || res.Series[0].Labels["level"] != "error" ||
+		len(res.Series[0].Samples) != 2 || res.Series[0].Samples[1].Value != 2 || !res.Series[0].Samples[1].Time.Equal(now) {
+		t.Errorf("matrix: %+v %v", res, err)
+	}
+	if got := f.Requests(); got[len(got)-1].Start != strconv.FormatInt(now.Add(-time.Minute).UnixNano(), 10) {
+		t.Errorf("range request %+v", got[len(got)-1])
 	}
 
 	f.FailNext(testenv.LokiFault{Status: 429, RetryAfter: "0"}, testenv.LokiFault{Status: 504})
@@ -203,19 +213,21 @@ func TestFakeLoki(t *testing.T) {
 	if err == nil || !strings.HasPrefix(err.Error(), "loki: 504 request timed out, decrease the duration") || !strings.HasSuffix(err.Error(), "(after 3 attempts)") {
 		t.Errorf("504s: %v", err)
 	}
-	f.FailNext(testenv.LokiFault{Status: 400})
+	internal := testenv.LokiFault{Status: 500, Body: "rpc error: code = Internal desc = boom"}
+	f.FailNext(internal, internal, internal)
+	_, err = c.Query(context.Background(), errorsPerMin, now)
+	if err == nil || err.Error() != "loki: 500 rpc error: code = Internal desc = boom (after 3 attempts)" {
+		t.Errorf("500s: %v", err)
+	}
+	f.FailNext(testenv.LokiFault{Status: 400, Body: "parse error at line 1, col 43: syntax error: unexpected $end"})
 	before := len(f.Requests())
 	_, err = c.Query(context.Background(), errorsPerMin, now)
 	if err == nil || !strings.HasPrefix(err.Error(), "loki: 400 parse error") || len(f.Requests()) != before+1 {
-		t.Errorf("400: %v", err)
+		t.Errorf("400 is not retried: %v", err)
 	}
 	_, err = c.Query(context.Background(), `{job="threader"}`, now)
 	if err == nil || err.Error() != "loki: 400 log queries are not supported as an instant query type, please change your query to a range query type" {
 		t.Errorf("log query: %v", err)
-	}
-	res, err = c.QueryRange(context.Background(), `{job="threader"} |= "Traceback"`, now.Add(-time.Hour), now.Add(time.Second), time.Minute)
-	if err != nil || res.Type != Streams || len(res.Streams) != 1 || len(res.Streams[0].Entries) != 3 {
-		t.Errorf("streams: %+v %v", res, err)
 	}
 
 	noTenant := ep

@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"fmt"
 	"time"
 )
 
@@ -87,20 +88,43 @@ func recovery(at time.Time) func(time.Time) float64 {
 	}
 }
 
-// SeedSLOLogs gives the scenario jobs log streams in the fake Loki for
-// tenant, over the data's time span: an info line every 20s for every job
-// except "gap" (which logs nothing), and for "unstable" also an ERROR line
-// every 30s, that is 2 errors per minute.
-func SeedSLOLogs(f *FakeLoki, tenant string, data SLOScenarios) {
-	from, to := data.Now.Add(-3*time.Hour), data.Now.Add(time.Hour)
-	for _, job := range []string{"stable", "unstable", "nan", "multi", "exact", "exact_default", "recovering", "recovers_soon"} {
-		labels := map[string]string{"job": job, "level": "info"}
-		for t := from; t.Before(to); t = t.Add(20 * time.Second) {
-			f.Push(tenant, labels, t, "GET /api/threads 200 12ms")
+// AnswerSLOLogQueries registers in f, for tenant, what a real Loki would
+// answer to slo_check's default error-log check (the default regex
+// ERROR|Exception|Traceback) for every scenario job, over a window of each
+// of windowMinutes, if the jobs logged this way: an info line every 20s (3 a
+// minute) for every job but "gap", which logs nothing; for "unstable" also an
+// ERROR line every 30s (2 a minute). Those rates hold over the whole data
+// span, so the answers do not depend on the evaluation time. The queries are
+// slo_check's, byte for byte (the fake answers "no answer registered" to any
+// other), and Loki does their arithmetic:
+//
+//	sum(count_over_time({job="J"} |~ "ERROR|Exception|Traceback" [Mm])) / M
+//	    errors per minute: 2M errors / M = 2 for unstable; no series for the
+//	    others, as a count over no lines is no series, not 0
+//	sum(count_over_time({job="J"} [Mm]))
+//	    all lines: 5M for unstable, 3M for the others; no series for gap
+func AnswerSLOLogQueries(f *FakeLoki, tenant string, windowMinutes ...int) {
+	for _, m := range windowMinutes {
+		for _, job := range []string{"stable", "unstable", "gap", "nan", "multi", "exact", "exact_default", "recovering", "recovers_soon"} {
+			errorLines, allLines := 0, 3*m
+			switch job {
+			case "unstable":
+				errorLines, allLines = 2*m, 5*m
+			case "gap":
+				allLines = 0
+			}
+			errorsQuery := fmt.Sprintf(`sum(count_over_time({job=%q} |~ "ERROR|Exception|Traceback" [%dm])) / %d`, job, m, m)
+			f.Answer(tenant, errorsQuery, lokiCount(float64(errorLines)/float64(m), errorLines))
+			f.Answer(tenant, fmt.Sprintf(`sum(count_over_time({job=%q} [%dm]))`, job, m), lokiCount(float64(allLines), allLines))
 		}
 	}
-	errLabels := map[string]string{"job": "unstable", "level": "error"}
-	for t := from.Add(5 * time.Second); t.Before(to); t = t.Add(30 * time.Second) {
-		f.Push(tenant, errLabels, t, "ERROR worker: database is locked")
+}
+
+// lokiCount is Loki's answer to a sum of counts: one unlabelled series, or
+// none when no line was counted.
+func lokiCount(value float64, lines int) LokiResult {
+	if lines == 0 {
+		return LokiVector()
 	}
+	return LokiVector(LokiSeries{Value: value})
 }

@@ -17,7 +17,7 @@ func TestCLIAgainstPrometheus(t *testing.T) {
 	data := testenv.NewSLOScenarios(time.Now(), time.Minute)
 	p := testenv.StartPrometheus(t, testenv.PrometheusOptions{Series: data.Series, RuleFiles: []string{testenv.RecordingRulesFile()}})
 	b := backends{data: data, promURL: p.URL, loki: testenv.StartFakeLoki(t)}
-	seedLogs(b.loki, data)
+	answerLogQueries(b.loki)
 	scenarios(t, b, "prometheus")
 
 	t.Run("NaN fails", func(t *testing.T) {
@@ -52,7 +52,7 @@ func TestCLIAgainstVictoriaMetrics(t *testing.T) {
 	data := testenv.NewSLOScenarios(time.Now(), time.Minute)
 	vm := testenv.StartVictoriaMetrics(t, data.Series)
 	b := backends{data: data, promURL: vm.URL, loki: testenv.StartFakeLoki(t)}
-	seedLogs(b.loki, data)
+	answerLogQueries(b.loki)
 	scenarios(t, b, "victoria-metrics")
 
 	t.Run("NaN fails as no data", func(t *testing.T) {
@@ -158,6 +158,8 @@ func scenarios(t *testing.T, b backends, backend string) {
 		}
 	})
 	t.Run("extra checks", func(t *testing.T) {
+		// 5 minutes of the stable job's info lines, one every 20s.
+		b.loki.Answer(tenant, `sum(count_over_time({job="stable"}[5m]))`, testenv.LokiVector(testenv.LokiSeries{Value: 15}))
 		r := invokeCLI(t, nil, b.args("stable", "--default-checks=false",
 			"--checks", `{"name": "up_ratio", "query": "avg_over_time(job:health_ok_ratio_1m{job=\"stable\"}[5m])", "min": 0.99, "max": 1}`,
 			"--checks", `[{name: gone, query: 'job:health_ok_ratio_1m{job="gap"}', max: 1, on_empty: pass},
@@ -259,7 +261,7 @@ func TestCLIUsageErrors(t *testing.T) {
 
 func TestOnlyTheBackendsInUseAreConfigured(t *testing.T) {
 	loki := testenv.StartFakeLoki(t)
-	loki.Push(tenant, map[string]string{"job": "x"}, time.Now().Add(-time.Minute), "hello")
+	loki.Answer(tenant, `sum(count_over_time({job="x"}[5m]))`, testenv.LokiVector(testenv.LokiSeries{Value: 1}))
 	r := invokeCLI(t, nil, "--prometheus-url", "", "--loki-url", loki.URL, "--loki-tenant", tenant, "--default-checks=false",
 		"--checks", `{name: lines, source: loki, query: 'sum(count_over_time({job="x"}[5m]))', min: 1}`)
 	if r.code != exitPassed || !strings.Contains(r.stdout, "PASSED: the check passed") {

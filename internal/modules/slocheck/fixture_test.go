@@ -14,14 +14,16 @@ import (
 const tenant = "team-a"
 
 // backends is one Prometheus-compatible server with the SLO scenario data
-// and a fake Loki with matching log streams.
+// and a fake Loki with the matching answers to the error-log check.
 type backends struct {
 	data    testenv.SLOScenarios
 	promURL string
 	loki    *testenv.FakeLoki
 }
 
-func seedLogs(f *testenv.FakeLoki, data testenv.SLOScenarios) { testenv.SeedSLOLogs(f, tenant, data) }
+// answerLogQueries registers the fake Loki's answers for the windows these
+// tests use: the default 15m and the polling tests' 5m.
+func answerLogQueries(f *testenv.FakeLoki) { testenv.AnswerSLOLogQueries(f, tenant, 15, 5) }
 
 // run is one CLI invocation.
 type run struct {
