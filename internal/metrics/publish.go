@@ -16,6 +16,11 @@ import (
 // may be "" to skip it; both are attempted even if one fails, and the error
 // joins every failure (including any value a Record method rejected), each
 // saying which destination failed. Call it once, at the end of the run.
+//
+// A run that recorded nothing (it failed on a bad option, or a creates/removes
+// condition skipped the command) publishes nothing: no empty .prom file is
+// created and no Pushgateway group holding only push_time_seconds appears,
+// so dashboards and `absent()` alerts see no run rather than an empty one.
 func (r *Recorder) Publish(ctx context.Context, textfilePath, pushgatewayURL string) error {
 	errs := []error{r.recordErrors()}
 	if textfilePath == "" && pushgatewayURL == "" {
@@ -24,6 +29,9 @@ func (r *Recorder) Publish(ctx context.Context, textfilePath, pushgatewayURL str
 	mfs, err := r.reg.Gather()
 	if err != nil { // cannot happen with this registry's fixed families; kept honest
 		return errors.Join(append(errs, fmt.Errorf("metrics: gather: %w", err))...)
+	}
+	if len(mfs) == 0 { // the registry leaves out families without series
+		return errors.Join(errs...)
 	}
 	if textfilePath != "" {
 		if err := writeTextfile(ctx, textfilePath, r.name, withNameLabel(mfs, r.name)); err != nil {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -139,5 +140,27 @@ func TestParsePushgatewayURL(t *testing.T) {
 		if err != nil || u.String() != tc.want {
 			t.Errorf("%s: got %v, %v; want %s", tc.in, u, err, tc.want)
 		}
+	}
+}
+
+// A run that recorded nothing (a bad option, a skipped command) leaves no
+// trace: no empty textfile, no Pushgateway group with only push_time_seconds.
+func TestRunThatRecordedNothingPublishesNothing(t *testing.T) {
+	srv, got := fakePushgateway(t, http.StatusOK)
+	path := filepath.Join(t.TempDir(), "m.prom")
+	r := newRecorder(t, Options{Module: "retry_command", Name: "skipped"})
+	if err := r.Publish(context.Background(), path, srv.URL); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("the textfile was created (stat: %v)", err)
+	}
+	if pushes := got(); len(pushes) != 0 {
+		t.Errorf("pushed %d times, want none", len(pushes))
+	}
+	// A rejected value alone is still reported.
+	r.RecordRollback(Outcome("exploded"), 0)
+	if err := r.Publish(context.Background(), path, srv.URL); err == nil || !strings.Contains(err.Error(), "exploded") {
+		t.Errorf("Publish = %v, want the rejected outcome", err)
 	}
 }

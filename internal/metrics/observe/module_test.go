@@ -91,8 +91,11 @@ func TestModuleWiringPublishesLogsAndMasks(t *testing.T) {
 	}))
 	defer pgw.Close()
 	textfile := filepath.Join(t.TempDir(), "threader.prom")
+	// Tasks call the module by its FQCN; job, syslog tag and module= are
+	// the short name all the same.
 	res := runModule(t, sock, map[string]any{
-		"name": "web", "token": "tok-123", "metrics_textfile": textfile,
+		"_ansible_module_name": "threader.guard.slo_check",
+		"name":                 "web", "token": "tok-123", "metrics_textfile": textfile,
 		"pushgateway_url": strings.Replace(pgw.URL, "http://", "http://bot:pgw-pass@", 1),
 	})
 	if res["failed"] == true || res["warnings"] != nil {

@@ -4,7 +4,7 @@
 //
 // In a module handler:
 //
-//	obs, err := observe.FromModule(m, m.Str("name"))   // validates metrics_textfile, pushgateway_url
+//	obs, err := observe.FromModule(m, m.Str("name"))   // validates metrics_textfile, pushgateway_url; job = short module name
 //	if err != nil {
 //		return nil, err
 //	}
@@ -149,6 +149,11 @@ func FromModule(m *ansiblemod.Module, name string) (*Run, error) {
 
 // FromModuleWith is FromModule with base's Name, SyslogTag, SyslogSocket,
 // Instance and Clock kept; the other fields come from m.
+//
+// The module name is the short name (ShortName of m.Name): m.Name is what
+// the task called, usually the FQCN threader.guard.qos_guard, while the
+// documented Pushgateway job, syslog identifier (ansible-qos_guard) and
+// module= field are qos_guard.
 func FromModuleWith(m *ansiblemod.Module, base Config) (*Run, error) {
 	push := m.Str(OptionPushgateway)
 	if push != "" {
@@ -159,9 +164,16 @@ func FromModuleWith(m *ansiblemod.Module, base Config) (*Run, error) {
 		}
 	}
 	cfg := base
-	cfg.Module, cfg.Textfile, cfg.PushgatewayURL = m.Name, m.Str(OptionTextfile), push
+	cfg.Module, cfg.Textfile, cfg.PushgatewayURL = ShortName(m.Name), m.Str(OptionTextfile), push
 	cfg.NoLog, cfg.CheckMode, cfg.Mask, cfg.CLI = m.NoLog, m.CheckMode, m.Mask, false
 	return Start(cfg)
+}
+
+// ShortName is a module name without its collection: the part after the
+// last dot of threader.guard.slo_check (or ansible.legacy.slo_check), and a
+// short name as it is.
+func ShortName(module string) string {
+	return module[strings.LastIndex(module, ".")+1:]
 }
 
 // Publishing reports whether Finish will publish anything.

@@ -142,3 +142,13 @@ func TestWithOptionsAddsBothOptions(t *testing.T) {
 		t.Error("existing option dropped")
 	}
 }
+
+func TestShortNameDropsTheCollection(t *testing.T) {
+	for in, want := range map[string]string{
+		"threader.guard.slo_check": "slo_check", "ansible.legacy.qos_guard": "qos_guard", "retry_command": "retry_command", "": "",
+	} {
+		if got := ShortName(in); got != want {
+			t.Errorf("ShortName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -21,20 +21,13 @@ const moduleName = "retry_command"
 
 // startObserving validates the name option and starts the run's metrics and
 // log (metrics_textfile, pushgateway_url, no_log, check mode, masking).
-//
-// observe takes the module name from m.Name, which is the name the task
-// used: usually the FQCN (threader.guard.retry_command). The documented job
-// and syslog identifier are the short name, so observe gets a copy of m that
-// carries it; the copy shares m's options and masker. Warnings must go to m
-// itself: finish with obs.FinishModule(m), never with the copy.
+// observe uses the short module name even when the task used the FQCN.
 func startObserving(m *ansiblemod.Module) (*observe.Run, error) {
 	name, err := checkName("value of name", m.Str("name"))
 	if err != nil {
 		return nil, err
 	}
-	short := *m
-	short.Name = moduleName
-	return observe.FromModule(&short, name)
+	return observe.FromModule(m, name)
 }
 
 // checkName rejects a name that cannot be a metric label (blank, too long,

@@ -334,8 +334,8 @@ func TestModuleCheckModeAndSkippedRunsPublishNoRun(t *testing.T) {
 	if res["changed"] != false {
 		t.Fatalf("creates: %v", res)
 	}
-	if data, _ := os.ReadFile(textfile); strings.Contains(string(data), "threader_guard_retry") {
-		t.Errorf("a run that did not run the command published one:\n%s", data)
+	if _, err := os.Stat(textfile); !os.IsNotExist(err) {
+		t.Errorf("a run that did not run the command published (stat: %v)", err)
 	}
 	invokeModule(t, sock.path, map[string]any{"argv": []string{"true"}, "name": "ran"})
 	if line := sock.next(t); !strings.Contains(line, "name=ran") {
