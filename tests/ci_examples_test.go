@@ -165,6 +165,7 @@ func requireCommands(t *testing.T, text string) {
 }
 
 func TestCIExamples(t *testing.T) {
+	t.Parallel()
 	data := testenv.NewSLOScenarios(time.Now(), time.Minute)
 	prom := testenv.StartPrometheus(t, testenv.PrometheusOptions{Series: data.Series, RuleFiles: []string{testenv.RecordingRulesFile()}})
 
