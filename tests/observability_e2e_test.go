@@ -3,7 +3,6 @@ package tests
 import (
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -138,7 +137,6 @@ func TestObservabilityEndToEnd(t *testing.T) {
 	work := t.TempDir()
 	textfile := stack.TextfilePath("threader_guard.prom")
 	pushURL := strings.Replace(stack.Pushgateway.URL, "http://", "http://ci:"+e2ePushPass+"@", 1)
-	deleteE2EGroups(t, stack.Pushgateway.URL) // runs before the stack stops
 
 	run := c.Playbook(t, e2ePlaybook(work, textfile, pushURL, logs.path))
 	if run.ExitCode != 0 {
@@ -282,32 +280,6 @@ func TestObservabilityEndToEnd(t *testing.T) {
 		// one slo_evaluation line per check, and a failing check inside the
 		// locked e2e-window firing ThreaderGuardSLOViolationDuringGuardWindow.
 		t.Skip("slo_check is not wired to metrics and logs yet")
-	})
-}
-
-// deleteE2EGroups removes, when the test ends, the groups the playbook
-// pushed. Debian builds the Pushgateway with --persistence.file defaulting
-// to /var/lib/prometheus/pushgateway.data, so without this every later
-// Pushgateway on the machine (other tests' included) would load them.
-func deleteE2EGroups(t *testing.T, pushgatewayURL string) {
-	host, err := os.Hostname()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		for _, group := range []string{"qos_guard/instance/%s/name/e2e-window", "retry_command/instance/%s/name/e2e-flaky",
-			"retry_command/instance/%s/name/e2e-exhausted", "retry_command/instance/%s/name/e2e-quiet"} {
-			req, _ := http.NewRequest(http.MethodDelete, pushgatewayURL+"/metrics/job/"+fmt.Sprintf(group, host), nil)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Errorf("deleting the pushed group %s: %v", group, err)
-				continue
-			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusAccepted {
-				t.Errorf("deleting the pushed group %s: %s", group, resp.Status)
-			}
-		}
 	})
 }
 

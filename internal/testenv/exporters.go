@@ -57,12 +57,17 @@ type Pushgateway struct {
 }
 
 // StartPushgateway starts the Pushgateway and waits until it is ready.
+//
+// Persistence is off (an empty --persistence.file): Debian builds the
+// Pushgateway with /var/lib/prometheus/pushgateway.data as the default, so
+// every test's Pushgateway would load the groups earlier tests pushed and
+// save its own on exit, and tests would see each other's data.
 func StartPushgateway(t testing.TB) *Pushgateway {
 	t.Helper()
 	bin := RequireBinary(t, "prometheus-pushgateway", "prometheus-pushgateway")
 	pg := &Pushgateway{Addr: fmt.Sprintf("127.0.0.1:%d", FreePort(t))}
 	pg.URL = "http://" + pg.Addr
-	pg.proc = Start(t, t.TempDir(), bin, "--web.listen-address="+pg.Addr, "--log.level=warn")
+	pg.proc = Start(t, t.TempDir(), bin, "--web.listen-address="+pg.Addr, "--persistence.file=", "--log.level=warn")
 	pg.proc.WaitHTTP(t, pg.URL+"/-/ready")
 	return pg
 }
@@ -75,6 +80,9 @@ func (pg *Pushgateway) Metrics(t testing.TB) string {
 
 // Output returns what the Pushgateway logged.
 func (pg *Pushgateway) Output() string { return pg.proc.Output() }
+
+// Stop ends the Pushgateway (the URL then refuses connections).
+func (pg *Pushgateway) Stop() { pg.proc.Stop() }
 
 // ScrapeTarget is one scrape job of a ScrapingPrometheus.
 type ScrapeTarget struct {
