@@ -30,6 +30,8 @@ Exit codes: 0 success, 1 the command failed (after the last attempt, or a
 failure that is not retried), 2 usage error, 128+N interrupted by signal N.
 With --metrics-textfile or --pushgateway-url the run is published as
 metrics; every attempt is logged to the system log (see docs/metrics.md).
+--rollback marks the command as a rollback: its outcome is also published
+as the rollback metrics the ThreaderGuardRollbackFailed alert watches.
 
 flags:
 `
@@ -95,7 +97,7 @@ func cli(ctx context.Context, args []string, stdin *os.File, stdout, stderr io.W
 		fmt.Fprintf(stderr, "retry_command: %v\n", err)
 		return exitUsage
 	}
-	observeRun(obs, job, rep)
+	observeRun(obs, job, rep, cf.rollback)
 	// An interrupted run reports the signal even when the command exited 0
 	// on it: whoever sent the signal asked the whole run to stop.
 	if ctx.Err() != nil {
@@ -154,6 +156,7 @@ type cliFlags struct {
 	factor                                 float64
 	maxDelay, timeout, killGrace, deadline secondsFlag
 	jitter, retryOnOutput, name            string
+	rollback                               bool
 	retryOnRC                              rcList
 	observe                                observe.Flags
 }
@@ -172,6 +175,7 @@ func parseCLI(args []string, stderr io.Writer) (runner.Retry, cliFlags, error) {
 	fs.Var(&f.retryOnRC, "retry-on-rc", "retry only these exit codes (repeat the flag or give a comma list)")
 	fs.StringVar(&f.retryOnOutput, "retry-on-output", "", "retry only when stdout or stderr matches this regular expression (Go RE2)")
 	fs.StringVar(&f.name, "name", "", "name of this step in log lines and metrics (default retry_command)")
+	fs.BoolVar(&f.rollback, "rollback", false, "the command is a rollback: also publish its outcome as rollback metrics and log a rollback line")
 	f.observe.Register(fs)
 
 	positional, command, err := splitArgs(fs, args)

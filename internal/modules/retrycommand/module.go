@@ -23,7 +23,8 @@ import (
 )
 
 // spec adds metrics_textfile and pushgateway_url (observe.WithOptions); name
-// is the `name` label of the metrics and name= of the log lines.
+// is the `name` label of the metrics and name= of the log lines; rollback
+// marks the command as a rollback, whose outcome is published too.
 var spec = ansiblemod.Spec{
 	Options: observe.WithOptions(map[string]ansiblemod.Option{
 		"argv":               {Type: ansiblemod.List, Elements: ansiblemod.Str},
@@ -45,6 +46,7 @@ var spec = ansiblemod.Spec{
 		"creates":            {Type: ansiblemod.Path},
 		"removes":            {Type: ansiblemod.Path},
 		"name":               {Type: ansiblemod.Str},
+		"rollback":           {Type: ansiblemod.Bool, Default: false},
 	}),
 	MutuallyExclusive: [][]string{{"argv", "cmd"}},
 	RequiredOneOf:     [][]string{{"argv", "cmd"}},
@@ -95,7 +97,7 @@ func runModule(m *ansiblemod.Module) (ansiblemod.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	observeRun(obs, job, rep)
+	observeRun(obs, job, rep, m.Bool("rollback"))
 	res := moduleResult(job, rep)
 	if !rep.Succeeded() {
 		return res, fmt.Errorf("%s", rep.Message())

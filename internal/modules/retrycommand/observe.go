@@ -61,8 +61,10 @@ func logAttempts(job *runner.Retry, log *logging.Logger) {
 	}
 }
 
-// observeRun records the finished run and logs its outcome.
-func observeRun(obs *observe.Run, job runner.Retry, rep runner.Report) {
+// observeRun records the finished run and logs its outcome. A rollback
+// (the rollback option) is also recorded and logged as one, with the run's
+// outcome and its whole time, attempts and delays included.
+func observeRun(obs *observe.Run, job runner.Retry, rep runner.Report, rollback bool) {
 	run := metrics.RetryRun{
 		Attempts: len(rep.History), MaxAttempts: job.Attempts, Outcome: outcome(rep.Stop),
 		ExitCode: -1, Delay: totalDelay(rep.History), Duration: rep.Total,
@@ -75,6 +77,15 @@ func observeRun(obs *observe.Run, job runner.Retry, rep runner.Report) {
 		Outcome: string(run.Outcome), Attempts: run.Attempts, ExitCode: run.ExitCode,
 		Delay: run.Delay, Took: run.Duration, Stop: string(rep.Stop),
 	})
+	if !rollback {
+		return
+	}
+	obs.Metrics.RecordRollback(run.Outcome, run.Duration)
+	var why error
+	if n := len(rep.History); n > 0 && run.Outcome != metrics.OutcomeSuccess {
+		why = attemptError(rep.History[n-1]) // outcome=timeout already says the deadline ended it
+	}
+	obs.Log.Rollback(logging.Rollback{Outcome: string(run.Outcome), ExitCode: run.ExitCode, Took: run.Duration, Err: why})
 }
 
 // outcome maps why the loop stopped to the metrics' closed set: the overall

@@ -283,6 +283,52 @@ func TestModuleTimeoutsAndStartFailuresHaveExitCodeMinusOne(t *testing.T) {
 	wantInLine(t, lines[5], "event=retry_finished module=retry_command name=deadline outcome=timeout attempts=1 exit_code=1", "stop=deadline")
 }
 
+// rollback: true publishes the rollback metrics the ThreaderGuardRollbackFailed
+// alert watches, besides the retry metrics, and logs a rollback line; a
+// plain command publishes none.
+func TestModuleRollbackPublishesItsOutcome(t *testing.T) {
+	sock := newSyslogSocket(t)
+	textfile := filepath.Join(t.TempDir(), "threader_guard.prom")
+	res := invokeModule(t, sock.path, map[string]any{"argv": []string{"sh", "-c", "exit 2"}, "attempts": 2, "base_seconds": 0,
+		"rollback": true, "name": "rollback", "metrics_textfile": textfile})
+	if res["failed"] != true || res["attempts"] != 2.0 {
+		t.Fatalf("result %v", res)
+	}
+	invokeModule(t, sock.path, map[string]any{"argv": flaky(t, 1), "attempts": 2, "base_seconds": 0,
+		"rollback": true, "name": "rollback-web", "metrics_textfile": textfile})
+	invokeModule(t, sock.path, map[string]any{"argv": []string{"true"}, "name": "deploy", "metrics_textfile": textfile})
+	text := readFile(t, textfile)
+	wantSeries(t, text, map[string]float64{
+		`threader_guard_rollback_last_outcome{name="rollback",outcome="failure"}`:     1,
+		`threader_guard_rollback_last_outcome{name="rollback",outcome="success"}`:     0,
+		`threader_guard_rollback_last_outcome{name="rollback",outcome="timeout"}`:     0,
+		`threader_guard_retry_attempts{name="rollback"}`:                              2,
+		`threader_guard_rollback_last_outcome{name="rollback-web",outcome="success"}`: 1,
+		`threader_guard_rollback_last_outcome{name="rollback-web",outcome="failure"}`: 0,
+	})
+	if !(value(text, `threader_guard_rollback_last_failure_timestamp_seconds{name="rollback"}`) > 0) ||
+		!(value(text, `threader_guard_rollback_last_attempt_timestamp_seconds{name="rollback"}`) > 0) ||
+		!(value(text, `threader_guard_rollback_duration_seconds{name="rollback"}`) >= 0) ||
+		!math.IsNaN(value(text, `threader_guard_rollback_last_success_timestamp_seconds{name="rollback"}`)) ||
+		!(value(text, `threader_guard_rollback_last_success_timestamp_seconds{name="rollback-web"}`) > 0) {
+		t.Errorf("rollback timestamps or duration wrong:\n%s", text)
+	}
+	if strings.Contains(text, `threader_guard_rollback_last_outcome{name="deploy"`) {
+		t.Errorf("a command without rollback: true published rollback metrics:\n%s", text)
+	}
+	lines := sock.lines(t, 8) // 2 attempts + finished + rollback, twice
+	wantInLine(t, lines[2], "event=retry_finished module=retry_command name=rollback outcome=failure")
+	wantInLine(t, lines[3], " ansible-retry_command[", "<11>", "event=rollback module=retry_command name=rollback outcome=failure exit_code=2 took_seconds=",
+		`error="exit status 2"`)
+	wantInLine(t, lines[7], "<13>", "event=rollback module=retry_command name=rollback-web outcome=success exit_code=0 took_seconds=")
+	if strings.Contains(lines[7], "error=") {
+		t.Errorf("a successful rollback logged an error: %q", lines[7])
+	}
+	if line := sock.next(t); strings.Contains(line, "event=rollback") {
+		t.Errorf("a command without rollback: true logged a rollback: %q", line)
+	}
+}
+
 // Neither a no_log value (the Pushgateway password), nor a secret in the
 // command's environment or output, reaches the textfile, the push or the
 // log; a no_log task logs nothing.
@@ -399,6 +445,24 @@ func TestCLIPublishesAndLogs(t *testing.T) {
 	if line := sock.next(t); !strings.Contains(line, "name=after") {
 		t.Errorf("--no-syslog logged: %q", line)
 	}
+}
+
+func TestCLIRollbackFlag(t *testing.T) {
+	sock := newSyslogSocket(t)
+	t.Setenv(observe.SyslogSocketEnv, sock.path)
+	textfile := filepath.Join(t.TempDir(), "threader_guard.prom")
+	var stderr bytes.Buffer
+	code := cli(context.Background(), []string{"--rollback", "--name", "rollback", "--metrics-textfile", textfile, "1", "0", "--", "sh", "-c", "exit 5"},
+		nil, io.Discard, &stderr)
+	if code != exitFailed {
+		t.Fatalf("exit %d, stderr %q", code, stderr.String())
+	}
+	wantSeries(t, readFile(t, textfile), map[string]float64{
+		`threader_guard_rollback_last_outcome{name="rollback",outcome="failure"}`: 1,
+		`threader_guard_retry_last_exit_code{name="rollback"}`:                    5,
+	})
+	lines := sock.lines(t, 3)
+	wantInLine(t, lines[2], " retry_command[", "event=rollback module=retry_command name=rollback outcome=failure exit_code=5")
 }
 
 func TestCLIFlagErrorsAndPublishWarnings(t *testing.T) {
