@@ -20,8 +20,8 @@ import (
 // script of the repository. Configuration: .ansible-lint and .yamllint.
 
 // ansibleContent is what ansible-lint checks: the collection's playbooks and
-// roles, the molecule scenarios and the demo's playbooks.
-var ansibleContent = []string{"playbooks", "roles", "molecule", "demo/playbooks"}
+// roles (with their molecule scenarios) and the demo's playbooks.
+var ansibleContent = []string{"playbooks", "roles", "demo/playbooks"}
 
 // yamlContent is what yamllint checks besides ansibleContent.
 var yamlContent = []string{".ansible-lint", ".yamllint", "docs/ci", "demo/prometheus"}

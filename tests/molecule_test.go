@@ -11,8 +11,8 @@ import (
 	"github.com/threader/guard/internal/testenv"
 )
 
-// TestMoleculeScenarios runs every molecule scenario of the collection
-// (molecule/*/molecule.yml) the way `molecule test` would: syntax, converge,
+// TestMoleculeScenarios runs every role's molecule scenarios
+// (roles/*/molecule/*/molecule.yml) the way `molecule test` would: syntax, converge,
 // idempotence (a second converge must change nothing), verify and cleanup,
 // through tests/molecule/run.sh with real ansible-playbook, because molecule
 // itself cannot be installed here (not in Debian; PyPI out of reach). The
@@ -24,22 +24,24 @@ func TestMoleculeScenarios(t *testing.T) {
 	c := testenv.InstallCollection(t)
 	data := testenv.NewSLOScenarios(time.Now(), time.Minute)
 	prom := testenv.StartPrometheus(t, testenv.PrometheusOptions{Series: data.Series, RuleFiles: []string{testenv.RecordingRulesFile()}})
-	scenarios, _ := filepath.Glob(filepath.Join(testenv.RepoRoot(), "molecule", "*", "molecule.yml"))
+	scenarios, _ := filepath.Glob(filepath.Join(testenv.RepoRoot(), "roles", "*", "molecule", "*", "molecule.yml"))
 	if len(scenarios) < 5 {
 		t.Fatalf("want a molecule scenario per role, found %d: %v", len(scenarios), scenarios)
 	}
 	for _, file := range scenarios {
 		dir := filepath.Dir(file)
 		name := filepath.Base(dir)
-		t.Run(name, func(t *testing.T) {
+		role := filepath.Base(filepath.Dir(filepath.Dir(dir)))
+		t.Run(role+"/"+name, func(t *testing.T) {
 			t.Parallel()
+			// As `molecule test` runs in the role's directory.
 			cmd := exec.Command(bash, filepath.Join(testenv.RepoRoot(), "tests", "molecule", "run.sh"), filepath.Join("molecule", name))
-			cmd.Dir = testenv.RepoRoot()
+			cmd.Dir = filepath.Join(testenv.RepoRoot(), "roles", role)
 			cmd.Env = append(cmd.Environ(), c.Env(t, filepath.Join(t.TempDir(), "results.jsonl"))...)
 			cmd.Env = append(cmd.Env, "TMPDIR="+t.TempDir(), "PROMETHEUS_URL="+prom.URL, "THREADER_JOB=stable", "LOKI_URL=")
 			out, err := cmd.CombinedOutput()
 			if err != nil {
-				t.Fatalf("tests/molecule/run.sh molecule/%s: %v\n%s", name, err, out)
+				t.Fatalf("tests/molecule/run.sh roles/%s/molecule/%s: %v\n%s", role, name, err, out)
 			}
 			for _, want := range []string{"--> " + name + ": converge", "--> " + name + ": idempotence ok",
 				"--> " + name + ": verify", "--> " + name + ": all done"} {

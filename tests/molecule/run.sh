@@ -14,7 +14,7 @@
 # localhost has nothing to create). MOLECULE_* variables are set as molecule
 # sets them; MOLECULE_EPHEMERAL_DIRECTORY is a fresh temporary directory.
 #
-# Usage: tests/molecule/run.sh molecule/SCENARIO
+# Usage: tests/molecule/run.sh roles/ROLE/molecule/SCENARIO
 # The collection must be installed where ansible-playbook finds it
 # (ANSIBLE_COLLECTIONS_PATH).
 set -euo pipefail
