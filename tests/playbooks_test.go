@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -264,8 +265,10 @@ func TestPlaybooks(t *testing.T) {
 
 	t.Run("rollback failing always: FAILED and not locked", func(t *testing.T) {
 		e := newEnv(t)
+		textfile := filepath.Join(t.TempDir(), "threader_guard.prom")
 		run := e.play(t, "auto_rollback_on_failure", []string{"MAX_RETRY_ATTEMPTS=2", "BASE_RETRY_DELAY=0.1"},
-			map[string]any{"rollback_command": []string{"/bin/sh", "-c", "echo mirror down >&2; exit 4"}})
+			map[string]any{"rollback_command": []string{"/bin/sh", "-c", "echo mirror down >&2; exit 4"},
+				"rollback_name": "web-rollback", "threader_guard_metrics_textfile": textfile})
 		if run.ExitCode == 0 {
 			t.Fatalf("a failed rollback passed:\n%s", run.Output)
 		}
@@ -282,6 +285,11 @@ func TestPlaybooks(t *testing.T) {
 		}
 		if st := state(t, e); st.Locked {
 			t.Errorf("locked after a failed rollback: %+v", st)
+		}
+		// The outcome the ThreaderGuardRollbackFailed alert watches.
+		metrics, err := os.ReadFile(textfile)
+		if err != nil || !regexp.MustCompile(`(?m)^threader_guard_rollback_last_outcome\{[^}]*name="web-rollback"[^}]*outcome="failure"[^}]*\} 1$`).Match(metrics) {
+			t.Errorf("rollback metrics (%v):\n%s", err, metrics)
 		}
 	})
 
