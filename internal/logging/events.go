@@ -96,6 +96,9 @@ type SLOEvaluation struct {
 	Comparison string // e.g. "<=", ">="
 	Threshold  float64
 	Passed     bool
+	// Evaluation numbers the evaluations of one polling run from 1; 0
+	// leaves the key out.
+	Evaluation int
 	Samples    int   // series/points the query returned, when known
 	Err        error // why no usable value was obtained, if so
 }
@@ -108,6 +111,9 @@ func (l *Logger) SLOEvaluation(e SLOEvaluation) error {
 	}
 	fields := []Field{F("check", e.Check), F("value", e.Value), optional("comparison", e.Comparison),
 		F("threshold", e.Threshold), F("passed", e.Passed)}
+	if e.Evaluation > 0 {
+		fields = append(fields, F("evaluation", e.Evaluation))
+	}
 	if e.Samples > 0 {
 		fields = append(fields, F("samples", e.Samples))
 	}

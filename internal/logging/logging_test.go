@@ -115,6 +115,9 @@ func TestEventHelpersLines(t *testing.T) {
 			return l.SLOEvaluation(SLOEvaluation{Check: "error_ratio", Value: 0.02, Comparison: "<=", Threshold: 0.01, Samples: 1})
 		}, "<156>" + prefix + `event=slo_evaluation module=m name=n check=error_ratio value=0.02 comparison="<=" threshold=0.01 passed=false samples=1`},
 		{func() error {
+			return l.SLOEvaluation(SLOEvaluation{Check: "health", Value: 0.999, Comparison: ">=", Threshold: 0.995, Passed: true, Evaluation: 3, Samples: 1})
+		}, "<158>" + prefix + `event=slo_evaluation module=m name=n check=health value=0.999 comparison=">=" threshold=0.995 passed=true evaluation=3 samples=1`},
+		{func() error {
 			return l.SLOEvaluation(SLOEvaluation{Check: "health", Value: math.NaN(), Threshold: 0.99, Err: errors.New("no data")})
 		}, "<156>" + prefix + `event=slo_evaluation module=m name=n check=health value=NaN threshold=0.99 passed=false error="no data"`},
 		{func() error {

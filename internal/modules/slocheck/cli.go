@@ -19,6 +19,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/threader/guard/internal/clock"
+	"github.com/threader/guard/internal/metrics/observe"
 	"github.com/threader/guard/internal/slo"
 )
 
@@ -40,6 +41,10 @@ evaluation on stderr.
 Secrets can come from the environment instead of flags (flags are visible to
 other users in ps): SLO_CHECK_PROMETHEUS_BEARER_TOKEN, SLO_CHECK_PROMETHEUS_PASSWORD,
 SLO_CHECK_LOKI_BEARER_TOKEN, SLO_CHECK_LOKI_PASSWORD.
+
+With --metrics-textfile or --pushgateway-url the checks of the last
+evaluation are published as metrics; every evaluation of every check is
+logged to the system log (see docs/metrics.md).
 
 Exit codes: 0 every check passed, 1 a check failed (no data and errors
 included), 2 usage error, 128+N interrupted by signal N.
@@ -96,9 +101,12 @@ func interruptContext() (context.Context, func(), func() syscall.Signal) {
 
 // cli runs the command line; clk is nil except in tests.
 func cli(ctx context.Context, args []string, stdout, stderr io.Writer, clk clock.Clock) int {
-	cfg, asJSON, err := parseCLI(args, stderr)
+	cfg, cf, err := parseCLI(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitPassed
+	}
+	if err == nil {
+		cf.name, err = checkName("--name", cf.name)
 	}
 	if err != nil {
 		return usageError(stderr, err)
@@ -108,6 +116,11 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer, clk clock
 	if err != nil {
 		return usageError(stderr, err)
 	}
+	obs, err := observe.Start(cf.observe.Config(moduleName, cf.name))
+	if err != nil {
+		return usageError(stderr, err)
+	}
+	defer obs.FinishCLI(stderr) // publishing failures are warnings, the exit code stays
 	for _, w := range p.warnings {
 		fmt.Fprintf(stderr, "slo_check: warning: %s\n", w)
 	}
@@ -116,6 +129,7 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer, clk clock
 			fmt.Fprintln(stderr, "slo_check: "+progressLine(n, streak, cfg.consecutive, e))
 		}
 	}
+	observeEvaluations(&p.gate, obs)
 	rep, err := p.gate.Run(ctx)
 	if err != nil {
 		return usageError(stderr, err)
@@ -123,7 +137,7 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer, clk clock
 	for _, w := range rep.Last.Warnings() {
 		fmt.Fprintf(stderr, "slo_check: warning: %s\n", w)
 	}
-	if asJSON {
+	if cf.asJSON {
 		res := resultFields(rep)
 		res["changed"] = false
 		res["failed"] = !rep.Passed && cfg.failOnViolation
@@ -201,10 +215,17 @@ func labelList(labels map[string]string) string {
 	return strings.TrimSpace(b.String())
 }
 
+// cliFlags are the flags that are not part of the gate's config.
+type cliFlags struct {
+	asJSON  bool
+	name    string
+	observe observe.Flags
+}
+
 // parseCLI reads the flags into a config.
-func parseCLI(args []string, stderr io.Writer) (config, bool, error) {
+func parseCLI(args []string, stderr io.Writer) (config, cliFlags, error) {
 	c := defaultConfig()
-	var asJSON bool
+	var cf cliFlags
 	fs := flag.NewFlagSet("slo_check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
@@ -227,12 +248,14 @@ func parseCLI(args []string, stderr io.Writer) (config, bool, error) {
 	fs.Var(&requestTimeout, "request-timeout-seconds", "time limit of one query, retries included")
 	fs.IntVar(&c.requestRetries, "request-retries", c.requestRetries, "retries of a query after connection errors, 429 and 5xx")
 	fs.BoolVar(&c.failOnViolation, "fail-on-violation", c.failOnViolation, "exit 1 when a check fails (false: report and exit 0)")
-	fs.BoolVar(&asJSON, "json", false, "print the result as one JSON object instead of a table")
+	fs.BoolVar(&cf.asJSON, "json", false, "print the result as one JSON object instead of a table")
+	fs.StringVar(&cf.name, "name", "", "name of this gate in log lines and metrics (default slo_check)")
+	cf.observe.Register(fs)
 	if err := fs.Parse(args); err != nil {
-		return c, false, err
+		return c, cf, err
 	}
 	if fs.NArg() > 0 {
-		return c, false, fmt.Errorf("unexpected argument %q (every option is a flag)", fs.Arg(0))
+		return c, cf, fmt.Errorf("unexpected argument %q (every option is a flag)", fs.Arg(0))
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -240,7 +263,7 @@ func parseCLI(args []string, stderr io.Writer) (config, bool, error) {
 	secretsFromEnv(set, "loki", &c.loki)
 	c.interval, c.timeout, c.requestTimeout = time.Duration(interval), time.Duration(timeout), time.Duration(requestTimeout)
 	c.checks = checks
-	return c, asJSON, nil
+	return c, cf, nil
 }
 
 func endpointFlags(fs *flag.FlagSet, prefix string, e *endpointConfig) {
@@ -311,6 +334,10 @@ func (l *checkList) Set(v string) error {
 		return err
 	}
 	for i, s := range specs {
+		// The name becomes the `check` label of the metrics.
+		if err := validLabel("name", s.Name); s.Name != "" && err != nil {
+			return fmt.Errorf("check %d: %v", i+1, err)
+		}
 		c, err := s.check()
 		if err != nil {
 			return fmt.Errorf("check %d: %v", i+1, err)

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
@@ -32,8 +34,9 @@ func TestSidecarDocMatchesSpec(t *testing.T) {
 	}
 	var doc struct {
 		Documentation struct {
-			Module  string               `yaml:"module"`
-			Options map[string]docOption `yaml:"options"`
+			Module    string               `yaml:"module"`
+			Options   map[string]docOption `yaml:"options"`
+			Fragments []string             `yaml:"extends_documentation_fragment"`
 		} `yaml:"DOCUMENTATION"`
 		Examples string         `yaml:"EXAMPLES"`
 		Return   map[string]any `yaml:"RETURN"`
@@ -43,6 +46,13 @@ func TestSidecarDocMatchesSpec(t *testing.T) {
 	}
 	if doc.Documentation.Module != "slo_check" {
 		t.Errorf("module: %q", doc.Documentation.Module)
+	}
+	// ansible-doc adds the options of the shared fragment.
+	if !slices.Contains(doc.Documentation.Fragments, "threader.guard.observability") {
+		t.Errorf("extends_documentation_fragment %v lacks threader.guard.observability (metrics_textfile, pushgateway_url)", doc.Documentation.Fragments)
+	}
+	for name, o := range observabilityFragment(t) {
+		doc.Documentation.Options[name] = o
 	}
 	compareOptions(t, "", doc.Documentation.Options, spec.Options)
 	for _, key := range []string{"passed", "checks", "evaluations", "evaluated_at", "msg"} {
@@ -92,6 +102,28 @@ func compareOptions(t *testing.T, prefix string, doc map[string]docOption, spec 
 			compareOptions(t, prefix+name+".", d.Suboptions, o.Options)
 		}
 	}
+}
+
+// observabilityFragment reads the options of the doc fragment
+// plugins/doc_fragments/observability.py (YAML in a Python string).
+func observabilityFragment(t *testing.T) map[string]docOption {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "plugins", "doc_fragments", "observability.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, text, ok := strings.Cut(string(data), `DOCUMENTATION = r"""`)
+	text, _, ok2 := strings.Cut(text, `"""`)
+	if !ok || !ok2 {
+		t.Fatal(`observability.py: no DOCUMENTATION = r"""..."""`)
+	}
+	var frag struct {
+		Options map[string]docOption `yaml:"options"`
+	}
+	if err := yaml.Unmarshal([]byte(text), &frag); err != nil {
+		t.Fatalf("observability.py DOCUMENTATION: %v", err)
+	}
+	return frag.Options
 }
 
 // numeric makes 5 and 5.0 compare equal.

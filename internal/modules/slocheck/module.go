@@ -7,10 +7,13 @@ import (
 	"strings"
 
 	"github.com/threader/guard/internal/ansiblemod"
+	"github.com/threader/guard/internal/metrics/observe"
 )
 
+// spec adds metrics_textfile and pushgateway_url (observe.WithOptions); name
+// is the `name` label of the metrics and name= of the log lines.
 var spec = ansiblemod.Spec{
-	Options: mergeOptions(
+	Options: observe.WithOptions(mergeOptions(
 		map[string]ansiblemod.Option{
 			"job":                    {Type: ansiblemod.Str, Default: defaultJob},
 			"window":                 {Type: ansiblemod.Str, Default: defaultWindow},
@@ -33,10 +36,11 @@ var spec = ansiblemod.Spec{
 			"request_timeout_seconds": {Type: ansiblemod.Float, Default: defaultRequestTimeout.Seconds()},
 			"request_retries":         {Type: ansiblemod.Int, Default: defaultRequestRetries},
 			"fail_on_violation":       {Type: ansiblemod.Bool, Default: true},
+			"name":                    {Type: ansiblemod.Str},
 		},
 		endpointOptions("prometheus", defaultPrometheusURL),
 		endpointOptions("loki", defaultLokiURL),
-	),
+	)),
 	SupportsCheckMode: true,
 }
 
@@ -68,25 +72,32 @@ func mergeOptions(parts ...map[string]ansiblemod.Option) map[string]ansiblemod.O
 }
 
 // Module is slo_check as the dispatcher runs it.
-var Module = ansiblemod.Program{Name: "slo_check", Spec: spec, Handler: runModule, CLI: runCLI}
+var Module = ansiblemod.Program{Name: moduleName, Spec: spec, Handler: runModule, CLI: runCLI}
 
-// moduleName leaves option names as they are: the module's errors name options.
-func moduleName(option string) string { return option }
+// optionName leaves option names as they are: the module's errors name options.
+func optionName(option string) string { return option }
 
 func runModule(m *ansiblemod.Module) (ansiblemod.Result, error) {
 	cfg, err := moduleConfig(m)
 	if err != nil {
 		return nil, err
 	}
-	p, err := cfg.plan(moduleName)
+	p, err := cfg.plan(optionName)
 	if err != nil {
 		return nil, err
 	}
+	obs, err := startObserving(m)
+	if err != nil {
+		return nil, err
+	}
+	defer obs.FinishModule(m) // publishes unless in check mode; a failure is a warning
 	for _, w := range p.warnings {
 		m.Warn("%s", w)
 	}
+	observeEvaluations(&p.gate, obs)
 	// The gate only reads, so check mode runs it for real: "changed" is
-	// always false and the answer is the same as without --check.
+	// always false and the answer is the same as without --check. Its
+	// evaluations are logged, but check mode publishes no metrics.
 	rep, err := p.gate.Run(context.Background())
 	if err != nil {
 		return nil, err
@@ -118,6 +129,10 @@ func moduleConfig(m *ansiblemod.Module) (config, error) {
 		d, _ := raw.(map[string]any)
 		s := checkSpec{Name: str(d["name"]), Source: str(d["source"]), Query: str(d["query"]), OnEmpty: str(d["on_empty"])}
 		s.Max, s.Min = float(d["max"]), float(d["min"])
+		// The name becomes the `check` label of the metrics.
+		if err := validLabel(fmt.Sprintf("checks[%d].name", i), s.Name); err != nil {
+			return c, err
+		}
 		ch, err := s.check()
 		if err != nil {
 			return c, fmt.Errorf("checks[%d]: %v", i, err)
