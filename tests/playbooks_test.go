@@ -225,7 +225,14 @@ func TestPlaybooks(t *testing.T) {
 		dir := t.TempDir()
 		tasks := filepath.Join(dir, "promote.yml")
 		os.WriteFile(tasks, []byte(fmt.Sprintf("---\n- name: Promote the canary\n  ansible.builtin.file:\n    path: %s/promoted\n    state: touch\n    mode: '0644'\n", dir)), 0o644)
-		run := e.play(t, "promo_with_guards", nil, map[string]any{"job": "stable", "promote_tasks_file": tasks})
+		// Relative to the directory ansible-playbook is started in, as users
+		// type it in a shell (which sets PWD).
+		cwd, _ := os.Getwd()
+		rel, err := filepath.Rel(cwd, tasks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		run := e.play(t, "promo_with_guards", []string{"PWD=" + cwd}, map[string]any{"job": "stable", "promote_tasks_file": rel})
 		if run.ExitCode != 0 {
 			t.Fatalf("promotion failed:\n%s", run.Output)
 		}
@@ -234,6 +241,30 @@ func TestPlaybooks(t *testing.T) {
 		}
 		if st := state(t, e); !st.Locked {
 			t.Errorf("not locked after the promotion: %+v", st)
+		}
+	})
+
+	t.Run("one locked host stops the promotion on every host", func(t *testing.T) {
+		e := newEnv(t)
+		e.lock(t, 10, "rollback on web1")
+		dir := t.TempDir()
+		inventory := filepath.Join(dir, "inventory.ini")
+		os.WriteFile(inventory, []byte(fmt.Sprintf("[threader]\n"+
+			"web1 ansible_connection=local qos_guard_path=%s\n"+
+			"web2 ansible_connection=local qos_guard_path=%s/web2.guard\n", e.guard, dir)), 0o644)
+		vars := map[string]any{"job": "stable", "prom_url": e.prom.URL, "loki_url": "",
+			"promote_command": []string{"/bin/sh", "-c", "touch " + dir + "/promoted-$(hostname)-$$"}}
+		run := e.c.RunPlaybook(t, nil, "-i", inventory, "threader.guard.promo_with_guards", "-e", mustJSON(t, vars))
+		if run.ExitCode == 0 {
+			t.Fatalf("promotion passed with web1 locked:\n%s", run.Output)
+		}
+		for _, tr := range run.Tasks {
+			if strings.HasSuffix(tr.Action, "retry_command") || strings.HasSuffix(tr.Action, "slo_check") {
+				t.Errorf("%s ran on %s although web1 is locked", tr.Task, tr.Host)
+			}
+		}
+		if matches, _ := filepath.Glob(filepath.Join(dir, "promoted-*")); len(matches) > 0 {
+			t.Errorf("promoted: %v", matches)
 		}
 	})
 
