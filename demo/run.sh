@@ -211,6 +211,7 @@ if playbook "${inventory[@]}" threader.guard.promo_with_guards \
 	die "the promotion went through while the guard-window was locked"
 fi
 say "The promotion was refused by the guard before anything ran: the service has not proved stable since the rollback."
+note "qos_guard status: $(guard_status)"
 
 say "Step 3: the release playbook (threader.guard.qos_guard_release) polls the SLOs every 2s until 3 evaluations in a row pass."
 note "Right after the rollback the window still holds the errors of build 42, so the first evaluations fail; that takes a few seconds."
