@@ -30,9 +30,10 @@ options:
       - C(http://user:password@host:9091) sends basic auth; the password is masked in the task's output.
     type: str
 notes:
-  - Metrics are published only when O(metrics_textfile) or O(pushgateway_url) is set, and never in check mode.
-    A failure to publish does not fail the task; it becomes a warning naming the destination.
-  - Events (each retry attempt, guard state change, SLO evaluation) are logged as one logfmt line each to the
+  - Metrics are published only when O(metrics_textfile) or O(pushgateway_url) is set, never in check mode, and
+    not by a run that recorded nothing (for example one skipped by C(creates)). A failure to publish does not
+    fail the task; it becomes a warning naming the destination.
+  - Events (each retry attempt, guard state change, SLO evaluation, rollback) are logged as one logfmt line each to the
     system log (C(/dev/log); the environment variable C(THREADER_GUARD_SYSLOG_SOCKET) replaces it) with the
     identifier C(ansible-<module>). A task with C(no_log) logs nothing, and no_log values are masked in metrics
     and log lines. Without a system log nothing is logged and nothing fails.
