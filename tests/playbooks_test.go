@@ -92,9 +92,11 @@ func TestPlaybooks(t *testing.T) {
 		e.lock(t, 10, "rollback")
 		inventory := filepath.Join(t.TempDir(), "inventory.ini")
 		os.WriteFile(inventory, []byte("[threader]\nlocalhost ansible_connection=local\n"), 0o644)
+		textfile := filepath.Join(t.TempDir(), "threader_guard.prom")
 		run := e.c.RunPlaybook(t, nil, "-i", inventory, "threader.guard.qos_guard_release",
 			"-e", e.vars(t, map[string]any{"job": "stable", "loki_url": e.loki.URL, "slo_gate_loki_tenant": sloTenant,
-				"slo_interval_seconds": 1, "slo_consecutive": 2, "slo_timeout_seconds": 20}))
+				"slo_interval_seconds": 1, "slo_consecutive": 2, "slo_timeout_seconds": 20,
+				"slo_gate_name": "release-web", "guard_window_name": "web", "threader_guard_metrics_textfile": textfile}))
 		if run.ExitCode != 0 {
 			t.Fatalf("release failed:\n%s", run.Output)
 		}
@@ -116,6 +118,13 @@ func TestPlaybooks(t *testing.T) {
 		}
 		if len(e.loki.Requests()) == 0 {
 			t.Error("the error-log check never queried Loki")
+		}
+		// Both modules published under the names the roles were given.
+		metrics, err := os.ReadFile(textfile)
+		for _, want := range []string{`name="release-web"`, `name="web"`} {
+			if err != nil || !strings.Contains(string(metrics), want) {
+				t.Errorf("metrics textfile lacks %s (%v):\n%s", want, err, metrics)
+			}
 		}
 	})
 
