@@ -15,7 +15,7 @@ BINARIES  := $(foreach a,$(ARCHES),files/bin/threader-guard_linux_$(a))
 # plugins/modules/NAME, so ansible-doc and async find it.
 STUBS     := $(basename $(wildcard plugins/modules/*.yml))
 
-.PHONY: all deps build collection install test unit integration lint demo bench clean
+.PHONY: all deps build collection install test unit lint molecule demo bench clean
 
 all: collection
 
@@ -63,6 +63,12 @@ test: deps collection
 
 unit:
 	go test -count=1 ./internal/...
+
+lint: collection
+	THREADER_GUARD_TARBALL=$(CURDIR)/$(TARBALL) go test -count=1 -run 'TestAnsibleLint|TestYamllint|TestShellcheck' ./tests/
+
+molecule: collection
+	THREADER_GUARD_TARBALL=$(CURDIR)/$(TARBALL) go test -count=1 -run 'TestMolecule' ./tests/
 
 demo:
 	scripts/install-deps.sh demo
