@@ -117,6 +117,7 @@ func run(c config) error {
 		// Rotate the order each round, so no variant always runs first.
 		for i := range variants {
 			v := variants[(i+r)%len(variants)]
+			fmt.Fprintf(os.Stderr, "round %d/%d, %d/%d: %s / %s\n", r+1, c.rounds, i+1, len(variants), v.group, v.name)
 			s, err := b.play(v, false)
 			if err != nil {
 				return fmt.Errorf("%s / %s: %v", v.group, v.name, err)
@@ -304,7 +305,8 @@ func (b *bench) variants() []*variant {
 // aliases all share one cache). It returns the sends it saw.
 func (b *bench) warmUp(vs []*variant) (int, error) {
 	sends := 0
-	for _, v := range vs {
+	for i, v := range vs {
+		fmt.Fprintf(os.Stderr, "warm-up %d/%d: %s / %s\n", i+1, len(vs), v.group, v.name)
 		out, err := b.runPlaybook(v, true)
 		if err != nil {
 			return 0, fmt.Errorf("warm-up %s / %s: %v", v.group, v.name, err)
