@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"sort"
 	"strings"
@@ -35,7 +36,7 @@ import (
 
 type config struct {
 	tasks, rounds, fleetHosts, fleetTasks, forks, gates, lockers int
-	results, tarball                                             string
+	results, tarball, only                                       string
 }
 
 func main() {
@@ -49,6 +50,7 @@ func main() {
 	flag.IntVar(&c.lockers, "lockers", 100, "concurrent qos_guard lock processes on one file")
 	flag.StringVar(&c.results, "results", "", "also write the results (Markdown) to this file")
 	flag.StringVar(&c.tarball, "tarball", "", "the built collection (default: the one dist/threader-guard-*.tar.gz)")
+	flag.StringVar(&c.only, "only", "", "run only the variants whose \"group / name\" matches this regular expression")
 	flag.Parse()
 	if err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -105,6 +107,22 @@ func run(c config) error {
 	defer stopProm()
 
 	variants := b.variants()
+	if c.only != "" {
+		re, err := regexp.Compile(c.only)
+		if err != nil {
+			return fmt.Errorf("-only: %v", err)
+		}
+		var kept []*variant
+		for _, v := range variants {
+			if re.MatchString(v.group + " / " + v.name) {
+				kept = append(kept, v)
+			}
+		}
+		if len(kept) == 0 {
+			return fmt.Errorf("-only %q matches no variant", c.only)
+		}
+		variants = kept
+	}
 	sends, err := b.warmUp(variants)
 	if err != nil {
 		return err
