@@ -29,7 +29,7 @@ var testSpec = ansiblemod.Spec{
 
 // demoHandler is the wiring a real module does: start, record, log, finish.
 func demoHandler(m *ansiblemod.Module) (ansiblemod.Result, error) {
-	obs, err := FromModule(m, m.Str("name"))
+	obs, err := Begin(m)
 	if err != nil {
 		return nil, err
 	}
@@ -142,14 +142,23 @@ func TestModuleWiringUnderNoLogAndCheckMode(t *testing.T) {
 
 func TestModuleWiringReportsBadOptionsAndPublishFailures(t *testing.T) {
 	sock, _ := syslogSocket(t)
-	res := runModule(t, sock, map[string]any{"metrics_textfile": "/nonexistent-dir/x.prom"})
-	if res["failed"] != true || !strings.HasPrefix(res["msg"].(string), "metrics_textfile: ") {
-		t.Errorf("bad metrics_textfile: %v", res)
+	for _, tc := range []struct {
+		args map[string]any
+		want string
+	}{
+		{map[string]any{"metrics_textfile": "/nonexistent-dir/x.prom"}, "metrics_textfile: "},
+		{map[string]any{"name": "a\tb"}, `value of name "a\tb" contains control characters`},
+		{map[string]any{"name": "  "}, "value of name must not be empty"},
+	} {
+		res := runModule(t, sock, tc.args)
+		if msg, _ := res["msg"].(string); res["failed"] != true || !strings.HasPrefix(msg, tc.want) {
+			t.Errorf("%v: result %v, want a failure starting %q", tc.args, res, tc.want)
+		}
 	}
 	closed := httptest.NewServer(http.NotFoundHandler())
 	url := closed.URL
 	closed.Close()
-	res = runModule(t, sock, map[string]any{"pushgateway_url": url})
+	res := runModule(t, sock, map[string]any{"pushgateway_url": url})
 	warnings, _ := res["warnings"].([]any)
 	if res["failed"] == true || len(warnings) != 1 || !strings.Contains(warnings[0].(string), "metrics not published: pushgateway_url") {
 		t.Errorf("unreachable Pushgateway: want success with one warning, got %v", res)

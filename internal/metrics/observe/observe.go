@@ -4,7 +4,7 @@
 //
 // In a module handler:
 //
-//	obs, err := observe.FromModule(m, m.Str("name"))   // validates metrics_textfile, pushgateway_url; job = short module name
+//	obs, err := observe.Begin(m)                       // validates name, metrics_textfile, pushgateway_url; job = short module name
 //	if err != nil {
 //		return nil, err
 //	}
@@ -16,12 +16,14 @@
 //
 //	var of observe.Flags
 //	of.Register(fs)                                   // --metrics-textfile, --pushgateway-url, --no-syslog
+//	if err := observe.CheckName("--name", name); err != nil { ... }
 //	obs, err := observe.Start(of.Config("retry_command", name))
 //	defer obs.FinishCLI(os.Stderr)
 package observe
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -35,10 +37,13 @@ import (
 	"github.com/threader/guard/internal/metrics"
 )
 
-// Option names, the same in every module.
+// Option names, the same in every module. Each module declares OptionName
+// itself (its documentation says what the name is of); Options adds the
+// other two.
 const (
 	OptionTextfile    = "metrics_textfile"
 	OptionPushgateway = "pushgateway_url"
+	OptionName        = "name"
 )
 
 // SyslogSocketEnv, when set, replaces /dev/log as the system log socket:
@@ -138,6 +143,40 @@ func Start(cfg Config) (*Run, error) {
 	log := logging.Open(logging.Options{Tag: tag, Module: cfg.Module, Name: rec.Name(), SocketPath: socket,
 		Mask: cfg.Mask, Disabled: cfg.NoLog || cfg.NoSyslog, Clock: cfg.Clock})
 	return &Run{Metrics: rec, Log: log, cfg: cfg}, nil
+}
+
+// Begin starts a module's Run: it checks the `name` option (the metrics'
+// `name` label and name= of the log lines; empty means the module's short
+// name) with an error naming it as Ansible names options ("value of name
+// ..."), then does what FromModule does.
+func Begin(m *ansiblemod.Module) (*Run, error) {
+	name := m.Str(OptionName)
+	if err := CheckName("value of "+OptionName, name); err != nil {
+		return nil, err
+	}
+	return FromModule(m, name)
+}
+
+// CheckName is CheckLabel for a module's `name` option or a CLI's --name,
+// where "" is allowed: it means the module's name.
+func CheckName(option, name string) error {
+	if name == "" {
+		return nil
+	}
+	return CheckLabel(option, name)
+}
+
+// CheckLabel says why value cannot be a metric label value (empty after
+// trimming, too long, control characters), naming option as the user
+// wrote it ("value of name", "--name", "checks[2].name"), or returns nil.
+// The modules check names with it before doing anything, so a bad one fails
+// the task up front instead of leaving a run without metrics.
+func CheckLabel(option, value string) error {
+	if err := metrics.ValidateName(option, value); err != nil {
+		// Drop "metrics: ": to the user, the error is about their option.
+		return errors.New(strings.TrimPrefix(err.Error(), "metrics: "))
+	}
+	return nil
 }
 
 // FromModule starts a Run from a module's metrics_textfile and

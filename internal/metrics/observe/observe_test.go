@@ -152,3 +152,28 @@ func TestShortNameDropsTheCollection(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckNameAllowsEmptyAndNamesTheOption(t *testing.T) {
+	if err := CheckName("--name", ""); err != nil {
+		t.Errorf(`CheckName("") = %v; "" means the module name`, err)
+	}
+	if err := CheckName("--name", "web-1"); err != nil {
+		t.Errorf("CheckName(web-1) = %v", err)
+	}
+	for _, tc := range []struct {
+		check         func(option, value string) error
+		option, value string
+		want          string
+	}{
+		{CheckName, "value of name", "a\nb", `value of name "a\nb" contains control characters`},
+		{CheckName, "--name", " ", "--name must not be empty"},
+		{CheckName, "--name", strings.Repeat("x", 200), "--name "},
+		{CheckLabel, "checks[2].name", "", "checks[2].name must not be empty"},
+		{CheckLabel, "checks[0].name", "a\tb", `checks[0].name "a\tb" contains control characters`},
+	} {
+		err := tc.check(tc.option, tc.value)
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) || strings.Contains(err.Error(), "metrics: ") {
+			t.Errorf("%s %q: %v, want an error starting %q (without the package prefix)", tc.option, tc.value, err, tc.want)
+		}
+	}
+}

@@ -111,11 +111,10 @@ func checkCommand(cmd string, rest []string) (int, error) {
 // startCLIObserving starts the run's metrics (--metrics-textfile,
 // --pushgateway-url) and its system log (unless --no-syslog), named --name.
 func startCLIObserving(opts cliOptions) (*observe.Run, error) {
-	name, err := checkName("--name", opts.name)
-	if err != nil {
+	if err := observe.CheckName("--name", opts.name); err != nil {
 		return nil, err
 	}
-	return observe.Start(opts.observe.Config(moduleName, name))
+	return observe.Start(opts.observe.Config(moduleName, opts.name))
 }
 
 func lockMinutes(rest []string) (int, error) {

@@ -42,7 +42,7 @@ func runModule(m *ansiblemod.Module) (ansiblemod.Result, error) {
 	if err := checkOptions(m); err != nil {
 		return nil, err
 	}
-	obs, err := startObserving(m)
+	obs, err := observe.Begin(m) // checks name, metrics_textfile, pushgateway_url
 	if err != nil {
 		return nil, err
 	}

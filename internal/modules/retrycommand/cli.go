@@ -63,14 +63,13 @@ func cli(ctx context.Context, args []string, stdin *os.File, stdout, stderr io.W
 		return exitOK
 	}
 	if err == nil {
-		cf.name, err = checkName("--name", cf.name)
+		err = observe.CheckName("--name", cf.name)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "retry_command: %v\nrun 'retry_command -h' for usage\n", err)
 		return exitUsage
 	}
-	name := cf.name
-	obs, err := observe.Start(cf.observe.Config(moduleName, name))
+	obs, err := observe.Start(cf.observe.Config(moduleName, cf.name))
 	if err != nil {
 		fmt.Fprintf(stderr, "retry_command: %v\nrun 'retry_command -h' for usage\n", err)
 		return exitUsage
@@ -82,8 +81,8 @@ func cli(ctx context.Context, args []string, stdin *os.File, stdout, stderr io.W
 	job.Command.Passthrough = job.RetryOnOutput == nil
 	job.Command.StdinFile = childStdin(stdin)
 	prefix := "retry_command: "
-	if name != "" {
-		prefix = "retry_command[" + name + "]: "
+	if cf.name != "" {
+		prefix = "retry_command[" + cf.name + "]: "
 	}
 	job.OnAttempt = func(a runner.Attempt) {
 		if line := attemptLine(a, job.Attempts); line != "" {

@@ -3,10 +3,8 @@ package retrycommand
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
-	"github.com/threader/guard/internal/ansiblemod"
 	"github.com/threader/guard/internal/backoff"
 	"github.com/threader/guard/internal/logging"
 	"github.com/threader/guard/internal/metrics"
@@ -18,31 +16,6 @@ import (
 // identifier (ansible-retry_command) and module= in log lines, and the
 // default `name` label (docs/metrics.md).
 const moduleName = "retry_command"
-
-// startObserving validates the name option and starts the run's metrics and
-// log (metrics_textfile, pushgateway_url, no_log, check mode, masking).
-// observe uses the short module name even when the task used the FQCN.
-func startObserving(m *ansiblemod.Module) (*observe.Run, error) {
-	name, err := checkName("value of name", m.Str("name"))
-	if err != nil {
-		return nil, err
-	}
-	return observe.FromModule(m, name)
-}
-
-// checkName rejects a name that cannot be a metric label (blank, too long,
-// control characters); "" means the module name. option is how the error
-// names it ("value of name", "--name").
-func checkName(option, name string) (string, error) {
-	if name == "" {
-		return "", nil
-	}
-	if err := metrics.ValidateName(option, name); err != nil {
-		// Drop "metrics: ": to the user, the error is about their option.
-		return "", errors.New(strings.TrimPrefix(err.Error(), "metrics: "))
-	}
-	return name, nil
-}
 
 // logAttempts makes job log each attempt as it finishes, after calling the
 // OnAttempt it already has (the CLI's stderr lines).

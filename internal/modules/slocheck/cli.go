@@ -106,7 +106,7 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer, clk clock
 		return exitPassed
 	}
 	if err == nil {
-		cf.name, err = checkName("--name", cf.name)
+		err = observe.CheckName("--name", cf.name)
 	}
 	if err != nil {
 		return usageError(stderr, err)
@@ -335,7 +335,7 @@ func (l *checkList) Set(v string) error {
 	}
 	for i, s := range specs {
 		// The name becomes the `check` label of the metrics.
-		if err := validLabel("name", s.Name); s.Name != "" && err != nil {
+		if err := observe.CheckLabel("name", s.Name); s.Name != "" && err != nil {
 			return fmt.Errorf("check %d: %v", i+1, err)
 		}
 		c, err := s.check()

@@ -86,7 +86,7 @@ func runModule(m *ansiblemod.Module) (ansiblemod.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	obs, err := startObserving(m)
+	obs, err := observe.Begin(m) // checks name, metrics_textfile, pushgateway_url
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +130,7 @@ func moduleConfig(m *ansiblemod.Module) (config, error) {
 		s := checkSpec{Name: str(d["name"]), Source: str(d["source"]), Query: str(d["query"]), OnEmpty: str(d["on_empty"])}
 		s.Max, s.Min = float(d["max"]), float(d["min"])
 		// The name becomes the `check` label of the metrics.
-		if err := validLabel(fmt.Sprintf("checks[%d].name", i), s.Name); err != nil {
+		if err := observe.CheckLabel(fmt.Sprintf("checks[%d].name", i), s.Name); err != nil {
 			return c, err
 		}
 		ch, err := s.check()

@@ -3,11 +3,8 @@ package slocheck
 import (
 	"errors"
 	"math"
-	"strings"
 
-	"github.com/threader/guard/internal/ansiblemod"
 	"github.com/threader/guard/internal/logging"
-	"github.com/threader/guard/internal/metrics"
 	"github.com/threader/guard/internal/metrics/observe"
 	"github.com/threader/guard/internal/slo"
 )
@@ -16,40 +13,6 @@ import (
 // identifier (ansible-slo_check) and module= in log lines, and the default
 // `name` label (docs/metrics.md).
 const moduleName = "slo_check"
-
-// startObserving validates the name option and starts the run's metrics and
-// log (metrics_textfile, pushgateway_url, no_log, check mode, masking).
-// observe uses the short module name even when the task used the FQCN.
-func startObserving(m *ansiblemod.Module) (*observe.Run, error) {
-	name, err := checkName("value of name", m.Str("name"))
-	if err != nil {
-		return nil, err
-	}
-	return observe.FromModule(m, name)
-}
-
-// checkName rejects a name that cannot be a metric label (blank, too long,
-// control characters); "" means the module name. option is how the error
-// names it ("value of name", "--name").
-func checkName(option, name string) (string, error) {
-	if name == "" {
-		return "", nil
-	}
-	if err := validLabel(option, name); err != nil {
-		return "", err
-	}
-	return name, nil
-}
-
-// validLabel says why name cannot be the `name` or `check` label, naming
-// option ("checks[2].name"), or returns nil.
-func validLabel(option, name string) error {
-	if err := metrics.ValidateName(option, name); err != nil {
-		// Drop "metrics: ": to the user, the error is about their option.
-		return errors.New(strings.TrimPrefix(err.Error(), "metrics: "))
-	}
-	return nil
-}
 
 // observeEvaluations makes the gate record and log every evaluation, after
 // calling the Progress it already has (the CLI's progress lines).
