@@ -1,10 +1,9 @@
-package observe
+package observe_test
 
 import (
 	"bytes"
 	"context"
 	"flag"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,40 +14,15 @@ import (
 	"github.com/threader/guard/internal/clock"
 	"github.com/threader/guard/internal/logging"
 	"github.com/threader/guard/internal/metrics"
+	"github.com/threader/guard/internal/metrics/observe"
+	"github.com/threader/guard/internal/modules/moduletest"
 )
 
-func syslogSocket(t *testing.T) (string, *net.UnixConn) {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "obs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	path := filepath.Join(dir, "log")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return path, conn
-}
-
-func readLine(t *testing.T, conn *net.UnixConn) string {
-	t.Helper()
-	buf := make([]byte, 8192)
-	conn.SetReadDeadline(time.Now().Add(10 * time.Second)) // only bounds a broken test
-	n, _, err := conn.ReadFromUnix(buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(buf[:n])
-}
-
 func TestRunRecordsLogsAndPublishes(t *testing.T) {
-	sock, conn := syslogSocket(t)
+	sock := moduletest.NewSyslog(t)
 	textfile := filepath.Join(t.TempDir(), "threader.prom")
-	obs, err := Start(Config{Module: "retry_command", Name: "migrate", Textfile: textfile,
-		SyslogSocket: sock, Instance: "h", Clock: clock.NewFake(time.Unix(1700000000, 0))})
+	obs, err := observe.Start(observe.Config{Module: "retry_command", Name: "migrate", Textfile: textfile,
+		SyslogSocket: sock.Path, Instance: "h", Clock: clock.NewFake(time.Unix(1700000000, 0))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +31,7 @@ func TestRunRecordsLogsAndPublishes(t *testing.T) {
 	if err := obs.Finish(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if line := readLine(t, conn); !strings.Contains(line, " ansible-retry_command[") || !strings.Contains(line, "event=retry_attempt module=retry_command name=migrate attempt=1") {
+	if line := sock.Next(t); !strings.Contains(line, " ansible-retry_command[") || !strings.Contains(line, "event=retry_attempt module=retry_command name=migrate attempt=1") {
 		t.Errorf("log line %q", line)
 	}
 	data, err := os.ReadFile(textfile)
@@ -68,7 +42,7 @@ func TestRunRecordsLogsAndPublishes(t *testing.T) {
 
 func TestCheckModePublishesNothing(t *testing.T) {
 	textfile := filepath.Join(t.TempDir(), "threader.prom")
-	obs, err := Start(Config{Module: "qos_guard", Textfile: textfile, CheckMode: true, NoSyslog: true})
+	obs, err := observe.Start(observe.Config{Module: "qos_guard", Textfile: textfile, CheckMode: true, NoSyslog: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,17 +61,17 @@ func TestCheckModePublishesNothing(t *testing.T) {
 func TestStartErrorsNameTheOptionOrFlag(t *testing.T) {
 	dir := t.TempDir()
 	for _, tc := range []struct {
-		cfg  Config
+		cfg  observe.Config
 		want string
 	}{
-		{Config{Module: "m", Textfile: filepath.Join(dir, "m.txt")}, "metrics_textfile: "},
-		{Config{Module: "m", Textfile: filepath.Join(dir, "m.txt"), CLI: true}, "--metrics-textfile: "},
-		{Config{Module: "m", PushgatewayURL: "ftp://x"}, "pushgateway_url: "},
-		{Config{Module: "m", PushgatewayURL: "ftp://x", CLI: true}, "--pushgateway-url: "},
-		{Config{Module: "m", Name: strings.Repeat("n", 300)}, "metrics: name "},
+		{observe.Config{Module: "m", Textfile: filepath.Join(dir, "m.txt")}, "metrics_textfile: "},
+		{observe.Config{Module: "m", Textfile: filepath.Join(dir, "m.txt"), CLI: true}, "--metrics-textfile: "},
+		{observe.Config{Module: "m", PushgatewayURL: "ftp://x"}, "pushgateway_url: "},
+		{observe.Config{Module: "m", PushgatewayURL: "ftp://x", CLI: true}, "--pushgateway-url: "},
+		{observe.Config{Module: "m", Name: strings.Repeat("n", 300)}, "metrics: name "},
 	} {
-		if _, err := Start(tc.cfg); err == nil || !strings.HasPrefix(err.Error(), tc.want) {
-			t.Errorf("Start(%+v) = %v, want an error starting %q", tc.cfg, err, tc.want)
+		if _, err := observe.Start(tc.cfg); err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("observe.Start(%+v) = %v, want an error starting %q", tc.cfg, err, tc.want)
 		}
 	}
 }
@@ -108,13 +82,13 @@ func TestFinishCLIWarnsAndNamesTheFlag(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	var f Flags
+	var f observe.Flags
 	fs := flag.NewFlagSet("retry_command", flag.ContinueOnError)
 	f.Register(fs)
 	if err := fs.Parse([]string{"--metrics-textfile", textfile, "--no-syslog"}); err != nil {
 		t.Fatal(err)
 	}
-	obs, err := Start(f.Config("retry_command", "x"))
+	obs, err := observe.Start(f.Config("retry_command", "x"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,11 +105,11 @@ func TestFinishCLIWarnsAndNamesTheFlag(t *testing.T) {
 }
 
 func TestWithOptionsAddsBothOptions(t *testing.T) {
-	opts := WithOptions(map[string]ansiblemod.Option{"state": {Type: ansiblemod.Str}})
-	if _, ok := opts[OptionTextfile]; !ok {
+	opts := observe.WithOptions(map[string]ansiblemod.Option{"state": {Type: ansiblemod.Str}})
+	if _, ok := opts[observe.OptionTextfile]; !ok {
 		t.Error("no metrics_textfile")
 	}
-	if _, ok := opts[OptionPushgateway]; !ok {
+	if _, ok := opts[observe.OptionPushgateway]; !ok {
 		t.Error("no pushgateway_url")
 	}
 	if _, ok := opts["state"]; !ok {
@@ -147,29 +121,29 @@ func TestShortNameDropsTheCollection(t *testing.T) {
 	for in, want := range map[string]string{
 		"threader.guard.slo_check": "slo_check", "ansible.legacy.qos_guard": "qos_guard", "retry_command": "retry_command", "": "",
 	} {
-		if got := ShortName(in); got != want {
-			t.Errorf("ShortName(%q) = %q, want %q", in, got, want)
+		if got := observe.ShortName(in); got != want {
+			t.Errorf("observe.ShortName(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
 
 func TestCheckNameAllowsEmptyAndNamesTheOption(t *testing.T) {
-	if err := CheckName("--name", ""); err != nil {
-		t.Errorf(`CheckName("") = %v; "" means the module name`, err)
+	if err := observe.CheckName("--name", ""); err != nil {
+		t.Errorf(`observe.CheckName("") = %v; "" means the module name`, err)
 	}
-	if err := CheckName("--name", "web-1"); err != nil {
-		t.Errorf("CheckName(web-1) = %v", err)
+	if err := observe.CheckName("--name", "web-1"); err != nil {
+		t.Errorf("observe.CheckName(web-1) = %v", err)
 	}
 	for _, tc := range []struct {
 		check         func(option, value string) error
 		option, value string
 		want          string
 	}{
-		{CheckName, "value of name", "a\nb", `value of name "a\nb" contains control characters`},
-		{CheckName, "--name", " ", "--name must not be empty"},
-		{CheckName, "--name", strings.Repeat("x", 200), "--name "},
-		{CheckLabel, "checks[2].name", "", "checks[2].name must not be empty"},
-		{CheckLabel, "checks[0].name", "a\tb", `checks[0].name "a\tb" contains control characters`},
+		{observe.CheckName, "value of name", "a\nb", `value of name "a\nb" contains control characters`},
+		{observe.CheckName, "--name", " ", "--name must not be empty"},
+		{observe.CheckName, "--name", strings.Repeat("x", 200), "--name "},
+		{observe.CheckLabel, "checks[2].name", "", "checks[2].name must not be empty"},
+		{observe.CheckLabel, "checks[0].name", "a\tb", `checks[0].name "a\tb" contains control characters`},
 	} {
 		err := tc.check(tc.option, tc.value)
 		if err == nil || !strings.HasPrefix(err.Error(), tc.want) || strings.Contains(err.Error(), "metrics: ") {

@@ -2,200 +2,54 @@ package qosguard
 
 import (
 	"bytes"
-	"encoding/json"
 	"io"
-	"math"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
-	"slices"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/threader/guard/internal/ansiblemod"
 	"github.com/threader/guard/internal/metrics/observe"
+	"github.com/threader/guard/internal/modules/moduletest"
 )
 
-// moduleArgsEnv makes the test binary run the module (see TestMain):
-// ansiblemod.Run takes over fd 1 for good, so a module run needs a process.
-const moduleArgsEnv = "QOSGUARD_TEST_MODULE_ARGS"
+// qosGuard is the module run by this test binary (TestMain) as Ansible
+// runs it, under its FQCN.
+var qosGuard = moduletest.Self(Module)
 
-func TestMain(m *testing.M) {
-	if path := os.Getenv(moduleArgsEnv); path != "" {
-		os.Exit(ansiblemod.Run(Module.Name, Module.Spec, Module.Handler, []string{"AnsiballZ_qos_guard", path}))
-	}
-	os.Exit(m.Run())
-}
-
-// invokeModule runs the module as Ansible does, under its FQCN, with the
-// system log at socket, and returns its JSON result.
-func invokeModule(t *testing.T, socket string, args map[string]any) map[string]any {
-	t.Helper()
-	full := map[string]any{"_ansible_module_name": "threader.guard.qos_guard"}
-	for k, v := range args {
-		full[k] = v
-	}
-	data, _ := json.Marshal(full)
-	path := filepath.Join(t.TempDir(), "args")
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), moduleArgsEnv+"="+path, observe.SyslogSocketEnv+"="+socket)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, _ := cmd.Output()
-	var res map[string]any
-	if err := json.Unmarshal(out, &res); err != nil {
-		t.Fatalf("no JSON result (%v): %s\nstderr: %s", err, out, stderr.String())
-	}
-	return res
-}
-
-// syslogSocket is a unixgram socket standing in for /dev/log.
-type syslogSocket struct {
-	path string
-	conn *net.UnixConn
-}
-
-func newSyslogSocket(t *testing.T) *syslogSocket {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "qg") // short: socket paths are limited to 108 bytes
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	path := filepath.Join(dir, "log")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return &syslogSocket{path: path, conn: conn}
-}
-
-// next returns the next line sent to the socket.
-func (s *syslogSocket) next(t *testing.T) string {
-	t.Helper()
-	buf := make([]byte, 8192)
-	s.conn.SetReadDeadline(time.Now().Add(10 * time.Second)) // only bounds a broken test
-	n, _, err := s.conn.ReadFromUnix(buf)
-	if err != nil {
-		t.Fatalf("no log line: %v", err)
-	}
-	return string(buf[:n])
-}
-
-// fakePushgateway records what is pushed to it.
-type fakePushgateway struct {
-	*httptest.Server
-	mu     sync.Mutex
-	pushes []string // "METHOD PATH"
-	bodies []string
-}
-
-func newFakePushgateway(t *testing.T) *fakePushgateway {
-	t.Helper()
-	pg := &fakePushgateway{}
-	pg.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		pg.mu.Lock()
-		defer pg.mu.Unlock()
-		pg.pushes = append(pg.pushes, r.Method+" "+r.URL.Path)
-		pg.bodies = append(pg.bodies, string(body))
-	}))
-	t.Cleanup(pg.Close)
-	return pg
-}
-
-func (pg *fakePushgateway) got() (pushes, bodies []string) {
-	pg.mu.Lock()
-	defer pg.mu.Unlock()
-	return append([]string(nil), pg.pushes...), append([]string(nil), pg.bodies...)
-}
-
-// groupingKey turns "POST /metrics/job/J/name/N/instance/I" (the labels
-// in any order) into "POST instance=I job=J name=N".
-func groupingKey(push string) string {
-	method, path, _ := strings.Cut(push, " ")
-	parts := strings.Split(strings.TrimPrefix(path, "/metrics/"), "/")
-	var labels []string
-	for i := 0; i+1 < len(parts); i += 2 {
-		labels = append(labels, parts[i]+"="+parts[i+1])
-	}
-	slices.Sort(labels)
-	return method + " " + strings.Join(labels, " ")
-}
-
-func readFile(t *testing.T, path string) string {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(data)
-}
-
-// value returns the value of one series in a textfile, NaN when absent.
-func value(text, series string) float64 {
-	f, err := strconv.ParseFloat(sample(text, series), 64)
-	if err != nil {
-		return math.NaN()
-	}
-	return f
-}
-
-// sample returns the value of one series in a textfile, "" when absent.
-func sample(text, series string) string {
-	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\S+)$`).FindStringSubmatch(text)
-	if m == nil {
-		return ""
-	}
-	return m[1]
-}
+func TestMain(m *testing.M) { moduletest.Main(m, Module) }
 
 func TestModuleLockPublishesAndLogsTheChange(t *testing.T) {
-	sock := newSyslogSocket(t)
-	pg := newFakePushgateway(t)
+	sock := moduletest.NewSyslog(t)
+	pg := moduletest.NewFakePushgateway(t)
 	dir := t.TempDir()
 	textfile := filepath.Join(dir, "threader_guard.prom")
 	host, _ := os.Hostname()
-	res := invokeModule(t, sock.path, map[string]any{
+	res := qosGuard.Run(t, map[string]any{
 		"state": "locked", "path": filepath.Join(dir, "guard"), "minutes": 30, "reason": "rollback of build 7",
 		"owner": "ci", "name": "web", "metrics_textfile": textfile, "pushgateway_url": pg.URL,
-	})
+	}, sock.Env()).JSON
 	if res["failed"] == true || res["changed"] != true || res["warnings"] != nil {
 		t.Fatalf("result %v", res)
 	}
-	text := readFile(t, textfile)
+	text := moduletest.ReadFile(t, textfile)
 	expires, _ := time.Parse(time.RFC3339, res["expires_at"].(string))
 	lockedAt, _ := time.Parse(time.RFC3339, res["locked_at"].(string))
-	for series, want := range map[string]float64{
+	moduletest.WantSeries(t, text, map[string]float64{
 		`threader_guard_locked{name="web"}`:                        1,
 		`threader_guard_lock_expiry_timestamp_seconds{name="web"}`: float64(expires.Unix()),
 		`threader_guard_locked_at_timestamp_seconds{name="web"}`:   float64(lockedAt.Unix()),
-	} {
-		if got := value(text, series); got != want {
-			t.Errorf("%s = %v, want %v\n%s", series, got, want, text)
-		}
-	}
+	})
 	for _, series := range []string{`threader_guard_lock_last_change_timestamp_seconds{name="web"}`, `threader_guard_lock_last_evaluation_timestamp_seconds{name="web"}`} {
-		if sample(text, series) == "" {
+		if moduletest.Sample(text, series) == "" {
 			t.Errorf("no %s\n%s", series, text)
 		}
 	}
-	pushes, _ := pg.got()
-	if want := "POST instance=" + host + " job=qos_guard name=web"; len(pushes) != 1 || groupingKey(pushes[0]) != want {
+	pushes := pg.Pushes()
+	if want := "POST instance=" + host + " job=qos_guard name=web"; len(pushes) != 1 || pushes[0].GroupingKey() != want {
 		t.Errorf("pushes %v, want one to %s", pushes, want)
 	}
-	line := sock.next(t)
+	line := sock.Next(t)
 	for _, want := range []string{" ansible-qos_guard[", "event=guard_state_change module=qos_guard name=web from=unlocked to=locked action=lock locked_at=",
 		` reason="rollback of build 7" owner=ci check_mode=false`} {
 		if !strings.Contains(line, want) {
@@ -205,98 +59,100 @@ func TestModuleLockPublishesAndLogsTheChange(t *testing.T) {
 }
 
 func TestModuleStatusAndRelockKeepTheLastChange(t *testing.T) {
-	sock := newSyslogSocket(t)
+	sock := moduletest.NewSyslog(t)
 	dir := t.TempDir()
 	textfile := filepath.Join(dir, "g.prom")
 	guardPath := filepath.Join(dir, "guard")
 	lock := map[string]any{"state": "locked", "path": guardPath, "minutes": 30, "metrics_textfile": textfile}
-	invokeModule(t, sock.path, lock)
-	sock.next(t) // the lock's guard_state_change
-	changed := sample(readFile(t, textfile), `threader_guard_lock_last_change_timestamp_seconds{name="qos_guard"}`)
+	qosGuard.Run(t, lock, sock.Env())
+	sock.Next(t) // the lock's guard_state_change
+	changed := moduletest.Sample(moduletest.ReadFile(t, textfile), `threader_guard_lock_last_change_timestamp_seconds{name="qos_guard"}`)
 
 	// A relock within the slack and a status change nothing: no log line,
 	// and the last change stays the lock's.
-	if res := invokeModule(t, sock.path, lock); res["changed"] != false {
+	if res := qosGuard.Run(t, lock, sock.Env()).JSON; res["changed"] != false {
 		t.Fatalf("relock changed: %v", res)
 	}
-	res := invokeModule(t, sock.path, map[string]any{"path": guardPath, "metrics_textfile": textfile})
+	res := qosGuard.Run(t, map[string]any{"path": guardPath, "metrics_textfile": textfile}, sock.Env()).JSON
 	if res["failed"] == true || res["locked"] != true {
 		t.Fatalf("status: %v", res)
 	}
-	text := readFile(t, textfile)
-	if got := value(text, `threader_guard_locked{name="qos_guard"}`); got != 1 {
+	text := moduletest.ReadFile(t, textfile)
+	if got := moduletest.Value(text, `threader_guard_locked{name="qos_guard"}`); got != 1 {
 		t.Errorf("locked = %v after status\n%s", got, text)
 	}
-	if got := sample(text, `threader_guard_lock_last_change_timestamp_seconds{name="qos_guard"}`); got != changed || changed == "" {
+	if got := moduletest.Sample(text, `threader_guard_lock_last_change_timestamp_seconds{name="qos_guard"}`); got != changed || changed == "" {
 		t.Errorf("last change %q, want the lock's %q", got, changed)
 	}
 
-	res = invokeModule(t, sock.path, map[string]any{"state": "unlocked", "path": guardPath, "metrics_textfile": textfile})
+	res = qosGuard.Run(t, map[string]any{"state": "unlocked", "path": guardPath, "metrics_textfile": textfile}, sock.Env()).JSON
 	if res["changed"] != true {
 		t.Fatalf("unlock: %v", res)
 	}
 	// The first line after the lock's is the unlock's: relock and status logged nothing.
-	if line := sock.next(t); !strings.Contains(line, "event=guard_state_change module=qos_guard name=qos_guard from=locked to=unlocked action=unlock") {
+	if line := sock.Next(t); !strings.Contains(line, "event=guard_state_change module=qos_guard name=qos_guard from=locked to=unlocked action=unlock") {
 		t.Errorf("unlock log line %q", line)
 	}
-	text = readFile(t, textfile)
+	text = moduletest.ReadFile(t, textfile)
 	for _, series := range []string{`threader_guard_locked{name="qos_guard"}`,
 		`threader_guard_lock_expiry_timestamp_seconds{name="qos_guard"}`, `threader_guard_locked_at_timestamp_seconds{name="qos_guard"}`} {
-		if got := value(text, series); got != 0 {
+		if got := moduletest.Value(text, series); got != 0 {
 			t.Errorf("after unlock %s = %v, want 0", series, got)
 		}
 	}
 }
 
 func TestModuleCheckModePublishesNothingAndNoLogLogsNothing(t *testing.T) {
-	sock := newSyslogSocket(t)
+	sock := moduletest.NewSyslog(t)
 	dir := t.TempDir()
 	textfile := filepath.Join(dir, "g.prom")
 	guardPath := filepath.Join(dir, "guard")
-	res := invokeModule(t, sock.path, map[string]any{"state": "locked", "path": guardPath, "metrics_textfile": textfile, "_ansible_check_mode": true})
+	res := qosGuard.Run(t, map[string]any{"state": "locked", "path": guardPath, "metrics_textfile": textfile, "_ansible_check_mode": true}, sock.Env()).JSON
 	if res["changed"] != true || res["failed"] == true {
 		t.Fatalf("check mode: %v", res)
 	}
 	if _, err := os.Stat(textfile); !os.IsNotExist(err) {
 		t.Errorf("check mode published metrics (stat: %v)", err)
 	}
-	if line := sock.next(t); !strings.Contains(line, "action=lock") || !strings.Contains(line, "check_mode=true") {
+	if line := sock.Next(t); !strings.Contains(line, "action=lock") || !strings.Contains(line, "check_mode=true") {
 		t.Errorf("check mode log line %q, want the planned change", line)
 	}
-	invokeModule(t, sock.path, map[string]any{"state": "locked", "path": guardPath, "name": "secret-task", "_ansible_no_log": true})
-	invokeModule(t, sock.path, map[string]any{"state": "unlocked", "path": guardPath, "name": "loud"})
-	if line := sock.next(t); !strings.Contains(line, "name=loud") {
+	qosGuard.Run(t, map[string]any{"state": "locked", "path": guardPath, "name": "secret-task", "_ansible_no_log": true}, sock.Env())
+	qosGuard.Run(t, map[string]any{"state": "unlocked", "path": guardPath, "name": "loud"}, sock.Env())
+	if line := sock.Next(t); !strings.Contains(line, "name=loud") {
 		t.Errorf("the no_log task logged: %q", line)
 	}
 }
 
 func TestModuleMasksThePushgatewayPassword(t *testing.T) {
-	sock := newSyslogSocket(t)
-	pg := newFakePushgateway(t)
+	sock := moduletest.NewSyslog(t)
+	pg := moduletest.NewFakePushgateway(t)
 	dir := t.TempDir()
 	textfile := filepath.Join(dir, "g.prom")
 	const secret = "pgw-s3cret"
-	res := invokeModule(t, sock.path, map[string]any{
+	res := qosGuard.Run(t, map[string]any{
 		"state": "locked", "path": filepath.Join(dir, "guard"), "reason": "token " + secret, "name": "web-" + secret,
 		"metrics_textfile": textfile, "pushgateway_url": strings.Replace(pg.URL, "http://", "http://bot:"+secret+"@", 1),
-	})
+	}, sock.Env()).JSON
 	if res["failed"] == true {
 		t.Fatalf("result %v", res)
 	}
-	pushes, bodies := pg.got()
-	line := sock.next(t)
-	for where, text := range map[string]string{"textfile": readFile(t, textfile), "push": strings.Join(pushes, " ") + strings.Join(bodies, " "), "log": line} {
+	if pushes := pg.Pushes(); len(pushes) != 1 || pushes[0].User != "bot" || pushes[0].Password != secret {
+		t.Errorf("pushes %+v, want one with the basic auth of the URL", pushes)
+	}
+	line := sock.Next(t)
+	for where, text := range map[string]string{"textfile": moduletest.ReadFile(t, textfile), "push": pg.Sent(), "log": line} {
 		if strings.Contains(text, secret) {
 			t.Errorf("the password is in the %s: %q", where, text)
 		}
 	}
-	if !strings.Contains(readFile(t, textfile), `name="web-********"`) || !strings.Contains(line, `reason="token ********"`) {
-		t.Errorf("masked values missing:\n%s\n%s", readFile(t, textfile), line)
+	if !strings.Contains(moduletest.ReadFile(t, textfile), `name="web-********"`) || !strings.Contains(line, `reason="token ********"`) {
+		t.Errorf("masked values missing:\n%s\n%s", moduletest.ReadFile(t, textfile), line)
 	}
 }
 
 func TestModuleOptionErrorsAndPublishWarnings(t *testing.T) {
-	sock := newSyslogSocket(t)
+	sock := moduletest.NewSyslog(t)
 	dir := t.TempDir()
 	guardPath := filepath.Join(dir, "guard")
 	for _, tc := range []struct {
@@ -310,14 +166,12 @@ func TestModuleOptionErrorsAndPublishWarnings(t *testing.T) {
 		{map[string]any{"pushgateway_url": "ftp://x"}, "pushgateway_url: "},
 	} {
 		tc.args["path"] = guardPath
-		res := invokeModule(t, sock.path, tc.args)
+		res := qosGuard.Run(t, tc.args, sock.Env()).JSON
 		if msg, _ := res["msg"].(string); res["failed"] != true || !strings.HasPrefix(msg, tc.want) {
 			t.Errorf("%v: result %v, want a failure starting %q", tc.args, res, tc.want)
 		}
 	}
-	closed := httptest.NewServer(http.NotFoundHandler())
-	closed.Close()
-	res := invokeModule(t, sock.path, map[string]any{"state": "locked", "path": guardPath, "pushgateway_url": closed.URL})
+	res := qosGuard.Run(t, map[string]any{"state": "locked", "path": guardPath, "pushgateway_url": moduletest.ClosedURL()}, sock.Env()).JSON
 	warnings, _ := res["warnings"].([]any)
 	if res["failed"] == true || res["changed"] != true || len(warnings) != 1 || !strings.HasPrefix(warnings[0].(string), "metrics not published: pushgateway_url") {
 		t.Errorf("unreachable Pushgateway: want the lock taken and one warning, got %v", res)
@@ -325,9 +179,9 @@ func TestModuleOptionErrorsAndPublishWarnings(t *testing.T) {
 }
 
 func TestCLIPublishesAndLogs(t *testing.T) {
-	sock := newSyslogSocket(t)
-	t.Setenv(observe.SyslogSocketEnv, sock.path)
-	pg := newFakePushgateway(t)
+	sock := moduletest.NewSyslog(t)
+	t.Setenv(observe.SyslogSocketEnv, sock.Path)
+	pg := moduletest.NewFakePushgateway(t)
 	dir := t.TempDir()
 	textfile := filepath.Join(dir, "g.prom")
 	guardPath := filepath.Join(dir, "guard")
@@ -337,15 +191,15 @@ func TestCLIPublishesAndLogs(t *testing.T) {
 	if code != exitOK || stderr.Len() != 0 {
 		t.Fatalf("lock: exit %d, stderr %q", code, stderr.String())
 	}
-	if got := value(readFile(t, textfile), `threader_guard_locked{name="ci-window"}`); got != 1 {
-		t.Errorf("locked = %v\n%s", got, readFile(t, textfile))
+	if got := moduletest.Value(moduletest.ReadFile(t, textfile), `threader_guard_locked{name="ci-window"}`); got != 1 {
+		t.Errorf("locked = %v\n%s", got, moduletest.ReadFile(t, textfile))
 	}
 	host, _ := os.Hostname()
-	if pushes, _ := pg.got(); len(pushes) != 1 || groupingKey(pushes[0]) != "POST instance="+host+" job=qos_guard name=ci-window" {
+	if pushes := pg.Pushes(); len(pushes) != 1 || pushes[0].GroupingKey() != "POST instance="+host+" job=qos_guard name=ci-window" {
 		t.Errorf("pushes %v", pushes)
 	}
 	// The CLI logs as qos_guard, not ansible-qos_guard.
-	if line := sock.next(t); !strings.Contains(line, " qos_guard[") || !strings.Contains(line, "module=qos_guard name=ci-window from=unlocked to=locked action=lock") {
+	if line := sock.Next(t); !strings.Contains(line, " qos_guard[") || !strings.Contains(line, "module=qos_guard name=ci-window from=unlocked to=locked action=lock") {
 		t.Errorf("log line %q", line)
 	}
 	// --no-syslog: the next line on the socket is the unlock's.
@@ -353,11 +207,11 @@ func TestCLIPublishesAndLogs(t *testing.T) {
 	if code := cli([]string{"--path", guardPath, "--metrics-textfile", textfile, "unlock"}, io.Discard, io.Discard); code != exitOK {
 		t.Fatalf("unlock exit %d", code)
 	}
-	if line := sock.next(t); !strings.Contains(line, "name=qos_guard from=locked to=unlocked action=unlock") {
+	if line := sock.Next(t); !strings.Contains(line, "name=qos_guard from=locked to=unlocked action=unlock") {
 		t.Errorf("log line %q, want the unlock's (the --no-syslog lock logged?)", line)
 	}
-	text := readFile(t, textfile)
-	if value(text, `threader_guard_locked{name="qos_guard"}`) != 0 || value(text, `threader_guard_locked{name="ci-window"}`) != 1 {
+	text := moduletest.ReadFile(t, textfile)
+	if moduletest.Value(text, `threader_guard_locked{name="qos_guard"}`) != 0 || moduletest.Value(text, `threader_guard_locked{name="ci-window"}`) != 1 {
 		t.Errorf("two names share the file, each keeps its series:\n%s", text)
 	}
 }
@@ -382,10 +236,8 @@ func TestCLIFlagErrorsAndPublishWarnings(t *testing.T) {
 	}
 	// A publish failure is a warning: status still answers with its exit code.
 	cli([]string{"--path", guardPath, "lock"}, io.Discard, io.Discard)
-	closed := httptest.NewServer(http.NotFoundHandler())
-	closed.Close()
 	var stdout, stderr bytes.Buffer
-	code := cli([]string{"--path", guardPath, "--pushgateway-url", closed.URL, "status"}, &stdout, &stderr)
+	code := cli([]string{"--path", guardPath, "--pushgateway-url", moduletest.ClosedURL(), "status"}, &stdout, &stderr)
 	if code != exitLocked || !strings.HasPrefix(stderr.String(), "qos_guard: warning: metrics not published: --pushgateway-url ") {
 		t.Errorf("unreachable Pushgateway: exit %d, stderr %q; want %d and a warning", code, stderr.String(), exitLocked)
 	}

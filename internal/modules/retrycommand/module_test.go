@@ -1,45 +1,37 @@
 package retrycommand
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/threader/guard/internal/testenv"
+	"github.com/threader/guard/internal/modules/moduletest"
 )
 
-// runModule runs the built module binary the way Ansible does (one JSON args
-// file) and returns its JSON result and exit code.
+// retryCommandBinary is modules/retry_command, built, run as Ansible runs
+// it (observe_test.go runs the module in the test binary instead).
+var retryCommandBinary = moduletest.Built("retry_command")
+
+// invoke runs the built module with args and returns its JSON result and
+// exit code.
 func invoke(t *testing.T, args map[string]any) (map[string]any, int) {
 	t.Helper()
-	bin := testenv.BuildCLI(t, "retry_command")
-	data, _ := json.Marshal(args)
-	argsFile := filepath.Join(t.TempDir(), "args")
-	os.WriteFile(argsFile, data, 0o600)
-	cmd := exec.Command(bin, argsFile)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	var res map[string]any
-	if err := json.Unmarshal(out, &res); err != nil {
-		t.Fatalf("module printed no JSON object (%v):\nstdout: %s\nstderr: %s", err, out, stderr.String())
-	}
-	return res, code
+	r := retryCommandBinary.Run(t, args)
+	return r.JSON, r.Code
 }
 
+// counterScript is a shell script failing its first `failures` runs; run
+// n prints "attempt n" on stdout and "err n" on stderr.
 func counterScript(t *testing.T, failures int) string {
 	file := filepath.Join(t.TempDir(), "count")
 	return fmt.Sprintf(`n=$(cat %[1]s 2>/dev/null || echo 0); n=$((n+1)); echo $n > %[1]s; echo "attempt $n"; echo "err $n" >&2; [ $n -gt %[2]d ]`, file, failures)
+}
+
+// flaky is counterScript as a command (argv).
+func flaky(t *testing.T, failures int) []string {
+	return []string{"/bin/sh", "-c", counterScript(t, failures)}
 }
 
 func history(t *testing.T, res map[string]any) []map[string]any {

@@ -1,47 +1,27 @@
 package slocheck
 
 import (
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/threader/guard/internal/modules/moduletest"
 	"github.com/threader/guard/internal/testenv"
 )
 
-// invoke runs the built module binary the way Ansible does (one JSON args
-// file) and returns its JSON result and exit code.
+// sloCheck is modules/slo_check, built, run as Ansible runs it.
+var sloCheck = moduletest.Built("slo_check")
+
+// invoke runs the built module with args and env (NAME=value entries) and
+// returns its JSON result, exit code and output.
 func invoke(t *testing.T, args map[string]any, env ...string) (map[string]any, int, string) {
 	t.Helper()
-	bin := testenv.BuildCLI(t, "slo_check")
-	data, _ := json.Marshal(args)
-	argsFile := filepath.Join(t.TempDir(), "args")
-	if err := os.WriteFile(argsFile, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, argsFile)
-	cmd.Env = append(os.Environ(), env...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	var res map[string]any
-	if err := json.Unmarshal(out, &res); err != nil {
-		t.Fatalf("module printed no JSON object (%v):\nstdout: %s\nstderr: %s", err, out, stderr.String())
-	}
-	return res, code, string(out)
+	r := sloCheck.Run(t, args, env...)
+	return r.JSON, r.Code, r.Stdout
 }
 
 func TestModule(t *testing.T) {

@@ -6,21 +6,18 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"regexp"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/threader/guard/internal/metrics/observe"
+	"github.com/threader/guard/internal/modules/moduletest"
 )
 
 // fakePrometheus answers instant queries with answer(query), a vector of
@@ -78,150 +75,19 @@ func moduleArgs(promURL string, checks []any, more ...any) map[string]any {
 	return a
 }
 
-// syslogSocket is a unixgram socket standing in for /dev/log.
-type syslogSocket struct {
-	path string
-	conn *net.UnixConn
-}
-
-func newSyslogSocket(t *testing.T) *syslogSocket {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "slo") // short: socket paths are limited to 108 bytes
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	path := filepath.Join(dir, "log")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return &syslogSocket{path: path, conn: conn}
-}
-
-// env is the module's environment entry pointing it at the socket.
-func (s *syslogSocket) env() string { return observe.SyslogSocketEnv + "=" + s.path }
-
-// next returns the next line sent to the socket.
-func (s *syslogSocket) next(t *testing.T) string {
-	t.Helper()
-	buf := make([]byte, 8192)
-	s.conn.SetReadDeadline(time.Now().Add(10 * time.Second)) // only bounds a broken test
-	n, _, err := s.conn.ReadFromUnix(buf)
-	if err != nil {
-		t.Fatalf("no log line: %v", err)
-	}
-	return string(buf[:n])
-}
-
-func (s *syslogSocket) lines(t *testing.T, n int) []string {
-	t.Helper()
-	out := make([]string, n)
-	for i := range out {
-		out[i] = s.next(t)
-	}
-	return out
-}
-
-// fakePushgateway records what is pushed to it.
-type fakePushgateway struct {
-	*httptest.Server
-	mu     sync.Mutex
-	pushes []string // "METHOD PATH"
-	bodies []string
-}
-
-func newFakePushgateway(t *testing.T) *fakePushgateway {
-	t.Helper()
-	pg := &fakePushgateway{}
-	pg.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		pg.mu.Lock()
-		defer pg.mu.Unlock()
-		pg.pushes = append(pg.pushes, r.Method+" "+r.URL.Path)
-		pg.bodies = append(pg.bodies, string(body))
-	}))
-	t.Cleanup(pg.Close)
-	return pg
-}
-
-func (pg *fakePushgateway) got() (pushes, bodies []string) {
-	pg.mu.Lock()
-	defer pg.mu.Unlock()
-	return append([]string(nil), pg.pushes...), append([]string(nil), pg.bodies...)
-}
-
-// groupingKey turns "POST /metrics/job/J/name/N/instance/I" (the labels
-// in any order) into "POST instance=I job=J name=N".
-func groupingKey(push string) string {
-	method, path, _ := strings.Cut(push, " ")
-	parts := strings.Split(strings.TrimPrefix(path, "/metrics/"), "/")
-	var labels []string
-	for i := 0; i+1 < len(parts); i += 2 {
-		labels = append(labels, parts[i]+"="+parts[i+1])
-	}
-	slices.Sort(labels)
-	return method + " " + strings.Join(labels, " ")
-}
-
-func readFile(t *testing.T, path string) string {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(data)
-}
-
-// value returns the value of one series in a textfile; absent is -999.
-func value(text, series string) float64 {
-	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\S+)$`).FindStringSubmatch(text)
-	if m == nil {
-		return -999
-	}
-	f, err := strconv.ParseFloat(m[1], 64)
-	if err != nil {
-		return -999
-	}
-	return f
-}
-
-// wantSeries checks series values of a textfile (NaN matches NaN).
-func wantSeries(t *testing.T, text string, want map[string]float64) {
-	t.Helper()
-	for series, w := range want {
-		if got := value(text, series); got != w && !(math.IsNaN(w) && math.IsNaN(got)) {
-			t.Errorf("%s = %v, want %v", series, got, w)
-		}
-	}
-	if t.Failed() {
-		t.Logf("textfile:\n%s", text)
-	}
-}
-
-func wantInLine(t *testing.T, line string, parts ...string) {
-	t.Helper()
-	for _, p := range parts {
-		if !strings.Contains(line, p) {
-			t.Errorf("log line %q lacks %q", line, p)
-		}
-	}
-}
-
 func TestModulePublishesAndLogsEachCheck(t *testing.T) {
 	prom := newFakePrometheus(t, webAnswers)
-	sock := newSyslogSocket(t)
-	pg := newFakePushgateway(t)
+	sock := moduletest.NewSyslog(t)
+	pg := moduletest.NewFakePushgateway(t)
 	textfile := filepath.Join(t.TempDir(), "threader_guard.prom")
 	host, _ := os.Hostname()
 	res, code, _ := invoke(t, moduleArgs(prom.URL, webChecks(), "name", "release-web", "metrics_textfile", textfile,
-		"pushgateway_url", pg.URL), sock.env())
+		"pushgateway_url", pg.URL), sock.Env())
 	if code != 1 || res["passed"] != false || res["warnings"] != nil {
 		t.Fatalf("exit %d: %v", code, res)
 	}
-	text := readFile(t, textfile)
-	wantSeries(t, text, map[string]float64{
+	text := moduletest.ReadFile(t, textfile)
+	moduletest.WantSeries(t, text, map[string]float64{
 		`threader_guard_slo_check_value{check="error_ratio",name="release-web"}`:     0.023,
 		`threader_guard_slo_check_threshold{check="error_ratio",name="release-web"}`: 0.01,
 		`threader_guard_slo_check_passed{check="error_ratio",name="release-web"}`:    0,
@@ -232,19 +98,19 @@ func TestModulePublishesAndLogsEachCheck(t *testing.T) {
 		`threader_guard_slo_check_threshold{check="empty",name="release-web"}`:       1,
 		`threader_guard_slo_check_passed{check="empty",name="release-web"}`:          0,
 	})
-	if !(value(text, `threader_guard_slo_check_last_evaluation_timestamp_seconds{check="health",name="release-web"}`) > 0) {
+	if !(moduletest.Value(text, `threader_guard_slo_check_last_evaluation_timestamp_seconds{check="health",name="release-web"}`) > 0) {
 		t.Errorf("no evaluation timestamp:\n%s", text)
 	}
 	if strings.Contains(text, "job:http_5xx_ratio_1m") || strings.Contains(text, prom.URL) {
 		t.Errorf("a query or the URL was published:\n%s", text)
 	}
-	if pushes, _ := pg.got(); len(pushes) != 1 || groupingKey(pushes[0]) != "POST instance="+host+" job=slo_check name=release-web" {
+	if pushes := pg.Pushes(); len(pushes) != 1 || pushes[0].GroupingKey() != "POST instance="+host+" job=slo_check name=release-web" {
 		t.Errorf("pushes %v", pushes)
 	}
-	lines := sock.lines(t, 3)
-	wantInLine(t, lines[0], " ansible-slo_check[", "<12>", `event=slo_evaluation module=slo_check name=release-web check=error_ratio value=0.023 comparison="<=" threshold=0.01 passed=false evaluation=1 samples=1`)
-	wantInLine(t, lines[1], "<14>", `check=health value=0.999 comparison=">=" threshold=0.995 passed=true evaluation=1 samples=1`)
-	wantInLine(t, lines[2], `check=empty value=NaN comparison="<=" threshold=1 passed=false evaluation=1 error="no data"`)
+	lines := sock.Lines(t, 3)
+	moduletest.WantInLine(t, lines[0], " ansible-slo_check[", "<12>", `event=slo_evaluation module=slo_check name=release-web check=error_ratio value=0.023 comparison="<=" threshold=0.01 passed=false evaluation=1 samples=1`)
+	moduletest.WantInLine(t, lines[1], "<14>", `check=health value=0.999 comparison=">=" threshold=0.995 passed=true evaluation=1 samples=1`)
+	moduletest.WantInLine(t, lines[2], `check=empty value=NaN comparison="<=" threshold=1 passed=false evaluation=1 error="no data"`)
 	for _, l := range lines {
 		if strings.Contains(l, "query") || strings.Contains(l, "http_5xx") {
 			t.Errorf("a query was logged: %q", l)
@@ -261,40 +127,40 @@ func TestModulePollingLogsEveryEvaluationAndPublishesTheLast(t *testing.T) {
 		}
 		return []float64{0.999}
 	})
-	sock := newSyslogSocket(t)
+	sock := moduletest.NewSyslog(t)
 	textfile := filepath.Join(t.TempDir(), "threader_guard.prom")
 	checks := []any{map[string]any{"name": "health", "query": "health", "min": 0.995}}
-	res, code, _ := invoke(t, moduleArgs(prom.URL, checks, "interval_seconds", 0.05, "timeout_seconds", 30, "metrics_textfile", textfile), sock.env())
+	res, code, _ := invoke(t, moduleArgs(prom.URL, checks, "interval_seconds", 0.05, "timeout_seconds", 30, "metrics_textfile", textfile), sock.Env())
 	if code != 0 || res["passed"] != true || res["evaluations"] != 2.0 {
 		t.Fatalf("exit %d: %v", code, res)
 	}
-	wantSeries(t, readFile(t, textfile), map[string]float64{
+	moduletest.WantSeries(t, moduletest.ReadFile(t, textfile), map[string]float64{
 		`threader_guard_slo_check_value{check="health",name="slo_check"}`:  0.999,
 		`threader_guard_slo_check_passed{check="health",name="slo_check"}`: 1,
 	})
-	lines := sock.lines(t, 2)
-	wantInLine(t, lines[0], "event=slo_evaluation module=slo_check name=slo_check check=health value=0.5", "passed=false evaluation=1")
-	wantInLine(t, lines[1], "check=health value=0.999", "passed=true evaluation=2")
+	lines := sock.Lines(t, 2)
+	moduletest.WantInLine(t, lines[0], "event=slo_evaluation module=slo_check name=slo_check check=health value=0.5", "passed=false evaluation=1")
+	moduletest.WantInLine(t, lines[1], "check=health value=0.999", "passed=true evaluation=2")
 }
 
 func TestModuleCheckModeLogsButPublishesNothingAndNoLogLogsNothing(t *testing.T) {
 	prom := newFakePrometheus(t, webAnswers)
-	sock := newSyslogSocket(t)
+	sock := moduletest.NewSyslog(t)
 	textfile := filepath.Join(t.TempDir(), "threader_guard.prom")
 	checks := webChecks()[1:2] // health
-	res, code, _ := invoke(t, moduleArgs(prom.URL, checks, "name", "planned", "metrics_textfile", textfile, "_ansible_check_mode", true), sock.env())
+	res, code, _ := invoke(t, moduleArgs(prom.URL, checks, "name", "planned", "metrics_textfile", textfile, "_ansible_check_mode", true), sock.Env())
 	if code != 0 || res["passed"] != true {
 		t.Fatalf("check mode: exit %d: %v", code, res)
 	}
 	if _, err := os.Stat(textfile); !os.IsNotExist(err) {
 		t.Errorf("check mode published (stat: %v)", err)
 	}
-	if line := sock.next(t); !strings.Contains(line, "name=planned check=health") {
+	if line := sock.Next(t); !strings.Contains(line, "name=planned check=health") {
 		t.Errorf("check mode: log line %q", line)
 	}
-	invoke(t, moduleArgs(prom.URL, checks, "name", "quiet", "_ansible_no_log", true), sock.env())
-	invoke(t, moduleArgs(prom.URL, checks, "name", "loud"), sock.env())
-	if line := sock.next(t); !strings.Contains(line, "name=loud") {
+	invoke(t, moduleArgs(prom.URL, checks, "name", "quiet", "_ansible_no_log", true), sock.Env())
+	invoke(t, moduleArgs(prom.URL, checks, "name", "loud"), sock.Env())
+	if line := sock.Next(t); !strings.Contains(line, "name=loud") {
 		t.Errorf("the no_log task logged: %q", line)
 	}
 }
@@ -303,33 +169,32 @@ func TestModuleCheckModeLogsButPublishesNothingAndNoLogLogsNothing(t *testing.T)
 // name holding one) reach neither the textfile, the push nor the log.
 func TestModuleKeepsSecretsOutOfMetricsAndLogs(t *testing.T) {
 	prom := newFakePrometheus(t, webAnswers)
-	sock := newSyslogSocket(t)
-	pg := newFakePushgateway(t)
+	sock := moduletest.NewSyslog(t)
+	pg := moduletest.NewFakePushgateway(t)
 	textfile := filepath.Join(t.TempDir(), "threader_guard.prom")
 	const promPass, pushPass = "prom-s3cret-81", "pgw-s3cret-27"
 	checks := []any{map[string]any{"name": "health-" + promPass, "query": "health", "min": 0.995}}
 	res, code, out := invoke(t, moduleArgs(prom.URL, checks, "name", "gate-"+pushPass, "prometheus_username", "bot", "prometheus_password", promPass,
-		"metrics_textfile", textfile, "pushgateway_url", strings.Replace(pg.URL, "http://", "http://ci:"+pushPass+"@", 1)), sock.env())
+		"metrics_textfile", textfile, "pushgateway_url", strings.Replace(pg.URL, "http://", "http://ci:"+pushPass+"@", 1)), sock.Env())
 	if code != 0 || res["passed"] != true || res["warnings"] != nil {
 		t.Fatalf("exit %d: %v", code, res)
 	}
-	pushes, bodies := pg.got()
-	logged := sock.next(t)
-	for where, text := range map[string]string{"result": out, "textfile": readFile(t, textfile), "push": strings.Join(append(pushes, bodies...), "\n"), "log": logged} {
+	logged := sock.Next(t)
+	for where, text := range map[string]string{"result": out, "textfile": moduletest.ReadFile(t, textfile), "push": pg.Sent(), "log": logged} {
 		for _, secret := range []string{promPass, pushPass} {
 			if strings.Contains(text, secret) {
 				t.Errorf("the %s holds %q:\n%s", where, secret, text)
 			}
 		}
 	}
-	if !strings.Contains(readFile(t, textfile), `{check="health-********",name="gate-********"}`) {
-		t.Errorf("names not masked:\n%s", readFile(t, textfile))
+	if !strings.Contains(moduletest.ReadFile(t, textfile), `{check="health-********",name="gate-********"}`) {
+		t.Errorf("names not masked:\n%s", moduletest.ReadFile(t, textfile))
 	}
 }
 
 func TestModuleNameCheckNameAndDestinationErrors(t *testing.T) {
 	prom := newFakePrometheus(t, webAnswers)
-	sock := newSyslogSocket(t)
+	sock := moduletest.NewSyslog(t)
 	dir := t.TempDir()
 	bad := func(name string) []any {
 		return append(webChecks()[:1], map[string]any{"name": name, "query": "health", "min": 0.995})
@@ -346,7 +211,7 @@ func TestModuleNameCheckNameAndDestinationErrors(t *testing.T) {
 		{moduleArgs(prom.URL, webChecks(), "metrics_textfile", filepath.Join(dir, "nodir", "m.prom")), "metrics_textfile: "},
 		{moduleArgs(prom.URL, webChecks(), "pushgateway_url", "ftp://x"), "pushgateway_url: "},
 	} {
-		res, code, _ := invoke(t, tc.args, sock.env())
+		res, code, _ := invoke(t, tc.args, sock.Env())
 		if msg, _ := res["msg"].(string); code != 1 || res["failed"] != true || !strings.HasPrefix(msg, tc.want) {
 			t.Errorf("want a failure starting %q, got exit %d: %v", tc.want, code, res["msg"])
 		}
@@ -354,9 +219,7 @@ func TestModuleNameCheckNameAndDestinationErrors(t *testing.T) {
 	if n := prom.queries.Load(); n != 0 {
 		t.Errorf("Prometheus was queried %d times despite bad options", n)
 	}
-	closed := httptest.NewServer(http.NotFoundHandler())
-	closed.Close()
-	res, code, _ := invoke(t, moduleArgs(prom.URL, webChecks()[1:2], "pushgateway_url", closed.URL), sock.env())
+	res, code, _ := invoke(t, moduleArgs(prom.URL, webChecks()[1:2], "pushgateway_url", moduletest.ClosedURL()), sock.Env())
 	warnings, _ := res["warnings"].([]any)
 	if code != 0 || res["passed"] != true || len(warnings) != 1 || !strings.HasPrefix(warnings[0].(string), "metrics not published: pushgateway_url") {
 		t.Errorf("unreachable Pushgateway: want success with one warning, got exit %d: %v", code, res)
@@ -365,8 +228,8 @@ func TestModuleNameCheckNameAndDestinationErrors(t *testing.T) {
 
 func TestCLIPublishesAndLogs(t *testing.T) {
 	prom := newFakePrometheus(t, webAnswers)
-	sock := newSyslogSocket(t)
-	t.Setenv(observe.SyslogSocketEnv, sock.path)
+	sock := moduletest.NewSyslog(t)
+	t.Setenv(observe.SyslogSocketEnv, sock.Path)
 	textfile := filepath.Join(t.TempDir(), "threader_guard.prom")
 	args := []string{"--prometheus-url", prom.URL, "--loki-url", "", "--job", "web", "--window", "15m", "--request-retries", "0",
 		"--name", "ci-gate", "--metrics-textfile", textfile}
@@ -374,21 +237,21 @@ func TestCLIPublishesAndLogs(t *testing.T) {
 	if r.code != exitFailed {
 		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	wantSeries(t, readFile(t, textfile), map[string]float64{
+	moduletest.WantSeries(t, moduletest.ReadFile(t, textfile), map[string]float64{
 		`threader_guard_slo_check_value{check="5xx_ratio",name="ci-gate"}`:     0.023,
 		`threader_guard_slo_check_passed{check="5xx_ratio",name="ci-gate"}`:    0,
 		`threader_guard_slo_check_passed{check="health_ratio",name="ci-gate"}`: 1,
 	})
-	lines := sock.lines(t, 2)
-	wantInLine(t, lines[0], " slo_check[", "event=slo_evaluation module=slo_check name=ci-gate check=5xx_ratio value=0.023", "passed=false evaluation=1")
-	wantInLine(t, lines[1], "check=health_ratio value=0.999", "passed=true")
+	lines := sock.Lines(t, 2)
+	moduletest.WantInLine(t, lines[0], " slo_check[", "event=slo_evaluation module=slo_check name=ci-gate check=5xx_ratio value=0.023", "passed=false evaluation=1")
+	moduletest.WantInLine(t, lines[1], "check=health_ratio value=0.999", "passed=true")
 	if strings.Contains(lines[0], "ansible-") {
 		t.Errorf("the CLI logs as slo_check, not as the module: %q", lines[0])
 	}
 	// --no-syslog logs nothing: the next line is the following run's.
 	invokeCLI(t, nil, append(args, "--no-syslog", "--name", "silent")...)
 	invokeCLI(t, nil, append(args, "--name", "after")...)
-	if line := sock.next(t); !strings.Contains(line, "name=after") {
+	if line := sock.Next(t); !strings.Contains(line, "name=after") {
 		t.Errorf("--no-syslog logged: %q", line)
 	}
 }
@@ -415,10 +278,8 @@ func TestCLIFlagErrorsAndPublishWarnings(t *testing.T) {
 	if n := prom.queries.Load(); n != 0 {
 		t.Errorf("Prometheus was queried %d times despite bad flags", n)
 	}
-	closed := httptest.NewServer(http.NotFoundHandler())
-	closed.Close()
 	var stderr bytes.Buffer
-	code := cli(context.Background(), append(base, "--job", "web", "--max-5xx-ratio", "0.05", "--pushgateway-url", closed.URL), io.Discard, &stderr, nil)
+	code := cli(context.Background(), append(base, "--job", "web", "--max-5xx-ratio", "0.05", "--pushgateway-url", moduletest.ClosedURL()), io.Discard, &stderr, nil)
 	if code != exitPassed || !strings.Contains(stderr.String(), "\nslo_check: warning: metrics not published: --pushgateway-url ") {
 		t.Errorf("unreachable Pushgateway: exit %d, stderr %q; want 0 and a warning", code, stderr.String())
 	}
