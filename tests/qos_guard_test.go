@@ -222,7 +222,9 @@ func TestQosGuardCLIConcurrentLockers(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "g")
 	var wg sync.WaitGroup
 	errs := make(chan string, 30)
-	for i := 1; i <= 30; i++ {
+	// Minutes 2 apart: locks within 60 s of each other count as the same
+	// lock, so only a 2-minute step makes the longest one win every order.
+	for i := 2; i <= 60; i += 2 {
 		wg.Add(1)
 		go func(minutes int) {
 			defer wg.Done()
@@ -239,7 +241,7 @@ func TestQosGuardCLIConcurrentLockers(t *testing.T) {
 	}
 	out, _ := testenv.Run(t, nil, bin, "--path", path, "--json", "status")
 	var st map[string]any
-	if err := json.Unmarshal([]byte(out), &st); err != nil || st["format"] != "json" || st["reason"] != "30" {
-		t.Fatalf("after 30 concurrent lockers: %q (%v); want valid JSON from the 30-minute locker", out, err)
+	if err := json.Unmarshal([]byte(out), &st); err != nil || st["format"] != "json" || st["reason"] != "60" {
+		t.Fatalf("after 30 concurrent lockers: %q (%v); want valid JSON from the 60-minute locker", out, err)
 	}
 }
