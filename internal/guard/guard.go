@@ -98,21 +98,14 @@ func (g *Guard) Status() (Status, error) {
 // Lock makes sure the guard stays locked for at least opts.Duration from
 // now (exactly that long with Force).
 func (g *Guard) Lock(opts LockOptions) (Change, error) {
-	if err := g.checkPath(); err != nil {
-		return Change{}, err
-	}
 	if opts.Duration <= 0 {
 		return Change{}, fmt.Errorf("lock duration must be positive, got %s", opts.Duration)
 	}
-	release, err := g.serialise(opts.DryRun)
+	before, release, err := g.readForWrite(opts.DryRun)
 	if err != nil {
 		return Change{}, err
 	}
 	defer release()
-	before, err := g.read()
-	if err != nil {
-		return Change{}, err
-	}
 	now := g.now()
 	rec, changed := g.plan(before, opts, now)
 	if !changed {
@@ -168,18 +161,11 @@ func absDuration(d time.Duration) time.Duration {
 
 // Unlock removes the lock file, expired or not.
 func (g *Guard) Unlock(dryRun bool) (Change, error) {
-	if err := g.checkPath(); err != nil {
-		return Change{}, err
-	}
-	release, err := g.serialise(dryRun)
+	before, release, err := g.readForWrite(dryRun)
 	if err != nil {
 		return Change{}, err
 	}
 	defer release()
-	before, err := g.read()
-	if err != nil {
-		return Change{}, err
-	}
 	after := Status{Path: g.Path}
 	if !before.Exists {
 		return Change{Before: before, After: before}, nil
@@ -190,6 +176,25 @@ func (g *Guard) Unlock(dryRun bool) (Change, error) {
 		}
 	}
 	return Change{Before: before, After: after, Changed: true}, nil
+}
+
+// readForWrite checks the path, takes the writers' lock (none for a dry
+// run) and reads the state under it, so Lock and Unlock decide on what no
+// other writer can change before they write. The caller runs release.
+func (g *Guard) readForWrite(dryRun bool) (Status, func(), error) {
+	if err := g.checkPath(); err != nil {
+		return Status{}, nil, err
+	}
+	release, err := g.serialise(dryRun)
+	if err != nil {
+		return Status{}, nil, err
+	}
+	before, err := g.read()
+	if err != nil {
+		release()
+		return Status{}, nil, err
+	}
+	return before, release, nil
 }
 
 // WaitUnlocked polls until the guard is unlocked or maxWait has passed, and
