@@ -21,6 +21,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/threader/guard/internal/testenv"
 )
 
 const okVector = `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"1"]}]}}`
@@ -178,25 +180,12 @@ func hang(t *testing.T) string {
 	return srv.URL
 }
 
-// within fails the test if f has not returned after limit: a guard against
-// hangs, not a measurement.
-func within(t *testing.T, limit time.Duration, f func()) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() { defer close(done); f() }()
-	select {
-	case <-done:
-	case <-time.After(limit):
-		t.Fatalf("still running after %s", limit)
-	}
-}
-
 func TestTimeoutBoundsTheWholeQuery(t *testing.T) {
 	url := hang(t)
 	ep := fastRetries(url)
 	ep.Timeout = 300 * time.Millisecond
 	var err error
-	within(t, 10*time.Second, func() {
+	testenv.Within(t, 10*time.Second, func() {
 		_, err = mustNew(t, Prometheus, ep).Query(context.Background(), "q", time.Time{})
 	})
 	var qerr *Error
@@ -210,7 +199,7 @@ func TestParentDeadlineShortensTheTimeout(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	var err error
-	within(t, 10*time.Second, func() {
+	testenv.Within(t, 10*time.Second, func() {
 		_, err = mustNew(t, Prometheus, Endpoint{URL: url, Timeout: time.Hour}).Query(ctx, "q", time.Time{})
 	})
 	var qerr *Error
@@ -224,7 +213,7 @@ func TestCancelIsReportedAsCanceled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
 	var err error
-	within(t, 10*time.Second, func() {
+	testenv.Within(t, 10*time.Second, func() {
 		_, err = mustNew(t, Loki, Endpoint{URL: url}).Query(ctx, "q", time.Time{})
 	})
 	if err == nil || err.Error() != "loki: canceled" {

@@ -122,7 +122,7 @@ func TestRealPrometheus(t *testing.T) {
 		p.Stop()
 		ep := Endpoint{URL: p.URL, Timeout: 2 * time.Second, Retries: 3, RetryWaitMin: 50 * time.Millisecond}
 		var err error
-		within(t, 20*time.Second, func() { _, err = mustNew(t, Prometheus, ep).Query(context.Background(), "up", time.Time{}) })
+		testenv.Within(t, 20*time.Second, func() { _, err = mustNew(t, Prometheus, ep).Query(context.Background(), "up", time.Time{}) })
 		var qerr *Error
 		if !errors.As(err, &qerr) || !qerr.Temporary() || !strings.Contains(err.Error(), "connection refused") {
 			t.Errorf("%v", err)

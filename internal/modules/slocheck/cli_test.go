@@ -38,7 +38,7 @@ func TestCLIAgainstPrometheus(t *testing.T) {
 	t.Run("stopped server fails closed within the timeout", func(t *testing.T) {
 		p.Stop()
 		var r run
-		within(t, 30*time.Second, func() {
+		testenv.Within(t, 30*time.Second, func() {
 			r = invokeCLI(t, nil, b.args("stable", "--request-timeout-seconds", "2", "--request-retries", "3")...)
 		})
 		if r.code != exitFailed || !strings.Contains(r.stdout, "5xx_ratio: prometheus: dial tcp") ||
@@ -211,19 +211,6 @@ func scenarios(t *testing.T, b backends, backend string) {
 		}
 	})
 	_ = backend
-}
-
-// within fails the test if f has not returned after limit: a guard against
-// hangs, not a measurement.
-func within(t *testing.T, limit time.Duration, f func()) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() { defer close(done); f() }()
-	select {
-	case <-done:
-	case <-time.After(limit):
-		t.Fatalf("still running after %s", limit)
-	}
 }
 
 func TestCLIUsageErrors(t *testing.T) {
