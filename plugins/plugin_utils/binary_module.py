@@ -257,15 +257,8 @@ class BinaryModuleAction(ActionBase):
         else:
             in_data, run = None, self._args_file_run(args, exe)
 
-        res = self._remote(launch_script(binaries, cache_dir, run), in_data)
-        word, rest = marker(res.get("stdout", ""))
-        if word == MISSING:
-            arch = rest.split()[0] if rest.split() else ""
-            if arch not in binaries:
-                return self._fail("the target asked for a binary for %r, which this collection does not ship" % arch)
-            res = self._install(binaries, cache_dir, arch, task_vars, run, in_data)
-            word, rest = marker(res.get("stdout", ""))
-        failure = self._marker_failure(word, rest, binaries)
+        res, word, rest, failure = self._launch(binaries, cache_dir, run, in_data, task_vars)
+        failure = failure or self._marker_failure(word, rest, binaries)
         if failure:
             return failure
         return self._module_result(res)
@@ -279,6 +272,23 @@ class BinaryModuleAction(ActionBase):
         self._fixup_perms2([tmpdir, path], execute=False)
         q = shlex.quote(path)
         return "exec 3<%s || exit 1\nrm -f %s 2>/dev/null\n%s <&3 3<&-" % (q, q, exe)
+
+    def _launch(self, binaries, cache_dir, run, in_data, task_vars):
+        """Runs `run` with the cached binary; when the target reports it
+        missing, sends and installs it and runs `run` in that same command.
+        Returns the result, its marker (word, rest) and a failed result when
+        the target asked for an architecture this collection does not ship."""
+        res = self._remote(launch_script(binaries, cache_dir, run), in_data)
+        word, rest = marker(res.get("stdout", ""))
+        if word == MISSING:
+            arch = rest.split()[0] if rest.split() else ""
+            if arch not in binaries:
+                return res, word, rest, self._fail(
+                    "the target asked for a binary for %r, which this collection does not ship" % arch
+                )
+            res = self._install(binaries, cache_dir, arch, task_vars, run, in_data)
+            word, rest = marker(res.get("stdout", ""))
+        return res, word, rest, None
 
     def _install(self, binaries, cache_dir, arch, task_vars, run, in_data):
         """Sends the binary for arch, then checks, installs and runs it."""
@@ -300,14 +310,9 @@ class BinaryModuleAction(ActionBase):
         binaries = load_binaries()
         cache_dir = self._cache_dir(task_vars)
         ready = 'echo "%s $b"' % READY
-        res = self._remote(launch_script(binaries, cache_dir, ready), None)
-        word, rest = marker(res.get("stdout", ""))
-        if word == MISSING:
-            arch = rest.split()[0] if rest.split() else ""
-            if arch not in binaries:
-                return self._fail("the target asked for a binary for %r, which this collection does not ship" % arch)
-            res = self._install(binaries, cache_dir, arch, task_vars, ready, None)
-            word, rest = marker(res.get("stdout", ""))
+        res, word, rest, failure = self._launch(binaries, cache_dir, ready, None, task_vars)
+        if failure:
+            return failure
         if word != READY:
             return self._marker_failure(word, rest, binaries) or self._module_result(res)
         # The install temp dir is ours to remove; async_wrapper removes its own.
