@@ -112,16 +112,21 @@ type Policy struct {
 	OnDecision func(Decision)
 }
 
+// MinLimit is the smallest non-zero Timeout or Deadline. Zero means no limit,
+// so a limit that rounds to zero somewhere on its way in (1e-10 seconds) must
+// be refused rather than silently become no limit at all.
+const MinLimit = time.Millisecond
+
 // Validate reports the first option that is out of range.
 func (p Policy) Validate() error {
 	if p.Attempts < 1 {
 		return fmt.Errorf("attempts must be >= 1, got %d", p.Attempts)
 	}
-	if p.Timeout < 0 {
-		return fmt.Errorf("timeout must be >= 0 (0 means none), got %v", p.Timeout)
+	if p.Timeout < 0 || p.Timeout > 0 && p.Timeout < MinLimit {
+		return fmt.Errorf("timeout must be 0 (none) or at least %v, got %v", MinLimit, p.Timeout)
 	}
-	if p.Deadline < 0 {
-		return fmt.Errorf("deadline must be >= 0 (0 means none), got %v", p.Deadline)
+	if p.Deadline < 0 || p.Deadline > 0 && p.Deadline < MinLimit {
+		return fmt.Errorf("deadline must be 0 (none) or at least %v, got %v", MinLimit, p.Deadline)
 	}
 	return p.Schedule.Validate()
 }

@@ -218,7 +218,8 @@ func TestSuccessWinsOverCancel(t *testing.T) {
 }
 
 func TestInvalidPolicy(t *testing.T) {
-	for _, p := range []Policy{{Attempts: 0}, {Attempts: 1, Timeout: -1}, {Attempts: 1, Deadline: -1}, {Attempts: 1, Schedule: Schedule{Factor: 0.1}}} {
+	for _, p := range []Policy{{Attempts: 0}, {Attempts: 1, Timeout: -1}, {Attempts: 1, Deadline: -1},
+		{Attempts: 1, Timeout: time.Nanosecond}, {Attempts: 1, Deadline: MinLimit - 1}, {Attempts: 1, Schedule: Schedule{Factor: 0.1}}} {
 		called := false
 		_, err := p.Run(context.Background(), func(context.Context, Try) Verdict { called = true; return Succeeded })
 		if !errors.Is(err, ErrInvalidPolicy) || called {

@@ -287,17 +287,26 @@ func (s *secondsFlag) Set(v string) error {
 	return err
 }
 
+// parseSeconds reads a duration flag or positional. Zero is allowed (its
+// meaning is the flag's: no limit, no wait), but not a positive value under
+// backoff.MinLimit, which would round to zero or close to it: --timeout 1e-10
+// must not mean no timeout.
 func parseSeconds(v string) (time.Duration, error) {
 	v = strings.TrimSpace(v)
+	var d time.Duration
 	if f, err := strconv.ParseFloat(v, 64); err == nil {
 		if !(f >= 0) || f > backoff.MaxDuration.Seconds() {
 			return 0, fmt.Errorf("want seconds, 0 or greater, got %q", v)
 		}
-		return secondsToDuration(f), nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 {
+		if f > 0 && f < backoff.MinLimit.Seconds() {
+			return 0, fmt.Errorf("want 0 or at least %v seconds (1 ms), got %q", backoff.MinLimit.Seconds(), v)
+		}
+		d = secondsToDuration(f)
+	} else if d, err = time.ParseDuration(v); err != nil || d < 0 {
 		return 0, fmt.Errorf("want seconds (0.5) or a duration (1m30s), 0 or greater, got %q", v)
+	}
+	if d > 0 && d < backoff.MinLimit {
+		return 0, fmt.Errorf("want 0 or at least %v, got %q", backoff.MinLimit, v)
 	}
 	return d, nil
 }

@@ -93,6 +93,13 @@ func TestCLIUsageErrors(t *testing.T) {
 		{[]string{"--factor", "0.5", "--", "true"}, "--factor must be 1 or greater"},
 		{[]string{"--timeout", "soon", "--", "true"}, "want seconds (0.5) or a duration (1m30s)"},
 		{[]string{"--timeout", "-1", "--", "true"}, "want seconds"},
+		// Issue 10 item 15: a limit that rounds to 0 would mean no limit.
+		{[]string{"--timeout", "1e-10", "--", "true"}, `invalid value "1e-10" for flag -timeout: want 0 or at least 0.001 seconds (1 ms)`},
+		{[]string{"--timeout", "999us", "--", "true"}, `invalid value "999us" for flag -timeout: want 0 or at least 1ms`},
+		{[]string{"--deadline", "0.0000001", "--", "true"}, "flag -deadline: want 0 or at least 0.001 seconds"},
+		{[]string{"--kill-grace", "1ns", "--", "true"}, "flag -kill-grace: want 0 or at least 1ms"},
+		{[]string{"--max-delay", "1e-5", "--", "true"}, "flag -max-delay: want 0 or at least"},
+		{[]string{"3", "1e-10", "--", "true"}, "base_seconds: want 0 or at least 0.001 seconds"},
 		{[]string{"--retry-on-rc", "x", "--", "true"}, "want exit codes"},
 		{[]string{"--retry-on-output", "(", "--", "true"}, "--retry-on-output"},
 		{[]string{"--bogus", "--", "true"}, "flag provided but not defined"},

@@ -122,18 +122,18 @@ func moduleJob(m *ansiblemod.Module) (runner.Retry, error) {
 			Argv:        argv,
 			Dir:         m.Str("chdir"),
 			Stdin:       m.Str("stdin"),
-			Timeout:     num.seconds("timeout_seconds", false),
-			KillGrace:   num.seconds("kill_grace_seconds", true),
+			Timeout:     num.seconds("timeout_seconds"),
+			KillGrace:   num.seconds("kill_grace_seconds"),
 			OutputLimit: moduleOutputLimit,
 		},
 		Attempts: attempts,
 		Schedule: backoff.Schedule{
-			Base:     num.seconds("base_seconds", true),
+			Base:     num.seconds("base_seconds"),
 			Factor:   num.factor(),
-			MaxDelay: num.seconds("max_delay_seconds", true),
+			MaxDelay: num.seconds("max_delay_seconds"),
 			Jitter:   backoff.Jitter(m.Str("jitter")),
 		},
-		Deadline:  num.seconds("deadline_seconds", false),
+		Deadline:  num.seconds("deadline_seconds"),
 		RetryOnRC: m.Ints("retry_on_rc"),
 	}
 	if num.err != nil {
@@ -195,9 +195,11 @@ type numbers struct {
 	err error
 }
 
-// seconds converts a float option of seconds; zeroOK says whether 0 is allowed.
-// An unset option gives 0.
-func (n *numbers) seconds(name string, zeroOK bool) time.Duration {
+// seconds converts a float option of seconds; an unset option gives 0. What 0
+// means is the option's own (no limit, no wait, SIGKILL at once), so a value
+// that would round to 0 on its way to a Duration is refused, not taken as 0:
+// a timeout of 1e-10 seconds must not become no timeout at all.
+func (n *numbers) seconds(name string) time.Duration {
 	if !n.m.IsSet(name) || n.err != nil {
 		return 0
 	}
@@ -205,15 +207,16 @@ func (n *numbers) seconds(name string, zeroOK bool) time.Duration {
 	switch {
 	case math.IsNaN(f) || math.IsInf(f, 0):
 		n.err = fmt.Errorf("value of %s must be a finite number, got: %v", name, f)
-	case f < 0 || (f == 0 && !zeroOK):
-		bound := "greater than 0"
-		if zeroOK {
-			bound = "0 or greater"
-		}
-		n.err = fmt.Errorf("value of %s must be %s, got: %v", name, bound, f)
+	case f < 0:
+		n.err = fmt.Errorf("value of %s must be 0 or greater, got: %v", name, f)
+	case f > 0 && f < minSeconds:
+		n.err = fmt.Errorf("value of %s must be 0 or at least %v (1 ms), got: %v", name, minSeconds, f)
 	}
 	return secondsToDuration(f)
 }
+
+// minSeconds is the smallest non-zero duration option, backoff.MinLimit.
+var minSeconds = backoff.MinLimit.Seconds()
 
 func (n *numbers) factor() float64 {
 	f := n.m.Float("factor")

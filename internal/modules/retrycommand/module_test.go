@@ -104,6 +104,11 @@ func TestModuleTimeout(t *testing.T) {
 	if res["failed"] != true || len(h) != 2 || h[0]["timed_out"] != true || h[0]["signal"] != "SIGTERM" || h[0]["rc"] != -15.0 {
 		t.Fatalf("result %v", res)
 	}
+	// An explicit 0 is no limit, like an absent option.
+	res, _ = invoke(t, map[string]any{"argv": []string{"sleep", "0.2"}, "attempts": 1, "timeout_seconds": 0, "deadline_seconds": 0})
+	if res["failed"] != false || res["rc"] != 0.0 {
+		t.Fatalf("timeout_seconds 0: %v", res)
+	}
 }
 
 func TestModuleShellCmdChdirEnvStdin(t *testing.T) {
@@ -176,7 +181,13 @@ func TestModuleBadOptions(t *testing.T) {
 		{map[string]any{"cmd": "true", "attempts": 0}, "value of attempts must be 1 or greater, got: 0"},
 		{map[string]any{"cmd": "true", "factor": 0.5}, "value of factor must be a finite number, 1 or greater, got: 0.5"},
 		{map[string]any{"cmd": "true", "base_seconds": -1}, "value of base_seconds must be 0 or greater, got: -1"},
-		{map[string]any{"cmd": "true", "timeout_seconds": 0}, "value of timeout_seconds must be greater than 0, got: 0"},
+		// Issue 10 item 15: a limit that rounds to 0 would mean no limit.
+		{map[string]any{"cmd": "true", "timeout_seconds": 1e-10}, "value of timeout_seconds must be 0 or at least 0.001 (1 ms), got: 1e-10"},
+		{map[string]any{"cmd": "true", "timeout_seconds": "0.0009"}, "value of timeout_seconds must be 0 or at least 0.001 (1 ms)"},
+		{map[string]any{"cmd": "true", "deadline_seconds": 1e-300}, "value of deadline_seconds must be 0 or at least 0.001 (1 ms)"},
+		{map[string]any{"cmd": "true", "kill_grace_seconds": 5e-7}, "value of kill_grace_seconds must be 0 or at least 0.001 (1 ms)"},
+		{map[string]any{"cmd": "true", "max_delay_seconds": 1e-12}, "value of max_delay_seconds must be 0 or at least 0.001 (1 ms)"},
+		{map[string]any{"cmd": "true", "base_seconds": 1e-9}, "value of base_seconds must be 0 or at least 0.001 (1 ms)"},
 		{map[string]any{"cmd": "true", "deadline_seconds": "inf"}, "value of deadline_seconds must be a finite number"},
 		{map[string]any{"cmd": "true", "jitter": "random"}, "value of jitter must be one of: none, full, equal, got: random"},
 		{map[string]any{"cmd": "true", "retry_on_output": "("}, "value of retry_on_output is not a valid regular expression"},
