@@ -2,8 +2,9 @@
 // module of threader.guard linked into a single static program, shipped once
 // per architecture (files/bin/threader-guard_linux_ARCH). The action plugins
 // run it on the target as `threader-guard NAME --ansible-args-stdin` with the
-// module arguments on stdin; it also answers to NAME as argv[0] (or as an
-// AnsiballZ_NAME copy) and to `threader-guard NAME ARGS...` as the CLI.
+// module arguments on stdin; as an AnsiballZ_NAME copy given an args file
+// (how Ansible runs a plain binary module) it runs NAME as a module too; as
+// NAME (argv[0]) or `threader-guard NAME ARGS...` it is NAME's CLI.
 package main
 
 import (

@@ -127,32 +127,15 @@ func (m *Module) Masker() *Masker { return m.masker }
 // result fields, or an error that fails the task (the result fields are kept).
 type Handler func(m *Module) (Result, error)
 
-// IsModuleInvocation tells an Ansible run from a command-line run: Ansible
-// copies the binary as AnsiballZ_<name> and passes one args file. A single
-// argument counts as an args file only if it names a regular file whose
-// text starts with "{", so "--help" or a subcommand is never mistaken.
+// IsModuleInvocation tells an Ansible run from a command-line run by how
+// Ansible invokes a binary module, and by nothing else: it copies the binary
+// to <remote tmp>/AnsiballZ_<name> (for async too, where async_wrapper runs
+// that copy) and passes the args file as the one argument. The working
+// directory is never looked at: `qos_guard status` is the CLI even where a
+// file named "status" holds JSON. (The collection's action plugins use
+// StdinArgsFlag instead; see IsStdinInvocation.)
 func IsModuleInvocation(args []string) bool {
-	if len(args) == 0 {
-		return false
-	}
-	if strings.HasPrefix(filepath.Base(args[0]), "AnsiballZ_") {
-		return true
-	}
-	if len(args) != 2 || strings.HasPrefix(args[1], "-") {
-		return false
-	}
-	info, err := os.Stat(args[1])
-	if err != nil || !info.Mode().IsRegular() {
-		return false
-	}
-	f, err := os.Open(args[1])
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	head := make([]byte, 4096)
-	n, _ := io.ReadFull(f, head)
-	return bytes.HasPrefix(bytes.TrimSpace(head[:n]), []byte("{"))
+	return len(args) > 0 && strings.HasPrefix(filepath.Base(args[0]), "AnsiballZ_")
 }
 
 // Run executes a module invocation and returns its exit code: 1 when the

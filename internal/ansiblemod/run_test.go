@@ -230,15 +230,23 @@ func TestRunArgsProblems(t *testing.T) {
 
 func TestMainChoosesModuleOrCLI(t *testing.T) {
 	args := argsFile(t, `{"name": "x"}`)
-	// Run by Ansible: a module, whatever it was named, given one args file.
-	for _, argv0 := range []string{"AnsiballZ_scenario", "/usr/local/bin/scenario"} {
+	// Run by Ansible: the AnsiballZ_ copy, given its args file.
+	for _, argv0 := range []string{"AnsiballZ_scenario", "/tmp/ansible-tmp-1/AnsiballZ_scenario"} {
 		p := runScenario(t, "noisy", argv0, args)
 		if res := oneObject(t, p); res["changed"] != true || p.code != 0 {
 			t.Errorf("%s: exit %d, result %v", argv0, p.code, res)
 		}
 	}
-	// Run by a person: the CLI.
-	for _, cli := range [][]string{{"--help"}, {"status"}, {args, "extra"}, {}} {
+	// Run by a person: the CLI, even given a JSON file, and even where the
+	// working directory holds JSON files named like its words (issue 10,
+	// item 2: `qos_guard status` beside a file "status" was a module run).
+	t.Chdir(filepath.Dir(args))
+	for _, word := range []string{"status", "lock"} {
+		if err := os.WriteFile(word, []byte(`{}`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, cli := range [][]string{{"--help"}, {"status"}, {"lock"}, {args}, {args, "extra"}, {}} {
 		p := runScenario(t, "noisy", "scenario", cli...)
 		want := fmt.Sprintf("cli %q\n", cli)
 		if len(cli) == 0 {
@@ -256,9 +264,20 @@ func TestMultiMain(t *testing.T) {
 	if res := oneObject(t, p); res["token"] != placeholder || p.code != 0 {
 		t.Errorf("AnsiballZ_qos_guard: exit %d, result %v", p.code, res)
 	}
-	p = runScenario(t, "multi", "threader-guard", "retry_command", argsFile(t, `{}`))
-	if res := oneObject(t, p); res["msg"] != "step 2 failed for " || p.code != 1 {
-		t.Errorf("threader-guard retry_command ARGS: exit %d, result %v", p.code, res)
+	// An args file named as an argument is the CLI's: only Ansible's
+	// AnsiballZ_ copy and the stdin flag run a module.
+	args = argsFile(t, `{}`)
+	p = runScenario(t, "multi", "threader-guard", "retry_command", args)
+	if p.stdout != fmt.Sprintf("retry_command cli [%q]\n", args) || p.code != 3 {
+		t.Errorf("threader-guard retry_command ARGS: exit %d, stdout %q", p.code, p.stdout)
+	}
+	t.Chdir(filepath.Dir(args))
+	if err := os.WriteFile("status", []byte(`{}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p = runScenario(t, "multi", "qos_guard", "status")
+	if p.stdout != "qos_guard cli [\"status\"]\n" || p.code != 3 {
+		t.Errorf("qos_guard status beside a JSON file ./status: exit %d, stdout %q", p.code, p.stdout)
 	}
 	p = runScenario(t, "multi", "qos_guard", "status", "--json")
 	if p.stdout != "qos_guard cli [\"status\" \"--json\"]\n" || p.code != 3 {

@@ -44,8 +44,8 @@ func Self(prog ansiblemod.Program) Module {
 }
 
 // Built is the real module binary modules/<name>, built once per test
-// process (testenv.BuildCLI) when first run: its main has to tell from
-// its command line that Ansible ran it. Runs name no module unless FQCN
+// process (testenv.BuildCLI) when first run, and run as Ansible runs it:
+// named AnsiballZ_<name>, given its args file. Runs name no module unless FQCN
 // is set or their args name one.
 func Built(name string) Module {
 	return Module{build: name}
@@ -88,6 +88,7 @@ func (mod Module) Run(t testing.TB, args map[string]any, env ...string) Result {
 	var cmd *exec.Cmd
 	if mod.build != "" {
 		cmd = exec.Command(testenv.BuildCLI(t, mod.build), argsFile)
+		cmd.Args[0] = "AnsiballZ_" + mod.build // as Ansible names its copy: the module, not the CLI
 		cmd.Env = append(os.Environ(), env...)
 	} else {
 		cmd = exec.Command(os.Args[0])
