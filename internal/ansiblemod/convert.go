@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"math/big"
 	"os"
 	"os/user"
 	"regexp"
@@ -203,6 +202,11 @@ func Convert(t Type, v any) (any, error) {
 		if err != nil {
 			return nil, err
 		}
+		if strings.ContainsRune(s.(string), 0) {
+			// Python's open() says "embedded null byte"; no system call
+			// takes such a path, so it is refused before any is made.
+			return nil, fmt.Errorf("the path contains a NUL byte")
+		}
 		return expandPath(s.(string)), nil
 	case Int:
 		return toInt(v)
@@ -262,6 +266,8 @@ var decimalText = regexp.MustCompile(`^([+-]?)([0-9]*)(?:\.([0-9]*))?(?:[eE]([+-
 
 // wholeNumber parses decimal text that denotes an integer that fits in an
 // int: "42", " 42 ", "42.0", "1e3", "1_000". Hex, fractions and inf do not.
+// It works on the digits as text, so a number of a million digits or a huge
+// exponent is refused at once instead of being computed.
 func wholeNumber(s string) (int, bool) {
 	s = strings.ReplaceAll(strings.TrimSpace(s), "_", "")
 	m := decimalText.FindStringSubmatch(s)
@@ -280,28 +286,44 @@ func wholeNumber(s string) (int, bool) {
 		}
 		exp = e
 	}
+	// The value is digits × 10^scale.
 	scale := exp - len(m[3])
-	n, _ := new(big.Int).SetString(digits, 10)
-	ten := big.NewInt(10)
-	if scale >= 0 {
-		n.Mul(n, new(big.Int).Exp(ten, big.NewInt(int64(scale)), nil))
-	} else {
-		var rem big.Int
-		n.QuoRem(n, new(big.Int).Exp(ten, big.NewInt(int64(-scale)), nil), &rem)
-		if rem.Sign() != 0 {
-			return 0, false
+	if scale < 0 {
+		cut := len(digits) + scale
+		if cut < 0 || strings.Trim(digits[max(cut, 0):], "0") != "" {
+			return 0, false // a fraction is left
 		}
+		digits = digits[:cut]
+	} else {
+		if len(digits)+scale > 19 {
+			return 0, false // at least 10^19, beyond int64
+		}
+		digits += strings.Repeat("0", scale)
 	}
-	if m[1] == "-" {
-		n.Neg(n)
-	}
-	if !n.IsInt64() {
+	i, err := strconv.ParseInt(m[1]+digits, 10, 64)
+	if err != nil {
 		return 0, false
 	}
-	return int(n.Int64()), true
+	return int(i), true
 }
 
+// toFloat converts as Python's float() does, except that NaN and the
+// infinities are refused: no option of this collection means anything by
+// them, and a NaN compares false with every bound, so it would slip past
+// range checks. 1e400 is infinite too.
 func toFloat(v any) (any, error) {
+	f, err := pyToFloat(v)
+	if err != nil {
+		return nil, err
+	}
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return nil, fmt.Errorf("%s is not a finite number", pyRepr(v))
+	}
+	return f, nil
+}
+
+// pyToFloat is Python's float(): non-finite values included.
+func pyToFloat(v any) (float64, error) {
 	switch x := v.(type) {
 	case bool:
 		if x {
@@ -325,7 +347,7 @@ func toFloat(v any) (any, error) {
 			return f, nil
 		}
 	}
-	return nil, fmt.Errorf("%s cannot be converted to a float", pyType(v))
+	return 0, fmt.Errorf("%s cannot be converted to a float", pyType(v))
 }
 
 // floatText is Python's float() syntax for finite numbers: decimal only,
@@ -362,7 +384,7 @@ func toBool(v any) (any, error) {
 	case bool:
 		return x, nil
 	case json.Number, int, int64, float64:
-		f, _ := toFloat(x)
+		f, _ := pyToFloat(x)
 		if f == 1.0 || f == 0.0 {
 			return f == 1.0, nil
 		}
@@ -429,8 +451,13 @@ func toDict(v any) (any, error) {
 }
 
 // decodeJSONObject decodes exactly one JSON object (numbers as json.Number)
-// and rejects anything after it, as Python's json.loads does.
+// and rejects anything after it, as Python's json.loads does. Like
+// json.loads, it reads the bare NaN, Infinity and -Infinity that Python's
+// json.dumps writes for non-finite floats: Ansible sends them when a task
+// says .nan or .inf, and the option's conversion then refuses them with a
+// message naming it, instead of the whole args file being unreadable.
 func decodeJSONObject(data []byte) (map[string]any, error) {
+	data, marked := markNonFinite(data)
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var m map[string]any
@@ -447,7 +474,106 @@ func decodeJSONObject(data []byte) (map[string]any, error) {
 	if rest := bytes.TrimLeft(data[end:], " \t\r\n"); len(rest) > 0 {
 		return nil, fmt.Errorf("unexpected text after the JSON object at offset %d", len(data)-len(rest))
 	}
+	if marked {
+		v, err := unmarkNonFinite(m)
+		if err != nil {
+			return nil, err
+		}
+		return v.(map[string]any), nil
+	}
 	return m, nil
+}
+
+// isJSONObject reports whether data is the one JSON object an args file
+// holds, read as decodeJSONObject reads it.
+func isJSONObject(data []byte) bool {
+	_, err := decodeJSONObject(data)
+	return err == nil
+}
+
+// nonFiniteMark prefixes the JSON string that stands for a non-finite
+// token while encoding/json, which has no such numbers, decodes the text.
+// It starts with a NUL byte, which no option value of a real task holds.
+const nonFiniteMark = "\x00threader.guard non-finite:"
+
+// markNonFinite replaces the tokens NaN, Infinity and -Infinity outside
+// strings by marked strings. Outside strings JSON has no other words that
+// start with N, I or -I, so nothing valid is changed. It returns data as is
+// when there is no such token.
+func markNonFinite(data []byte) ([]byte, bool) {
+	var out []byte
+	inString, escaped := false, false
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		default:
+			if token := nonFiniteToken(data[i:]); token != "" {
+				if out == nil {
+					out = append(make([]byte, 0, len(data)+64), data[:i]...)
+				}
+				out = append(out, `"\u0000`+nonFiniteMark[1:]+token+`"`...)
+				i += len(token) - 1
+				continue
+			}
+		}
+		if out != nil {
+			out = append(out, c)
+		}
+	}
+	if out == nil {
+		return data, false
+	}
+	return out, true
+}
+
+func nonFiniteToken(data []byte) string {
+	for _, token := range []string{"NaN", "Infinity", "-Infinity"} {
+		if bytes.HasPrefix(data, []byte(token)) {
+			return token
+		}
+	}
+	return ""
+}
+
+// unmarkNonFinite turns marked strings back into the floats they stand for
+// (float64, as a json.Number could not be encoded back, in invocation). A
+// marked key was a bare word where a key belongs, which is no JSON at all.
+func unmarkNonFinite(v any) (any, error) {
+	switch x := v.(type) {
+	case string:
+		if token, ok := strings.CutPrefix(x, nonFiniteMark); ok {
+			return map[string]float64{"NaN": math.NaN(), "Infinity": math.Inf(1), "-Infinity": math.Inf(-1)}[token], nil
+		}
+	case []any:
+		for i, e := range x {
+			var err error
+			if x[i], err = unmarkNonFinite(e); err != nil {
+				return nil, err
+			}
+		}
+	case map[string]any:
+		for k, e := range x {
+			if strings.HasPrefix(k, nonFiniteMark) {
+				return nil, fmt.Errorf("invalid character %q looking for beginning of object key string", k[len(nonFiniteMark)])
+			}
+			var err error
+			if x[k], err = unmarkNonFinite(e); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return v, nil
 }
 
 // parseKeyValues follows check_type_dict: fields split on commas or spaces

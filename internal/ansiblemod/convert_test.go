@@ -92,6 +92,17 @@ func TestConvertInt(t *testing.T) {
 		{`true`, 1, ""},
 		{`false`, 0, ""},
 		{`"9223372036854775807"`, math.MaxInt64, ""},
+		{`"-9223372036854775808"`, math.MinInt64, ""},
+		{`"922337203685477580.7e1"`, math.MaxInt64, ""},
+		{`"92233720368547758070e-1"`, math.MaxInt64, ""},
+		{`"1000e-3"`, 1, ""},
+		{`"12.3400e2"`, 1234, ""},
+		{`"1e18"`, 1_000_000_000_000_000_000, ""},
+		{`"1e19"`, nil, strErr},
+		{`"100e-3"`, nil, strErr},
+		{`"1e-1000"`, nil, strErr},
+		{`NaN`, nil, "<class 'float'> cannot be converted to an int"},
+		{`-Infinity`, nil, "<class 'float'> cannot be converted to an int"},
 		{`42.5`, nil, "<class 'float'> cannot be converted to an int"},
 		{`"42.5"`, nil, strErr},
 		{`"0x10"`, nil, strErr},
@@ -111,6 +122,25 @@ func TestConvertInt(t *testing.T) {
 	})
 }
 
+// Numbers of a million digits are answered at once, without computing them.
+func TestConvertIntLongNumbers(t *testing.T) {
+	for _, c := range []struct {
+		text string
+		want any
+	}{
+		{"0." + strings.Repeat("0", 1_000_000) + "1", nil},
+		{strings.Repeat("9", 1_000_000), nil},
+		{"1" + strings.Repeat("0", 1_000_000) + "e-1000", nil},
+		{"1" + strings.Repeat("0", 1000) + "e-1000", 1},
+		{"7." + strings.Repeat("0", 1_000_000), 7},
+	} {
+		got, err := Convert(Int, c.text)
+		if c.want == nil && err == nil || c.want != nil && got != c.want {
+			t.Errorf("Convert(int, %.20s... (%d bytes)) = %v, %v; want %v", c.text, len(c.text), got, err, c.want)
+		}
+	}
+}
+
 func TestConvertFloat(t *testing.T) {
 	const strErr = "<class 'str'> cannot be converted to a float"
 	runConvertCases(t, Float, []convertCase{
@@ -122,10 +152,19 @@ func TestConvertFloat(t *testing.T) {
 		{`"-.5"`, -0.5, ""},
 		{`"5."`, 5.0, ""},
 		{`"1_000.5"`, 1000.5, ""},
-		{`"inf"`, math.Inf(1), ""},
-		{`"-Infinity"`, math.Inf(-1), ""},
-		{`"1e400"`, math.Inf(1), ""},
-		{`1e400`, math.Inf(1), ""},
+		// Python's float() reads these; no option here means anything by
+		// them, and NaN would pass every range check, so they are refused.
+		{`"inf"`, nil, "'inf' is not a finite number"},
+		{`"-Infinity"`, nil, "'-Infinity' is not a finite number"},
+		{`"NaN"`, nil, "'NaN' is not a finite number"},
+		{`" nan "`, nil, "' nan ' is not a finite number"},
+		{`"1e400"`, nil, "'1e400' is not a finite number"},
+		{`1e400`, nil, "inf is not a finite number"},
+		{`-1e400`, nil, "-inf is not a finite number"},
+		{`NaN`, nil, "nan is not a finite number"},      // Python's json.dumps of float('nan')
+		{`Infinity`, nil, "inf is not a finite number"}, // ... of .inf in a task's YAML
+		{`-Infinity`, nil, "-inf is not a finite number"},
+		{`1.7976931348623157e308`, math.MaxFloat64, ""},
 		{`true`, 1.0, ""},
 		{`false`, 0.0, ""},
 		{`"abc"`, nil, strErr},
@@ -137,9 +176,10 @@ func TestConvertFloat(t *testing.T) {
 		{`"--1"`, nil, strErr},
 		{`[1]`, nil, "<class 'list'> cannot be converted to a float"},
 	})
-	got, err := Convert(Float, "NaN")
-	if f, ok := got.(float64); err != nil || !ok || !math.IsNaN(f) {
-		t.Fatalf(`Convert(float, "NaN") = %v, %v; want NaN`, got, err)
+	for _, v := range []any{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		if got, err := Convert(Float, v); err == nil {
+			t.Errorf("Convert(float, %v) = %v, want an error", v, got)
+		}
 	}
 }
 
@@ -252,6 +292,8 @@ func TestConvertPath(t *testing.T) {
 		{`"~/$GUARD_DIR"`, "/home/tester//srv/guard", ""},
 		{`5`, "5", ""},
 		{`null`, nil, "'None' is not a string and conversion is not allowed"},
+		{`"/run/guard\u0000x"`, nil, "the path contains a NUL byte"},
+		{`"\u0000"`, nil, "the path contains a NUL byte"},
 	})
 	// $HOME in the value expands before ~ does, as in Python.
 	t.Setenv("TILDE", "~")

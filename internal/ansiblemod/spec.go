@@ -38,6 +38,13 @@
 //   - every _ansible_* key is ignored, not only the ones 2.14 knows.
 //   - non-finite floats in results are sent as "NaN", "Infinity", "-Infinity"
 //     (JSON has no such numbers; Python prints them as bare tokens).
+//   - float refuses NaN and ±inf ("nan", "inf", .nan, 1e400): no option here
+//     means anything by them, and NaN passes every range check. The bare
+//     NaN and Infinity words Python's json.dumps writes for them are read,
+//     so the refusal names the option.
+//   - path refuses text with a NUL byte (Python fails later, in open()).
+//   - int refuses numbers of 20 or more digits at once, whatever their
+//     length, instead of computing them.
 package ansiblemod
 
 // Type names an option type, with Ansible's coercion rules (see Convert).

@@ -1,7 +1,6 @@
 package ansiblemod
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -40,7 +39,7 @@ func RunStdin(p Program, r io.Reader) int {
 		return failNow(fmt.Sprintf("cannot read the module arguments from stdin: %v", err))
 	case len(data) > maxStdinArgs:
 		return failNow(fmt.Sprintf("the module arguments on stdin exceed %d bytes", maxStdinArgs))
-	case !bytes.HasPrefix(bytes.TrimSpace(data), []byte("{")) || !json.Valid(data):
+	case !isJSONObject(data):
 		return failNow("the module arguments on stdin are not a JSON object")
 	}
 	path, closeArgs, err := memArgsFile(data)
