@@ -3,24 +3,38 @@
 // run while it is; it is released when the SLOs are stable, or it expires.
 //
 // The package knows nothing of Ansible or of the command line: the qos_guard
-// module and CLI are thin front ends over Guard.
+// module and CLI are thin front ends over Guard. Bad request values come back
+// as *FieldError naming the field, for the front end to name its option.
 //
 // Safety properties:
-//   - Fail closed: a lock file that exists but cannot be read or parsed counts
-//     as locked until its modification time plus CorruptLockGrace.
-//   - Writes are atomic (temporary file in the same directory, fsync, rename,
-//     fsync of the directory), so readers never see a half-written file.
+//   - Fail closed: a lock file that cannot be read (permission denied, I/O
+//     error) is an error, never "unlocked". A file that was read but holds
+//     no valid lock counts as locked until its modification time plus
+//     CorruptLockGrace, with a warning every time it is read. A legacy
+//     epoch out of range locks with no end.
+//   - Every write increments the guard's revision, stored in the file (no
+//     file, legacy and corrupt files are revision 0). Unlock writes a
+//     released record (a tombstone) instead of deleting the file, so the
+//     revision never goes back and a stale revision never matches a newer
+//     lock.
+//   - Exclusive locks (LockOptions.Exclusive) and compare-and-release
+//     (UnlockOptions.IfRevision) are decided on the state read under the
+//     writers' lock, so they are atomic against every other writer.
+//   - The policy (decide) is pure: the state read, the request and the
+//     time in, the record to write out. The file is one store of it.
+//   - Writes are atomic (internal/atomicfile: temporary file in the same
+//     directory, fsync, rename, fsync of the directory), so readers never
+//     see a half-written file, and a killed writer leaves the previous one.
 //   - Writers on one host are serialised with flock(2) on a sidecar file
-//     (PATH.lock, never removed, so no unlink-on-release race), and every
-//     writer keeps the later expiry, so concurrent lockers converge on one
-//     valid file with the latest expiry.
+//     (PATH.lock, never removed, so no unlink-on-release race), waiting at
+//     most LockTimeout, and every writer keeps the later expiry, so
+//     concurrent lockers converge on one valid file with the latest expiry.
 //   - The lock path is never followed if it is a symlink.
 package guard
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"time"
 
@@ -38,27 +52,57 @@ const CorruptLockGrace = 15 * time.Minute
 // task re-run a few seconds later reports no change.
 const Slack = 60 * time.Second
 
+// DefaultLockTimeout is how long a writer waits for PATH.lock by default.
+const DefaultLockTimeout = 30 * time.Second
+
+// MaxLockTimeout bounds LockTimeout.
+const MaxLockTimeout = time.Hour
+
 // Guard is one guard-window lock file.
 type Guard struct {
 	// Path of the lock file; it must be absolute.
 	Path string
-	// Clock defaults to the wall clock; tests pass a clock.Fake.
+	// Clock defaults to the wall clock; tests pass a clock.Fake. The wait
+	// for the writers' lock always runs on the wall clock: the other
+	// writers are real processes.
 	Clock clock.Clock
 	// Host is recorded in the lock file; it defaults to os.Hostname().
 	Host string
+	// LockTimeout bounds the wait for another writer's flock on PATH.lock;
+	// default DefaultLockTimeout, at most MaxLockTimeout.
+	LockTimeout time.Duration
 }
 
 // LockOptions describe a lock request.
 type LockOptions struct {
-	// Duration the guard must stay locked from now; it must be positive.
+	// Duration the guard must stay locked from now: 1 minute to
+	// MaxLockMinutes (see MinutesDuration).
 	Duration time.Duration
-	Reason   string
-	Owner    string
+	// Reason and Owner are recorded; at most MaxTextBytes each.
+	Reason string
+	Owner  string
 	// Force sets the expiry to exactly now+Duration, even if that is
 	// earlier than the current one. Without it a lock is never shortened.
 	Force bool
-	// DryRun computes the change without writing anything (check mode).
+	// Exclusive acquires the guard only if it is unlocked (or expired) or
+	// already held by the same Owner (then it extends as a plain lock);
+	// otherwise Lock fails with a *HeldError naming the holder.
+	Exclusive bool
+	// DryRun computes the change without writing anything (check mode);
+	// refusals are the same.
 	DryRun bool
+}
+
+// UnlockOptions describe an unlock request.
+type UnlockOptions struct {
+	// Reason and Owner are recorded in the released record.
+	Reason string
+	Owner  string
+	// IfRevision, when not nil, makes the unlock a compare-and-release:
+	// it happens only if the guard is still at that revision; otherwise
+	// nothing changes and Unlock fails with a *RevisionError.
+	IfRevision *int64
+	DryRun     bool
 }
 
 // Change is the outcome of Lock or Unlock.
@@ -96,86 +140,60 @@ func (g *Guard) Status() (Status, error) {
 }
 
 // Lock makes sure the guard stays locked for at least opts.Duration from
-// now (exactly that long with Force).
+// now (exactly that long with Force); with Exclusive, only for its owner.
 func (g *Guard) Lock(opts LockOptions) (Change, error) {
-	if opts.Duration <= 0 {
-		return Change{}, fmt.Errorf("lock duration must be positive, got %s", opts.Duration)
+	return g.update(request{LockOptions: opts, host: g.host()}, opts.DryRun)
+}
+
+// Unlock releases the guard, expired or not (with IfRevision, only if it
+// is still at that revision).
+func (g *Guard) Unlock(opts UnlockOptions) (Change, error) {
+	req := request{unlock: true, LockOptions: LockOptions{Reason: opts.Reason, Owner: opts.Owner}, host: g.host()}
+	if opts.IfRevision != nil {
+		req.checkRevision, req.ifRevision = true, *opts.IfRevision
 	}
-	before, release, err := g.readForWrite(opts.DryRun)
-	if err != nil {
+	return g.update(req, opts.DryRun)
+}
+
+// update applies decide to the state read under the writers' lock and
+// writes what it returns.
+func (g *Guard) update(req request, dryRun bool) (Change, error) {
+	if err := g.checkLockTimeout(); err != nil {
 		return Change{}, err
 	}
-	defer release()
-	now := g.now()
-	rec, changed := g.plan(before, opts, now)
-	if !changed {
-		return Change{Before: before, After: before}, nil
+	if err := checkRequest(req); err != nil {
+		return Change{}, err // before touching anything
 	}
-	after := statusOf(g.Path, rec, now)
-	if !opts.DryRun {
-		if err := writeAtomic(g.Path, rec); err != nil {
-			return Change{}, err
-		}
-	}
-	return Change{Before: before, After: after, Changed: true}, nil
-}
-
-// plan decides the record to write, or that nothing needs to change.
-func (g *Guard) plan(before Status, opts LockOptions, now time.Time) (Record, bool) {
-	desired := now.Add(opts.Duration).Truncate(time.Second)
-	rec := Record{
-		Version:   FormatVersion,
-		LockedAt:  now.Truncate(time.Second),
-		ExpiresAt: desired,
-		Reason:    opts.Reason,
-		Owner:     opts.Owner,
-		Host:      g.host(),
-	}
-	if !before.Locked {
-		return rec, true
-	}
-	if before.Format == FormatJSON {
-		rec.LockedAt = before.LockedAt // the window started with the first lock
-	}
-	current := before.ExpiresAt
-	if opts.Force {
-		same := absDuration(current.Sub(desired)) <= Slack
-		return rec, !same || before.Format != FormatJSON
-	}
-	if before.Format != FormatJSON {
-		// Rewrite legacy and corrupt files as valid JSON, never shortening.
-		if current.After(desired) {
-			rec.ExpiresAt = current
-		}
-		return rec, true
-	}
-	return rec, current.Before(desired.Add(-Slack))
-}
-
-func absDuration(d time.Duration) time.Duration {
-	if d < 0 {
-		return -d
-	}
-	return d
-}
-
-// Unlock removes the lock file, expired or not.
-func (g *Guard) Unlock(dryRun bool) (Change, error) {
 	before, release, err := g.readForWrite(dryRun)
 	if err != nil {
 		return Change{}, err
 	}
 	defer release()
-	after := Status{Path: g.Path}
-	if !before.Exists {
-		return Change{Before: before, After: before}, nil
+	now := g.now()
+	rec, err := decide(before, req, now)
+	if err != nil || rec == nil {
+		return Change{Before: before, After: before}, err
 	}
 	if !dryRun {
-		if err := removeDurably(g.Path); err != nil {
+		if err := g.write(*rec); err != nil {
 			return Change{}, err
 		}
 	}
-	return Change{Before: before, After: after, Changed: true}, nil
+	return Change{Before: before, After: statusOf(g.Path, *rec, now), Changed: true}, nil
+}
+
+func (g *Guard) checkLockTimeout() error {
+	if g.LockTimeout < 0 || g.LockTimeout > MaxLockTimeout {
+		return fieldErrorf(FieldLockTimeout, "must be between 0 and %d seconds, got: %s", int(MaxLockTimeout/time.Second), g.LockTimeout)
+	}
+	return nil
+}
+
+func (g *Guard) lockTimeout() time.Duration {
+	if g.LockTimeout == 0 {
+		return DefaultLockTimeout
+	}
+	return g.LockTimeout
 }
 
 // readForWrite checks the path, takes the writers' lock (none for a dry

@@ -101,7 +101,7 @@ func TestForceSetsExactExpiry(t *testing.T) {
 	}
 }
 
-func TestExpiredLockCountsAsUnlockedAndUnlockRemovesIt(t *testing.T) {
+func TestExpiredLockCountsAsUnlockedAndUnlockReleasesIt(t *testing.T) {
 	g, fc := newGuard(t)
 	lock(t, g, 1)
 	fc.Advance(61 * time.Second)
@@ -109,14 +109,17 @@ func TestExpiredLockCountsAsUnlockedAndUnlockRemovesIt(t *testing.T) {
 	if st.Locked || !st.Exists || st.Remaining != 0 {
 		t.Fatalf("expired status = %+v, want unlocked but present", st)
 	}
-	ch, err := g.Unlock(false)
+	ch, err := g.Unlock(UnlockOptions{})
 	if err != nil || !ch.Changed {
 		t.Fatalf("unlock of an expired file = %+v, %v; want changed", ch, err)
 	}
-	if _, err := os.Stat(g.Path); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("lock file still there after unlock: %v", err)
+	// Unlock keeps the file as a released record (a tombstone), so the
+	// revision goes on counting; it reads as unlocked, with nothing recorded.
+	st = status(t, g)
+	if st.Locked || st.Exists || !st.Released() || !st.ExpiresAt.IsZero() || st.Revision != 2 || st.Format != FormatJSON {
+		t.Fatalf("status after unlock = %+v, want released at revision 2", st)
 	}
-	if ch, _ := g.Unlock(false); ch.Changed {
+	if ch, _ := g.Unlock(UnlockOptions{}); ch.Changed {
 		t.Fatal("second unlock reported a change")
 	}
 }
@@ -143,7 +146,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 		t.Fatal("dry-run lock created the writers' lock")
 	}
 	lock(t, g, 10)
-	ch, err = g.Unlock(true)
+	ch, err = g.Unlock(UnlockOptions{DryRun: true})
 	if err != nil || !ch.Changed || !status(t, g).Locked {
 		t.Fatalf("dry-run unlock = %+v, %v; want predicted change and the file kept", ch, err)
 	}
@@ -215,7 +218,7 @@ func TestSymlinkIsRefused(t *testing.T) {
 	if _, err := g.Lock(LockOptions{Duration: time.Minute}); !errors.Is(err, ErrSymlink) {
 		t.Fatalf("Lock on a symlink: %v, want ErrSymlink", err)
 	}
-	if _, err := g.Unlock(false); !errors.Is(err, ErrSymlink) {
+	if _, err := g.Unlock(UnlockOptions{}); !errors.Is(err, ErrSymlink) {
 		t.Fatalf("Unlock on a symlink: %v, want ErrSymlink", err)
 	}
 	if data, _ := os.ReadFile(target); string(data) != "precious" {
@@ -320,7 +323,7 @@ func TestWaitUnlockedReturnsWhenReleasedEarly(t *testing.T) {
 	fc.OnSleep = func(time.Duration) {
 		polls++
 		if polls == 2 {
-			g.Unlock(false)
+			g.Unlock(UnlockOptions{})
 		}
 	}
 	st, err := g.WaitUnlocked(context.Background(), 10*time.Minute, time.Second)

@@ -1,12 +1,15 @@
 package guard
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -18,38 +21,52 @@ const FormatVersion = 1
 
 // Lock file formats, as reported in Status.Format.
 const (
-	FormatNone       = ""           // no file
-	FormatJSON       = "json"       // this package's format
-	FormatLegacy     = "epoch"      // an integer: Unix seconds of expiry, as qos_guard.sh wrote
-	FormatCorrupt    = "corrupt"    // present but not parseable
-	FormatUnreadable = "unreadable" // present but cannot be read
+	FormatNone    = ""        // no file
+	FormatJSON    = "json"    // this package's format
+	FormatLegacy  = "epoch"   // an integer: Unix seconds of expiry, as qos_guard.sh wrote
+	FormatCorrupt = "corrupt" // read, but holds no valid lock
 )
 
-// Record is the JSON content of a lock file.
+// Record is the JSON content of a lock file. A released guard is a record
+// with UnlockedAt set (a tombstone): it keeps the revision, and its
+// ExpiresAt equals UnlockedAt so that older readers see an expired lock.
 type Record struct {
-	Version   int       `json:"version"`
-	LockedAt  time.Time `json:"locked_at"`
-	ExpiresAt time.Time `json:"expires_at"`
-	Reason    string    `json:"reason"`
-	Owner     string    `json:"owner"`
-	Host      string    `json:"host"`
+	Version    int       `json:"version"`
+	Revision   int64     `json:"revision"`
+	LockedAt   time.Time `json:"locked_at,omitzero"`
+	ExpiresAt  time.Time `json:"expires_at"`
+	UnlockedAt time.Time `json:"unlocked_at,omitzero"`
+	Reason     string    `json:"reason"`
+	Owner      string    `json:"owner"`
+	Host       string    `json:"host"`
 }
 
-// Status is the guard as read from its file at one moment.
+// Status is the guard as read from its store at one moment.
 type Status struct {
-	Path      string
-	Exists    bool // a lock file is present, expired or not
+	Path string
+	// Exists: a lock is recorded, expired or not, valid or not. False when
+	// there is no file and when the guard was released (a tombstone).
+	Exists    bool
 	Locked    bool
 	Format    string
 	LockedAt  time.Time // zero when unknown
-	ExpiresAt time.Time // zero when there is no lock file
-	Remaining time.Duration
-	Reason    string
-	Owner     string
-	Host      string
-	// Warning explains a fail-closed reading (corrupt or unreadable file).
+	ExpiresAt time.Time // zero when no lock is recorded
+	// UnlockedAt is when the guard was released, for a tombstone.
+	UnlockedAt time.Time
+	Remaining  time.Duration
+	// Reason, Owner and Host are the lock's, or the release's for a tombstone.
+	Reason string
+	Owner  string
+	Host   string
+	// Revision counts the writes to the guard: every write adds one. No
+	// file, a legacy file and a corrupt file are revision 0.
+	Revision int64
+	// Warning explains a fail-closed reading (a file that holds no valid lock).
 	Warning string
 }
+
+// Released reports whether the guard was explicitly unlocked (a tombstone).
+func (s Status) Released() bool { return !s.UnlockedAt.IsZero() }
 
 // Message is the one-line explanation shown when a deployment is refused.
 func (s Status) Message() string {
@@ -84,25 +101,45 @@ func HumanDuration(d time.Duration) string {
 
 func statusOf(path string, rec Record, now time.Time) Status {
 	st := Status{
-		Path: path, Exists: true, Format: FormatJSON,
-		LockedAt: rec.LockedAt.UTC(), ExpiresAt: rec.ExpiresAt.UTC(),
+		Path: path, Format: FormatJSON, Revision: rec.Revision,
 		Reason: rec.Reason, Owner: rec.Owner, Host: rec.Host,
 	}
+	if !rec.UnlockedAt.IsZero() {
+		st.UnlockedAt = rec.UnlockedAt.UTC()
+		return st
+	}
+	st.Exists = true
+	st.LockedAt, st.ExpiresAt = rec.LockedAt.UTC(), rec.ExpiresAt.UTC()
 	st.setExpiry(now)
 	return st
 }
 
 func (s *Status) setExpiry(now time.Time) {
-	s.Remaining = s.ExpiresAt.Sub(now).Truncate(time.Second)
+	s.Remaining = s.ExpiresAt.Sub(now).Truncate(time.Second) // Sub saturates, it never overflows
 	s.Locked = s.Remaining > 0
 	if !s.Locked {
 		s.Remaining = 0
 	}
 }
 
-// read loads the lock file; errors are only those that leave the state
-// unknown in a way no bound can be put on (the file vanished mid-read is
-// fine: it reads as unlocked).
+// maxLockFile bounds what the reader reads: a lock file is tiny, and a huge
+// planted file must not be read whole. Every record the writer can produce
+// is far smaller (MaxTextBytes per text field, at most 6 bytes of JSON per
+// byte); TestLargestRecordReadsBackWhole checks it.
+const maxLockFile = 64 << 10
+
+// farFuture is the expiry of a legacy file whose number is out of range:
+// locked with no end, until someone unlocks it.
+var farFuture = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+
+// maxLegacyEpoch is the last second a legacy file may name (farFuture).
+var maxLegacyEpoch = farFuture.Unix()
+
+var legacyNumber = regexp.MustCompile(`^[+-]?[0-9]+$`)
+
+// read loads the lock file. A file that cannot be read is an error, never
+// a state: its content, and so whether it is locked, is unknown (fail
+// closed). A file that vanishes mid-read reads as unlocked.
 func (g *Guard) read() (Status, error) {
 	now := g.now()
 	info, err := os.Lstat(g.Path)
@@ -110,7 +147,7 @@ func (g *Guard) read() (Status, error) {
 		return Status{Path: g.Path}, nil
 	}
 	if err != nil {
-		return g.failClosed(now, time.Time{}, fmt.Sprintf("cannot stat %s: %v", g.Path, plainErr(err))), nil
+		return Status{}, readError(g.Path, "stat", err)
 	}
 	if info.Mode()&fs.ModeSymlink != 0 {
 		return Status{}, fmt.Errorf("lock path %s %w", g.Path, ErrSymlink)
@@ -123,39 +160,108 @@ func (g *Guard) read() (Status, error) {
 		return Status{Path: g.Path}, nil
 	}
 	if err != nil {
-		return g.failClosed(now, info.ModTime(), fmt.Sprintf("cannot read %s: %v", g.Path, plainErr(err))), nil
+		return Status{}, err
 	}
-	return g.parse(data, info.ModTime(), now), nil
+	return parseLockFile(g.Path, data, info.ModTime(), now), nil
 }
 
-func (g *Guard) parse(data []byte, mtime, now time.Time) Status {
+// parseLockFile reads the content of a lock file; it never fails: what is
+// not a valid lock fails closed.
+func parseLockFile(path string, data []byte, mtime, now time.Time) Status {
+	if len(data) > maxLockFile {
+		return failClosed(path, now, mtime, fmt.Sprintf("lock file %s is larger than %d bytes, so not a guard lock", path, maxLockFile))
+	}
 	text := strings.TrimSpace(string(data))
-	if epoch, err := strconv.ParseInt(text, 10, 64); err == nil {
-		st := Status{Path: g.Path, Exists: true, Format: FormatLegacy, ExpiresAt: time.Unix(epoch, 0).UTC()}
+	if legacyNumber.MatchString(text) {
+		return parseLegacy(path, text, now)
+	}
+	rec, err := decodeRecord(data)
+	if err != nil {
+		return failClosed(path, now, mtime, fmt.Sprintf("lock file %s is not a valid guard lock (%v)", path, err))
+	}
+	return statusOf(path, rec, now)
+}
+
+// parseLegacy reads qos_guard.sh's Unix seconds of expiry. A number that
+// does not fit, or lies outside year 1970 to 9999, is not a time anyone
+// meant: it locks with no end (never unlocked), with a warning.
+func parseLegacy(path, text string, now time.Time) Status {
+	st := Status{Path: path, Exists: true, Format: FormatLegacy}
+	epoch, err := strconv.ParseInt(text, 10, 64)
+	if err != nil || epoch < 0 || epoch > maxLegacyEpoch {
+		st.ExpiresAt = farFuture
 		st.setExpiry(now)
+		st.Warning = fmt.Sprintf("lock file %s holds the expiry %.40s, out of range; treated as locked with no end; clear it with state=unlocked (qos_guard unlock)", path, text)
 		return st
 	}
-	var rec Record
-	err := json.Unmarshal(data, &rec)
-	if err == nil && rec.ExpiresAt.IsZero() {
-		err = errors.New("no expires_at")
-	}
-	if err != nil {
-		return g.failClosed(now, mtime, fmt.Sprintf("lock file %s is not a valid guard lock (%v)", g.Path, err))
-	}
-	return statusOf(g.Path, rec, now)
+	st.ExpiresAt = time.Unix(epoch, 0).UTC()
+	st.setExpiry(now)
+	return st
 }
 
-// failClosed treats a lock file that cannot be understood as locked until
-// mtime + CorruptLockGrace, and says how to clear it.
-func (g *Guard) failClosed(now, mtime time.Time, why string) Status {
-	if mtime.IsZero() {
-		mtime = now
+// decodeRecord parses a JSON record strictly: one object, no key twice or
+// spelled in another case (encoding/json would let the last or a
+// differently-cased one win), the known version, a revision in range and
+// an expiry.
+func decodeRecord(data []byte) (Record, error) {
+	var rec Record
+	if err := checkKeys(data); err != nil {
+		return rec, err
 	}
-	st := Status{Path: g.Path, Exists: true, Format: FormatCorrupt, ExpiresAt: mtime.Add(CorruptLockGrace).UTC().Truncate(time.Second)}
-	if strings.HasPrefix(why, "cannot") {
-		st.Format = FormatUnreadable
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return rec, err
 	}
+	switch {
+	case rec.Version != FormatVersion:
+		return rec, fmt.Errorf("version %d, want %d", rec.Version, FormatVersion)
+	case rec.Revision < 0 || rec.Revision > MaxRevision:
+		return rec, fmt.Errorf("revision %d out of range", rec.Revision)
+	case rec.ExpiresAt.IsZero():
+		return rec, errors.New("no expires_at")
+	}
+	return rec, nil
+}
+
+// recordKeys are the JSON names of Record's fields.
+var recordKeys = []string{"version", "revision", "locked_at", "expires_at", "unlocked_at", "reason", "owner", "host"}
+
+// checkKeys requires a JSON object whose keys are unique and, where they
+// name a Record field in any case, spelled exactly as it. Unknown keys are
+// allowed: they change nothing this reader uses.
+func checkKeys(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return errors.New("not a JSON object")
+	}
+	seen := map[string]string{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		key, _ := tok.(string)
+		folded := strings.ToLower(key)
+		if prev, dup := seen[folded]; dup {
+			return fmt.Errorf("key %q appears twice (also as %q)", key, prev)
+		}
+		seen[folded] = key
+		for _, known := range recordKeys {
+			if strings.EqualFold(key, known) && key != known {
+				return fmt.Errorf("key %q must be spelled %q", key, known)
+			}
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// failClosed treats a file that was read but holds no valid lock as locked
+// until mtime + CorruptLockGrace, and says how to clear it.
+func failClosed(path string, now, mtime time.Time, why string) Status {
+	st := Status{Path: path, Exists: true, Format: FormatCorrupt, ExpiresAt: mtime.Add(CorruptLockGrace).UTC().Truncate(time.Second)}
 	st.setExpiry(now)
 	st.Warning = fmt.Sprintf("%s; treated as locked until %s; clear it with state=unlocked (qos_guard unlock)",
 		why, st.ExpiresAt.Format(time.RFC3339))
@@ -172,17 +278,48 @@ func plainErr(err error) error {
 }
 
 func readNoFollow(path string) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
-	if err != nil {
-		if errors.Is(err, syscall.ELOOP) {
-			return nil, fmt.Errorf("lock path %s %w", path, ErrSymlink)
-		}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC|syscall.O_NONBLOCK, 0)
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, fmt.Errorf("lock path %s %w", path, ErrSymlink)
+	}
+	if err != nil {
+		return nil, readError(path, "open", err)
+	}
 	defer f.Close()
-	const maxLockFile = 64 << 10 // a lock file is tiny; do not read a huge planted file
-	return io.ReadAll(io.LimitReader(f, maxLockFile))
+	data, err := io.ReadAll(io.LimitReader(f, maxLockFile+1))
+	if err != nil {
+		return nil, readError(path, "read", err)
+	}
+	return data, nil
 }
+
+// ReadError is a lock file that exists but could not be read: the guard's
+// state is unknown, so every caller fails closed.
+type ReadError struct {
+	Path string
+	Op   string // stat, open, read
+	Err  error
+}
+
+func (e *ReadError) Error() string {
+	msg := fmt.Sprintf("cannot %s the lock file %s: %v", e.Op, e.Path, plainErr(e.Err))
+	if errors.Is(e.Err, fs.ErrPermission) {
+		if e.Op == "stat" {
+			msg += fmt.Sprintf(" (search access to %s is needed", filepath.Dir(e.Path))
+		} else {
+			msg += fmt.Sprintf(" (read access to %s is needed", e.Path)
+		}
+		msg += "; run as its owner or with become)"
+	}
+	return msg + "; the guard's state is unknown, so it counts as locked"
+}
+
+func (e *ReadError) Unwrap() error { return e.Err }
+
+func readError(path, op string, err error) error { return &ReadError{Path: path, Op: op, Err: err} }
 
 // Fields is the status as the module result and the CLI's --json show it:
 // RFC 3339 UTC times or null, whole seconds.
@@ -197,6 +334,7 @@ func (s Status) Fields() map[string]any {
 		"owner":             emptyToNil(s.Owner),
 		"host":              emptyToNil(s.Host),
 		"format":            emptyToNil(s.Format),
+		"revision":          s.Revision,
 	}
 }
 

@@ -1,0 +1,167 @@
+package guard
+
+import (
+	"fmt"
+	"time"
+	"unicode/utf8"
+)
+
+// Bounds of a request. They keep every record the writer can produce far
+// below what the reader accepts (maxLockFile), and every duration far from
+// time.Duration's overflow.
+const (
+	// MaxTextBytes bounds Reason, Owner and Host.
+	MaxTextBytes = 1024
+	// MaxLockMinutes bounds a lock's duration: one leap year.
+	MaxLockMinutes = 366 * 24 * 60
+	// MaxRevision is the largest revision: 2^53-1 survives every JSON
+	// reader, Ansible's and JavaScript's included.
+	MaxRevision = 1<<53 - 1
+)
+
+// request is one write, as decide sees it.
+type request struct {
+	unlock bool
+	LockOptions
+	// ifRevision, when checkRevision, is the revision an unlock requires.
+	ifRevision    int64
+	checkRevision bool
+	host          string
+}
+
+// decide is the guard's whole policy, kept free of I/O so that any store
+// (the lock file today, a networked store later) applies the same rules:
+// from the state read, the request and the time, it returns the record to
+// write, or nil when nothing changes, or an error that refuses the request
+// (a *FieldError, *HeldError or *RevisionError). Every record it returns
+// carries the next revision.
+func decide(cur Status, req request, now time.Time) (*Record, error) {
+	if err := checkRequest(req); err != nil {
+		return nil, err
+	}
+	var rec *Record
+	if req.unlock {
+		if req.checkRevision && cur.Revision != req.ifRevision {
+			return nil, &RevisionError{Want: req.ifRevision, Current: cur}
+		}
+		rec = decideUnlock(cur, req, now)
+	} else {
+		if req.Exclusive && cur.Locked && !heldBy(cur, req.Owner) {
+			return nil, &HeldError{Holder: cur, Owner: req.Owner}
+		}
+		rec = decideLock(cur, req, now)
+	}
+	if rec == nil {
+		return nil, nil
+	}
+	if cur.Revision >= MaxRevision {
+		return nil, fmt.Errorf("the guard is at the largest revision, %d, and cannot change; remove its lock file", cur.Revision)
+	}
+	rec.Version = FormatVersion
+	rec.Revision = cur.Revision + 1
+	return rec, nil
+}
+
+func checkRequest(req request) error {
+	if !req.unlock {
+		if req.Duration <= 0 || req.Duration > MaxLockMinutes*time.Minute {
+			return fieldErrorf(FieldDuration, "must be between 1 minute and %d minutes, got: %s", MaxLockMinutes, req.Duration)
+		}
+	}
+	for _, f := range [...]struct{ field, text string }{{FieldReason, req.Reason}, {FieldOwner, req.Owner}, {FieldHost, req.host}} {
+		if err := checkText(f.field, f.text); err != nil {
+			return err
+		}
+	}
+	if req.checkRevision && (req.ifRevision < 0 || req.ifRevision > MaxRevision) {
+		return fieldErrorf(FieldIfRevision, "must be between 0 and %d, got: %d", int64(MaxRevision), req.ifRevision)
+	}
+	return nil
+}
+
+func checkText(field, text string) error {
+	if len(text) > MaxTextBytes {
+		return fieldErrorf(field, "must be at most %d bytes, got: %d bytes", MaxTextBytes, len(text))
+	}
+	if !utf8.ValidString(text) {
+		return fieldErrorf(field, "must be valid UTF-8")
+	}
+	return nil
+}
+
+// MinutesDuration converts a number of minutes to a lock duration, refusing
+// what is out of bounds before multiplying, so the product cannot overflow
+// (307445735 minutes used to become a 25-second lock).
+func MinutesDuration(minutes int64) (time.Duration, error) {
+	if minutes < 1 || minutes > MaxLockMinutes {
+		return 0, fieldErrorf(FieldDuration, "must be between 1 and %d (one year of minutes), got: %d", MaxLockMinutes, minutes)
+	}
+	return time.Duration(minutes) * time.Minute, nil
+}
+
+// heldBy reports whether the guard is held under owner's name. A legacy or
+// corrupt file names no owner, so it is nobody's to take over.
+func heldBy(cur Status, owner string) bool {
+	return cur.Format == FormatJSON && cur.Owner == owner
+}
+
+// decideLock keeps the guard locked for at least req.Duration from now
+// (exactly that long with Force), never shortening it otherwise, and
+// reports no change when the expiry is already within Slack of that.
+func decideLock(cur Status, req request, now time.Time) *Record {
+	desired := now.Add(req.Duration).Truncate(time.Second)
+	rec := &Record{
+		LockedAt:  now.Truncate(time.Second),
+		ExpiresAt: desired,
+		Reason:    req.Reason,
+		Owner:     req.Owner,
+		Host:      req.host,
+	}
+	if !cur.Locked {
+		return rec
+	}
+	if cur.Format == FormatJSON {
+		rec.LockedAt = cur.LockedAt // the window started with the first lock
+	}
+	current := cur.ExpiresAt
+	if req.Force {
+		same := absDuration(current.Sub(desired)) <= Slack
+		return changedIf(rec, !same || cur.Format != FormatJSON)
+	}
+	if cur.Format != FormatJSON {
+		// Rewrite legacy and corrupt files as valid JSON, never shortening.
+		if current.After(desired) {
+			rec.ExpiresAt = current
+		}
+		return rec
+	}
+	return changedIf(rec, current.Before(desired.Add(-Slack)))
+}
+
+// decideUnlock writes a released record (a tombstone) over any lock,
+// expired or not, legacy or corrupt. The tombstone keeps the revision
+// counting: deleting the file would reset it to 0, and a caller still
+// holding an old revision could then release a newer lock (ABA). Its
+// expires_at is the release time, so readers that predate tombstones see
+// an expired lock.
+func decideUnlock(cur Status, req request, now time.Time) *Record {
+	if !cur.Exists {
+		return nil // no file, or already released
+	}
+	at := now.Truncate(time.Second)
+	return &Record{ExpiresAt: at, UnlockedAt: at, Reason: req.Reason, Owner: req.Owner, Host: req.host}
+}
+
+func changedIf(rec *Record, changed bool) *Record {
+	if !changed {
+		return nil
+	}
+	return rec
+}
+
+func absDuration(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
+}
