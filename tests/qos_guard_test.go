@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -111,9 +112,10 @@ func TestQosGuardCheckModeAndDiff(t *testing.T) {
 func TestQosGuardBadInput(t *testing.T) {
 	c := testenv.InstallCollection(t)
 	cases := []struct{ args, want string }{
-		{`{state: locked, path: /tmp/x.guard, minutes: -5}`, "value of minutes must be greater than 0, got: -5"},
+		{`{state: locked, path: /tmp/x.guard, minutes: -5}`, "value of minutes must be between 1 and 527040 (one year of minutes), got: -5"},
+		{`{state: locked, path: /tmp/x.guard, minutes: 307445735}`, "value of minutes must be between 1 and 527040 (one year of minutes), got: 307445735"},
 		{`{state: locked, path: /tmp/x.guard, minutes: soon}`, "argument 'minutes' is of type <class 'str'> and we were unable to convert to int"},
-		{`{state: locked, path: /tmp/x.guard, minuets: 5}`, "Unsupported parameters for (threader.guard.qos_guard) module: minuets. Supported parameters include: fail_when_locked, force, metrics_textfile, minutes, name, owner, path, pushgateway_url, reason, state, wait_seconds."},
+		{`{state: locked, path: /tmp/x.guard, minuets: 5}`, "Unsupported parameters for (threader.guard.qos_guard) module: minuets. Supported parameters include: exclusive, fail_when_locked, force, if_revision, lock_timeout_seconds, metrics_textfile, minutes, name, owner, path, pushgateway_url, reason, state, wait_seconds."},
 		{`{state: locked, path: relative/guard}`, "value of path must be an absolute path, got: relative/guard"},
 		{`{state: open, path: /tmp/x.guard}`, "value of state must be one of: locked, unlocked, status, got: open"},
 		{`{state: status, path: /tmp/x.guard, fail_when_locked: maybe}`, "The value 'maybe' is not a valid boolean."},
@@ -209,7 +211,10 @@ func TestQosGuardCLIExitCodes(t *testing.T) {
 	if _, code := cli(nil, "status"); code != 0 {
 		t.Fatalf("status after unlock exited %d", code)
 	}
-	os.Symlink("/etc/passwd", path)
+	os.Remove(path) // unlock keeps a released record; plant the symlink in its place
+	if err := os.Symlink("/etc/passwd", path); err != nil {
+		t.Fatal(err)
+	}
 	if out, code := cli(nil, "lock", "5"); code != 1 || !strings.Contains(out, "symlink") {
 		t.Fatalf("lock through a symlink: %d %q", code, out)
 	}
@@ -243,5 +248,190 @@ func TestQosGuardCLIConcurrentLockers(t *testing.T) {
 	var st map[string]any
 	if err := json.Unmarshal([]byte(out), &st); err != nil || st["format"] != "json" || st["reason"] != "60" {
 		t.Fatalf("after 30 concurrent lockers: %q (%v); want valid JSON from the 60-minute locker", out, err)
+	}
+}
+
+// Exclusive acquisition and compare-and-release through real
+// ansible-playbook: a second owner is refused naming the holder; a release
+// that registered an older revision does not clear a newer lock.
+func TestQosGuardExclusiveAndIfRevisionInPlaybook(t *testing.T) {
+	c := testenv.InstallCollection(t)
+	path := filepath.Join(t.TempDir(), "threader.qos.guard")
+	run := c.Playbook(t, guardPlay(path, `
+    - name: acquire
+      threader.guard.qos_guard: {state: locked, exclusive: true, owner: pipeline-1, minutes: 30, reason: promotion 1, path: "{{ guard_path }}"}
+      register: acquired
+    - name: second pipeline
+      threader.guard.qos_guard: {state: locked, exclusive: true, owner: pipeline-2, minutes: 30, reason: promotion 2, path: "{{ guard_path }}"}
+      ignore_errors: true
+    - name: rollback locks again
+      threader.guard.qos_guard: {state: locked, owner: rollback, minutes: 60, reason: rollback 2, path: "{{ guard_path }}"}
+    - name: stale release
+      threader.guard.qos_guard: {state: unlocked, if_revision: "{{ acquired.revision }}", path: "{{ guard_path }}"}
+      ignore_errors: true
+    - name: status
+      threader.guard.qos_guard: {path: "{{ guard_path }}"}
+      register: now
+    - name: release what was seen
+      threader.guard.qos_guard: {state: unlocked, if_revision: "{{ now.revision }}", reason: SLOs stable, path: "{{ guard_path }}"}
+`))
+	if run.ExitCode != 0 {
+		t.Fatalf("playbook failed (%d):\n%s", run.ExitCode, run.Output)
+	}
+	if a := run.Task(t, "acquire"); a.Result["changed"] != true || a.Result["revision"] != 1.0 || a.Result["owner"] != "pipeline-1" {
+		t.Errorf("acquire: %+v", a.Result)
+	}
+	second := run.Task(t, "second pipeline")
+	msg, _ := second.Result["msg"].(string)
+	if second.Status != "ignored" || !strings.Contains(msg, `already held by owner "pipeline-1"`) || !strings.Contains(msg, "reason: promotion 1") {
+		t.Errorf("second pipeline: %s %q", second.Status, msg)
+	}
+	stale := run.Task(t, "stale release")
+	msg, _ = stale.Result["msg"].(string)
+	if stale.Status != "ignored" || !strings.Contains(msg, "changed since revision 1, it is now at revision 2") || !strings.Contains(msg, "reason: rollback 2") {
+		t.Errorf("stale release: %s %q", stale.Status, msg)
+	}
+	if st := run.Task(t, "status"); st.Result["locked"] != true || st.Result["reason"] != "rollback 2" || st.Result["revision"] != 2.0 {
+		t.Errorf("the rollback's lock was lost: %+v", st.Result)
+	}
+	if r := run.Task(t, "release what was seen"); r.Result["changed"] != true || r.Result["locked"] != false || r.Result["revision"] != 3.0 {
+		t.Errorf("release: %+v", r.Result)
+	}
+}
+
+func TestQosGuardCLIExclusiveAndIfRevision(t *testing.T) {
+	bin := testenv.BuildCLI(t, "qos_guard")
+	path := filepath.Join(t.TempDir(), "g")
+	cli := func(args ...string) (map[string]any, string, int) {
+		cmd := exec.Command(bin, append([]string{"--path", path, "--json"}, args...)...)
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		var res map[string]any
+		json.Unmarshal([]byte(stdout.String()), &res)
+		return res, stderr.String(), code
+	}
+	if res, errText, code := cli("--owner", "a", "--reason", "deploy a", "lock", "--exclusive", "20"); code != 0 || res["revision"] != 1.0 {
+		t.Fatalf("exclusive lock: %d %v %s", code, res, errText)
+	}
+	res, errText, code := cli("--owner", "b", "lock", "--exclusive")
+	if code != 1 || !strings.Contains(errText, `held by owner "a"`) || !strings.Contains(errText, "reason: deploy a") || res["revision"] != 1.0 {
+		t.Fatalf("second owner: %d %v %q", code, res, errText)
+	}
+	if res, errText, code := cli("--owner", "a", "lock", "--exclusive", "30"); code != 0 || res["changed"] != true || res["revision"] != 2.0 {
+		t.Fatalf("holder extends: %d %v %s", code, res, errText)
+	}
+	if _, errText, code := cli("unlock", "--if-revision", "1"); code != 1 || !strings.Contains(errText, "changed since revision 1, it is now at revision 2") {
+		t.Fatalf("stale unlock: %d %q", code, errText)
+	}
+	if res, errText, code := cli("unlock", "--if-revision", "2"); code != 0 || res["locked"] != false || res["revision"] != 3.0 {
+		t.Fatalf("unlock at the current revision: %d %v %s", code, res, errText)
+	}
+	for _, bad := range [][]string{{"lock", "307445735"}, {"lock", "--if-revision", "1"}, {"unlock", "--exclusive"}, {"unlock", "--if-revision", "-2"},
+		{"--lock-timeout", "0s", "lock"}, {"--reason", strings.Repeat("r", 1025), "lock"}, {"--owner", strings.Repeat("o", 1025), "unlock"}} {
+		if _, errText, code := cli(bad...); code != 2 || !strings.Contains(errText, "qos_guard: ") {
+			t.Errorf("%.60v exited %d, want usage error 2: %q", bad, code, errText)
+		}
+	}
+	if _, errText, _ := cli("lock", "307445735"); !strings.Contains(errText, "minutes must be a whole number of minutes from 1 to 527040") {
+		t.Errorf("huge minutes: %q", errText)
+	}
+	if _, errText, _ := cli("--reason", strings.Repeat("r", 1025), "lock"); !strings.Contains(errText, "--reason must be at most 1024 bytes") {
+		t.Errorf("long reason: %q", errText)
+	}
+}
+
+// Fifty CLI processes with distinct owners race for one guard with
+// --exclusive: exactly one wins, every other exits 1 naming a holder, and
+// the file names the winner.
+func TestQosGuardCLIConcurrentExclusiveAcquirers(t *testing.T) {
+	bin := testenv.BuildCLI(t, "qos_guard")
+	path := filepath.Join(t.TempDir(), "g")
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var winners []string
+	for i := range 50 {
+		wg.Add(1)
+		go func(owner string) {
+			defer wg.Done()
+			out, err := exec.Command(bin, "--path", path, "--owner", owner, "--lock-timeout", "2m", "lock", "--exclusive", "10").CombinedOutput()
+			ee, refused := err.(*exec.ExitError)
+			switch {
+			case err == nil:
+				mu.Lock()
+				winners = append(winners, owner)
+				mu.Unlock()
+			case refused && ee.ExitCode() == 1 && strings.Contains(string(out), "already held by owner"):
+			default:
+				t.Errorf("%s: %v %s", owner, err, out)
+			}
+		}(fmt.Sprintf("run-%d", i))
+	}
+	wg.Wait()
+	out, _ := testenv.Run(t, nil, bin, "--path", path, "--json", "status")
+	var st map[string]any
+	if err := json.Unmarshal([]byte(out), &st); err != nil || len(winners) != 1 || st["owner"] != winners[0] || st["revision"] != 1.0 {
+		t.Fatalf("winners %v, status %q (%v); want exactly one winner, named in the file at revision 1", winners, out, err)
+	}
+}
+
+// A lock file the caller cannot read is locked, whatever its age: the CLI
+// exits 1 and the module fails, both naming the file and the missing
+// access. (It used to read as corrupt, then as unlocked 15 minutes after
+// its modification time.)
+func TestQosGuardUnreadableLockFailsClosed(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run qos_guard as another user (nobody) against a root-only lock file")
+	}
+	// nobody needs to reach the binaries: copy them into a 0755 directory.
+	dir, err := os.MkdirTemp("", "qos-guard-nobody-") // t.TempDir's parent is 0700
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	data, err := os.ReadFile(testenv.BuildCLI(t, "qos_guard"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli := filepath.Join(dir, "qos_guard")
+	module := filepath.Join(dir, "AnsiballZ_qos_guard") // the name tells the binary it runs as a module
+	for _, p := range []string{cli, module} {
+		if err := os.WriteFile(p, data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := filepath.Join(dir, "guard")
+	os.WriteFile(path, []byte("{}"), 0o600)
+	old := time.Now().Add(-time.Hour)
+	os.Chtimes(path, old, old)
+	asNobody := func(prog string, args ...string) (string, int) {
+		cmd := exec.Command(prog, args...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); ok {
+			return string(out), ee.ExitCode()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), 0
+	}
+	want := "cannot open the lock file " + path + ": permission denied (read access to " + path + " is needed"
+	if out, code := asNobody(cli, "--path", path, "status"); code != 1 || !strings.Contains(out, want) {
+		t.Errorf("CLI status: %d %q, want exit 1 saying %q", code, out, want)
+	}
+	args := filepath.Join(dir, "args")
+	os.WriteFile(args, []byte(fmt.Sprintf(`{"path": %q}`, path)), 0o644)
+	out, _ := asNobody(module, args)
+	var res map[string]any
+	if err := json.Unmarshal([]byte(out), &res); err != nil || res["failed"] != true || !strings.Contains(fmt.Sprint(res["msg"]), want) {
+		t.Errorf("module: %q, want a failure saying %q", out, want)
 	}
 }

@@ -66,7 +66,9 @@ func TestReleasedGuardReadsUnlockedAndSaysWhoReleasedIt(t *testing.T) {
 		t.Fatalf("released fields = %v", f)
 	}
 	// A reader that predates tombstones sees an expired lock.
-	var old struct{ ExpiresAt time.Time `json:"expires_at"` }
+	var old struct {
+		ExpiresAt time.Time `json:"expires_at"`
+	}
 	data, _ := os.ReadFile(g.Path)
 	if err := json.Unmarshal(data, &old); err != nil || old.ExpiresAt.After(fc.Now()) {
 		t.Fatalf("tombstone expires_at %v (%v), want at or before now for old readers", old.ExpiresAt, err)

@@ -20,9 +20,10 @@ const usage = `usage: qos_guard [flags] lock [minutes] | unlock | status
 
 Guard-window lock for deployments (drop-in for qos_guard.sh).
   lock [minutes]  lock for at least this many minutes (default $QOS_GUARD_WINDOW or 15)
-  unlock          remove the lock
+                  --exclusive: only if unlocked, expired or held by --owner
+  unlock          release the lock; --if-revision N: only if still at revision N
   status          exit 0 when unlocked, 1 when locked
-Exit codes: 0 ok/unlocked, 1 locked or failed, 2 usage error.
+Exit codes: 0 ok/unlocked, 1 locked, refused or failed, 2 usage error.
 With --metrics-textfile or --pushgateway-url the guard's state is published
 as metrics; lock changes are logged to the system log (see docs/metrics.md).
 
@@ -38,9 +39,31 @@ const (
 
 type cliOptions struct {
 	path, reason, owner, name string
-	json, force               bool
-	wait                      time.Duration
+	json, force, exclusive    bool
+	ifRevision                int64 // -1: not given
+	wait, lockTimeout         time.Duration
 	observe                   observe.Flags
+}
+
+// cliFlags names, once, the flag or argument of each guard field, so a
+// *guard.FieldError reads in the user's words.
+var cliFlags = map[string]string{
+	guard.FieldDuration:    "minutes",
+	guard.FieldReason:      "--reason",
+	guard.FieldOwner:       "--owner",
+	guard.FieldLockTimeout: "--lock-timeout",
+	guard.FieldIfRevision:  "--if-revision",
+}
+
+// cliError renames the guard field a *guard.FieldError names to the flag.
+func cliError(err error) error {
+	var fe *guard.FieldError
+	if errors.As(err, &fe) {
+		if flag, ok := cliFlags[fe.Field]; ok {
+			return fmt.Errorf("%s %s", flag, fe.Problem)
+		}
+	}
+	return err
 }
 
 func runCLI(args []string) int { return cli(args, os.Stdout, os.Stderr) }
@@ -55,6 +78,9 @@ func cli(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	minutes, err := checkCommand(cmd, rest)
+	if err == nil {
+		err = checkFlagsFit(cmd, opts)
+	}
 	if err != nil {
 		return usageError(stderr, err.Error())
 	}
@@ -64,19 +90,24 @@ func cli(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	defer obs.FinishCLI(stderr) // publishing failures are warnings, the exit code stays
-	g := &guard.Guard{Path: opts.path}
+	g := &guard.Guard{Path: opts.path, LockTimeout: opts.lockTimeout}
 	switch cmd {
 	case "lock":
+		duration, _ := guard.MinutesDuration(int64(minutes)) // checked by checkCommand
 		ch, err := g.Lock(guard.LockOptions{
-			Duration: time.Duration(minutes) * time.Minute,
-			Reason:   opts.reason, Owner: opts.owner, Force: opts.force,
+			Duration: duration, Reason: opts.reason, Owner: opts.owner,
+			Force: opts.force, Exclusive: opts.exclusive,
 		})
 		if err == nil {
 			observeChange(obs, ch, false, false)
 		}
 		return report(stdout, stderr, opts, ch.After, ch.Changed, err, exitOK)
 	case "unlock":
-		ch, err := g.Unlock(false)
+		uo := guard.UnlockOptions{Reason: opts.reason, Owner: opts.owner}
+		if opts.ifRevision >= 0 {
+			uo.IfRevision = &opts.ifRevision
+		}
+		ch, err := g.Unlock(uo)
 		if err == nil {
 			observeChange(obs, ch, true, false)
 		}
@@ -108,6 +139,17 @@ func checkCommand(cmd string, rest []string) (int, error) {
 	return 0, fmt.Errorf("unknown command %q (want lock, unlock or status)", cmd)
 }
 
+// checkFlagsFit refuses flags that have no meaning for the command.
+func checkFlagsFit(cmd string, opts cliOptions) error {
+	if opts.exclusive && cmd != "lock" {
+		return fmt.Errorf("--exclusive is only valid with lock, not %s", cmd)
+	}
+	if opts.ifRevision >= 0 && cmd != "unlock" {
+		return fmt.Errorf("--if-revision is only valid with unlock, not %s", cmd)
+	}
+	return nil
+}
+
 // startCLIObserving starts the run's metrics (--metrics-textfile,
 // --pushgateway-url) and its system log (unless --no-syslog), named --name.
 func startCLIObserving(opts cliOptions) (*observe.Run, error) {
@@ -129,11 +171,11 @@ func lockMinutes(rest []string) (int, error) {
 	default:
 		return 0, errors.New("lock takes at most one argument: minutes")
 	}
-	n, err := strconv.Atoi(text)
-	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("%s must be a whole number of minutes greater than 0, got %q", from, text)
+	n, err := strconv.ParseInt(text, 10, 64)
+	if err != nil || n < 1 || n > guard.MaxLockMinutes {
+		return 0, fmt.Errorf("%s must be a whole number of minutes from 1 to %d (one year), got %q", from, guard.MaxLockMinutes, text)
 	}
-	return n, nil
+	return int(n), nil
 }
 
 // parseCLI accepts flags before and after the command, as people type them.
@@ -149,6 +191,9 @@ func parseCLI(args []string, stderr io.Writer) (cliOptions, string, []string, er
 	fs.StringVar(&opts.reason, "reason", "", "why the guard is locked (lock)")
 	fs.StringVar(&opts.owner, "owner", opts.owner, "who locks it (lock)")
 	fs.BoolVar(&opts.force, "force", false, "set the expiry exactly, even earlier than the current one (lock)")
+	fs.BoolVar(&opts.exclusive, "exclusive", false, "lock only if unlocked, expired or already held by --owner; else exit 1 naming the holder (lock)")
+	fs.Int64Var(&opts.ifRevision, "if-revision", -1, "unlock only if the guard is still at this revision; else exit 1 saying who changed it (unlock)")
+	fs.DurationVar(&opts.lockTimeout, "lock-timeout", guard.DefaultLockTimeout, "wait at most this long for another writer's PATH.lock (lock, unlock)")
 	fs.DurationVar(&opts.wait, "wait", 0, "wait up to this long for the guard to unlock, e.g. 5m (status)")
 	fs.BoolVar(&opts.json, "json", false, "print the result as JSON")
 	fs.StringVar(&opts.name, "name", "", "name of the guard in metrics and log lines (default qos_guard)")
@@ -168,10 +213,22 @@ func parseCLI(args []string, stderr io.Writer) (cliOptions, string, []string, er
 		fs.Usage()
 		return opts, "", nil, errors.New("missing command")
 	}
-	if opts.wait < 0 {
-		return opts, "", nil, fmt.Errorf("--wait must not be negative, got %s", opts.wait)
+	if opts.wait < 0 || opts.wait > maxWaitSeconds*time.Second {
+		return opts, "", nil, fmt.Errorf("--wait must be between 0s and %s, got %s", maxWaitSeconds*time.Second, opts.wait)
+	}
+	if opts.lockTimeout <= 0 || opts.lockTimeout > guard.MaxLockTimeout {
+		return opts, "", nil, fmt.Errorf("--lock-timeout must be more than 0s and at most %s, got %s", guard.MaxLockTimeout, opts.lockTimeout)
+	}
+	if opts.ifRevision < -1 || opts.ifRevision > guard.MaxRevision || (opts.ifRevision == -1 && flagGiven(fs, "if-revision")) {
+		return opts, "", nil, fmt.Errorf("--if-revision must be between 0 and %d, got %d", int64(guard.MaxRevision), opts.ifRevision)
 	}
 	return opts, positional[0], positional[1:], nil
+}
+
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
 }
 
 // currentUser is the remote user: the one who logged in, even under sudo/become.
@@ -191,21 +248,31 @@ func usageError(stderr io.Writer, msg string) int {
 }
 
 func report(stdout, stderr io.Writer, opts cliOptions, st guard.Status, changed bool, err error, code int) int {
+	var bad *guard.FieldError
+	if errors.As(err, &bad) {
+		return usageError(stderr, cliError(err).Error())
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "qos_guard: %v\n", err)
+		if opts.json && errors.Is(err, guard.ErrRefused) {
+			writeJSON(stdout, st, false, err.Error()) // the holder as read, with its revision
+		}
 		return exitLocked // fail closed: a guard that cannot be read or written does not let a deployment through
 	}
 	if st.Warning != "" {
 		fmt.Fprintf(stderr, "qos_guard: warning: %s\n", st.Warning)
 	}
 	if opts.json {
-		fields := st.Fields()
-		fields["changed"] = changed
-		fields["msg"] = st.Message()
-		enc := json.NewEncoder(stdout)
-		enc.Encode(fields)
+		writeJSON(stdout, st, changed, st.Message())
 	} else {
 		fmt.Fprintln(stdout, st.Message())
 	}
 	return code
+}
+
+func writeJSON(stdout io.Writer, st guard.Status, changed bool, msg string) {
+	fields := st.Fields()
+	fields["changed"] = changed
+	fields["msg"] = msg
+	json.NewEncoder(stdout).Encode(fields)
 }

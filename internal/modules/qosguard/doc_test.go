@@ -10,5 +10,5 @@ import (
 // it must describe exactly the options the module accepts.
 func TestSidecarDocMatchesSpec(t *testing.T) {
 	moduletest.CheckSidecarDoc(t, Module, "plugins/modules/qos_guard.yml",
-		"locked", "expires_at", "remaining_seconds", "locked_at", "reason", "owner", "host", "path", "format", "msg")
+		"locked", "expires_at", "remaining_seconds", "locked_at", "reason", "owner", "host", "path", "format", "revision", "msg")
 }

@@ -6,6 +6,7 @@ package qosguard
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -19,15 +20,18 @@ import (
 // name, the `name` label of the metrics and name= of the log lines.
 var spec = ansiblemod.Spec{
 	Options: observe.WithOptions(map[string]ansiblemod.Option{
-		"state":            {Type: ansiblemod.Str, Default: "status", Choices: []any{"locked", "unlocked", "status"}},
-		"path":             {Type: ansiblemod.Path, Default: guard.DefaultPath},
-		"minutes":          {Type: ansiblemod.Int, Default: 15},
-		"reason":           {Type: ansiblemod.Str},
-		"owner":            {Type: ansiblemod.Str},
-		"force":            {Type: ansiblemod.Bool, Default: false},
-		"fail_when_locked": {Type: ansiblemod.Bool, Default: false},
-		"wait_seconds":     {Type: ansiblemod.Int, Default: 0},
-		"name":             {Type: ansiblemod.Str},
+		"state":                {Type: ansiblemod.Str, Default: "status", Choices: []any{"locked", "unlocked", "status"}},
+		"path":                 {Type: ansiblemod.Path, Default: guard.DefaultPath},
+		"minutes":              {Type: ansiblemod.Int, Default: 15},
+		"reason":               {Type: ansiblemod.Str},
+		"owner":                {Type: ansiblemod.Str},
+		"force":                {Type: ansiblemod.Bool, Default: false},
+		"fail_when_locked":     {Type: ansiblemod.Bool, Default: false},
+		"wait_seconds":         {Type: ansiblemod.Int, Default: 0},
+		"name":                 {Type: ansiblemod.Str},
+		"exclusive":            {Type: ansiblemod.Bool, Default: false},
+		"if_revision":          {Type: ansiblemod.Int},
+		"lock_timeout_seconds": {Type: ansiblemod.Int, Default: int(guard.DefaultLockTimeout / time.Second)},
 	}),
 	SupportsCheckMode: true,
 }
@@ -38,7 +42,37 @@ const pollEvery = time.Second
 // Module is qos_guard as the dispatcher runs it.
 var Module = ansiblemod.Program{Name: moduleName, Spec: spec, Handler: runModule, CLI: runCLI}
 
+// moduleOptions names, once, the module option of each guard field, so a
+// *guard.FieldError reads in the user's words.
+var moduleOptions = map[string]string{
+	guard.FieldDuration:    "minutes",
+	guard.FieldReason:      "reason",
+	guard.FieldOwner:       "owner",
+	guard.FieldLockTimeout: "lock_timeout_seconds",
+	guard.FieldIfRevision:  "if_revision",
+}
+
+// maxWaitSeconds bounds wait_seconds: a day, far from Duration's overflow.
+const maxWaitSeconds = 24 * 60 * 60
+
 func runModule(m *ansiblemod.Module) (ansiblemod.Result, error) {
+	res, err := runGuard(m)
+	return res, inOptionWords(err)
+}
+
+// inOptionWords renames the guard field a *guard.FieldError names to the
+// module option the user wrote.
+func inOptionWords(err error) error {
+	var fe *guard.FieldError
+	if errors.As(err, &fe) {
+		if option, ok := moduleOptions[fe.Field]; ok {
+			return fmt.Errorf("value of %s %s", option, fe.Problem)
+		}
+	}
+	return err
+}
+
+func runGuard(m *ansiblemod.Module) (ansiblemod.Result, error) {
 	if err := checkOptions(m); err != nil {
 		return nil, err
 	}
@@ -47,23 +81,35 @@ func runModule(m *ansiblemod.Module) (ansiblemod.Result, error) {
 		return nil, err
 	}
 	defer obs.FinishModule(m) // publishes unless in check mode; a failure is a warning
-	g := &guard.Guard{Path: m.Str("path")}
+	g := &guard.Guard{Path: m.Str("path"), LockTimeout: time.Duration(m.Int("lock_timeout_seconds")) * time.Second}
+	owner := m.Str("owner")
+	if owner == "" {
+		owner = currentUser()
+	}
 	switch m.Str("state") {
 	case "locked":
-		owner := m.Str("owner")
-		if owner == "" {
-			owner = currentUser()
+		duration, err := guard.MinutesDuration(int64(m.Int("minutes")))
+		if err != nil {
+			return nil, err
+		}
+		if m.Bool("exclusive") && !m.IsSet("owner") {
+			m.Warn("exclusive without owner: every run as %s counts as the same holder; give an owner that identifies the run", owner)
 		}
 		ch, err := g.Lock(guard.LockOptions{
-			Duration: time.Duration(m.Int("minutes")) * time.Minute,
-			Reason:   m.Str("reason"), Owner: owner, Force: m.Bool("force"), DryRun: m.CheckMode,
+			Duration: duration, Reason: m.Str("reason"), Owner: owner,
+			Force: m.Bool("force"), Exclusive: m.Bool("exclusive"), DryRun: m.CheckMode,
 		})
 		if err == nil {
 			observeChange(obs, ch, false, m.CheckMode)
 		}
 		return changeResult(m, ch, err)
 	case "unlocked":
-		ch, err := g.Unlock(m.CheckMode)
+		opts := guard.UnlockOptions{Reason: m.Str("reason"), Owner: owner, DryRun: m.CheckMode}
+		if m.IsSet("if_revision") {
+			r := int64(m.Int("if_revision"))
+			opts.IfRevision = &r
+		}
+		ch, err := g.Unlock(opts)
 		if err == nil {
 			observeChange(obs, ch, true, m.CheckMode)
 		}
@@ -72,20 +118,42 @@ func runModule(m *ansiblemod.Module) (ansiblemod.Result, error) {
 	return statusResult(m, g, obs)
 }
 
+// checkOptions checks what the guard cannot: the path's form, the bounds
+// of the numbers before they become durations, and options that make no
+// sense with the state.
 func checkOptions(m *ansiblemod.Module) error {
 	if p := m.Str("path"); !filepath.IsAbs(p) {
 		return fmt.Errorf("value of path must be an absolute path, got: %s", p)
 	}
-	if n := m.Int("minutes"); n <= 0 {
-		return fmt.Errorf("value of minutes must be greater than 0, got: %d", n)
+	if _, err := guard.MinutesDuration(int64(m.Int("minutes"))); err != nil {
+		return err
 	}
-	if n := m.Int("wait_seconds"); n < 0 {
-		return fmt.Errorf("value of wait_seconds must be 0 or greater, got: %d", n)
+	if n := m.Int("wait_seconds"); n < 0 || n > maxWaitSeconds {
+		return fmt.Errorf("value of wait_seconds must be between 0 and %d, got: %d", maxWaitSeconds, n)
+	}
+	if n, most := m.Int("lock_timeout_seconds"), int(guard.MaxLockTimeout/time.Second); n < 1 || n > most {
+		return fmt.Errorf("value of lock_timeout_seconds must be between 1 and %d, got: %d", most, n)
+	}
+	state := m.Str("state")
+	if m.Bool("exclusive") && state != "locked" {
+		return fmt.Errorf("exclusive is only valid with state=locked, got state=%s", state)
+	}
+	if m.IsSet("if_revision") && state != "unlocked" {
+		return fmt.Errorf("if_revision is only valid with state=unlocked, got state=%s", state)
 	}
 	return nil
 }
 
+// changeResult reports a lock or unlock. A refusal (exclusive, if_revision)
+// fails the task and still returns the guard as read: its holder, reason,
+// expiry and revision.
 func changeResult(m *ansiblemod.Module, ch guard.Change, err error) (ansiblemod.Result, error) {
+	if errors.Is(err, guard.ErrRefused) {
+		warnAbout(m, ch.Before)
+		res := ansiblemod.Result(ch.Before.Fields())
+		res["changed"] = false
+		return res, err
+	}
 	if err != nil {
 		return nil, err
 	}
