@@ -1,7 +1,6 @@
 package guard
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/threader/guard/internal/strictjson"
 )
 
 // FormatVersion is the version of the JSON lock file format.
@@ -200,12 +201,16 @@ func parseLegacy(path, text string, now time.Time) Status {
 }
 
 // decodeRecord parses a JSON record strictly: one object, no key twice or
-// spelled in another case (encoding/json would let the last or a
-// differently-cased one win), the known version, a revision in range and
-// an expiry.
+// in two cases (strictjson: encoding/json would let the last one win), no
+// field name spelled in another case (encoding/json would accept it), the
+// known version, a revision in range and an expiry.
 func decodeRecord(data []byte) (Record, error) {
 	var rec Record
-	if err := checkKeys(data); err != nil {
+	var fields map[string]json.RawMessage
+	if err := strictjson.Unmarshal(data, &fields); err != nil {
+		return rec, err
+	}
+	if err := checkSpelling(fields); err != nil {
 		return rec, err
 	}
 	if err := json.Unmarshal(data, &rec); err != nil {
@@ -225,34 +230,14 @@ func decodeRecord(data []byte) (Record, error) {
 // recordKeys are the JSON names of Record's fields.
 var recordKeys = []string{"version", "revision", "locked_at", "expires_at", "unlocked_at", "reason", "owner", "host"}
 
-// checkKeys requires a JSON object whose keys are unique and, where they
-// name a Record field in any case, spelled exactly as it. Unknown keys are
-// allowed: they change nothing this reader uses.
-func checkKeys(data []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return errors.New("not a JSON object")
-	}
-	seen := map[string]string{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return err
-		}
-		key, _ := tok.(string)
-		folded := strings.ToLower(key)
-		if prev, dup := seen[folded]; dup {
-			return fmt.Errorf("key %q appears twice (also as %q)", key, prev)
-		}
-		seen[folded] = key
+// checkSpelling refuses a key that names a Record field in another case.
+// Unknown keys are allowed: they change nothing this reader uses.
+func checkSpelling(fields map[string]json.RawMessage) error {
+	for key := range fields {
 		for _, known := range recordKeys {
 			if strings.EqualFold(key, known) && key != known {
 				return fmt.Errorf("key %q must be spelled %q", key, known)
 			}
-		}
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return err
 		}
 	}
 	return nil

@@ -1,7 +1,6 @@
 package metrics
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -11,12 +10,11 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
-	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"github.com/threader/guard/internal/atomicfile"
 )
 
 // TextfileSuffix is the extension node_exporter's textfile collector reads;
@@ -26,9 +24,6 @@ const TextfileSuffix = ".prom"
 // textfileMode lets node_exporter, which usually runs as its own user, read
 // the file.
 const textfileMode fs.FileMode = 0o644
-
-// lockPoll is how often a writer retries a textfile lock another run holds.
-const lockPoll = 20 * time.Millisecond
 
 // CheckTextfilePath reports whether path can be a node_exporter textfile:
 // it must end in .prom and its directory must exist. option names the option
@@ -169,85 +164,23 @@ func labelKey(m *dto.Metric) string {
 func strPtr(s string) *string { return &s }
 
 // writeFileAtomic replaces path with data so that a reader sees the old or
-// the new content, never a part: a temp file in the same directory (rename
-// is atomic only within one file system), fsync, chmod, rename, fsync of the
-// directory so the rename survives a crash. The temp name starts with a dot
-// and does not end in .prom, so node_exporter never reads it.
+// the new content, never a part (atomicfile.WriteFile: temp file in the same
+// directory, fsync, chmod, rename, fsync of the directory). The temp name
+// starts with a dot and ends in .tmp, so node_exporter never reads it.
 // prometheus.WriteToTextfile is not used: it neither fsyncs the file nor the
 // directory, so a crash can leave an empty .prom file behind.
-func writeFileAtomic(path string, data []byte, mode fs.FileMode) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("metrics: create temp file next to %s: %w", path, err)
-	}
-	renamed := false
-	defer func() {
-		if !renamed {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	w := bufio.NewWriter(tmp)
-	if _, err := w.Write(data); err != nil {
-		return fmt.Errorf("metrics: write %s: %w", tmp.Name(), err)
-	}
-	if err := w.Flush(); err != nil {
-		return fmt.Errorf("metrics: write %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		return fmt.Errorf("metrics: chmod %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("metrics: fsync %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("metrics: close %s: %w", tmp.Name(), err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("metrics: rename into %s: %w", path, err)
-	}
-	renamed = true
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("metrics: open directory %s to fsync it: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("metrics: fsync directory %s: %w", dir, err)
+func writeFileAtomic(path string, data []byte, mode fs.FileMode) error {
+	if err := atomicfile.WriteFile(path, data, mode); err != nil {
+		return fmt.Errorf("metrics: %w", err)
 	}
 	return nil
 }
 
-// lockTextfile takes an exclusive flock on lockPath, polling until ctx ends.
+// lockTextfile takes an exclusive flock on lockPath, waiting until ctx ends.
 func lockTextfile(ctx context.Context, lockPath string) (unlock func(), err error) {
-	f, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, textfileMode)
+	unlock, err = atomicfile.Lock(ctx, lockPath, atomicfile.LockOptions{Mode: textfileMode})
 	if err != nil {
-		return nil, fmt.Errorf("metrics: open textfile lock: %w", err)
+		return nil, fmt.Errorf("metrics: textfile lock: %w", err)
 	}
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() { f.Close() }, nil // closing releases the flock
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
-			f.Close()
-			return nil, fmt.Errorf("metrics: lock %s: %w", lockPath, err)
-		}
-		t := time.NewTimer(lockPoll)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			f.Close()
-			return nil, fmt.Errorf("metrics: waiting for lock %s held by another run: %w", lockPath, ctx.Err())
-		case <-t.C:
-		}
-	}
+	return unlock, nil
 }
