@@ -39,10 +39,6 @@ type badCase struct {
 // and is not on main yet: they run, and one that starts to pass is reported
 // so that it is taken off this list. Empty once everything has landed.
 var pendingOnMain = map[string]string{
-	"qos_guard: minutes int64 max":       "issue 10 item 6 (guard: bound minutes)",
-	"qos_guard: minutes 307445735":       "issue 10 item 6 (guard: bound minutes)",
-	"qos_guard: reason 70 KB":            "issue 10 item 4 (guard: bound reason)",
-	"qos_guard: owner 70 KB":             "issue 10 item 4 (guard: bound owner)",
 	"retry_command: env value with NUL":  "retry_command: check env for NUL bytes, naming env",
 	"retry_command: argv with NUL":       "retry_command: check argv for NUL bytes, naming argv",
 	"slo_check: prometheus_url bad port": "promapi: check the URL's port, naming the option",

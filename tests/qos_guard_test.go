@@ -112,8 +112,8 @@ func TestQosGuardCheckModeAndDiff(t *testing.T) {
 func TestQosGuardBadInput(t *testing.T) {
 	c := testenv.InstallCollection(t)
 	cases := []struct{ args, want string }{
-		{`{state: locked, path: /tmp/x.guard, minutes: -5}`, "value of minutes must be between 1 and 527040 (one year of minutes), got: -5"},
-		{`{state: locked, path: /tmp/x.guard, minutes: 307445735}`, "value of minutes must be between 1 and 527040 (one year of minutes), got: 307445735"},
+		{`{state: locked, path: /tmp/x.guard, minutes: -5}`, "value of minutes must be greater than 0, got: -5"},
+		{`{state: locked, path: /tmp/x.guard, minutes: 307445735}`, "value of minutes must be at most 527040 (one year of minutes), got: 307445735"},
 		{`{state: locked, path: /tmp/x.guard, minutes: soon}`, "argument 'minutes' is of type <class 'str'> and we were unable to convert to int"},
 		{`{state: locked, path: /tmp/x.guard, minuets: 5}`, "Unsupported parameters for (threader.guard.qos_guard) module: minuets. Supported parameters include: exclusive, fail_when_locked, force, if_revision, lock_timeout_seconds, metrics_textfile, minutes, name, owner, path, pushgateway_url, reason, state, wait_seconds."},
 		{`{state: locked, path: relative/guard}`, "value of path must be an absolute path, got: relative/guard"},

@@ -93,8 +93,11 @@ func checkText(field, text string) error {
 // what is out of bounds before multiplying, so the product cannot overflow
 // (307445735 minutes used to become a 25-second lock).
 func MinutesDuration(minutes int64) (time.Duration, error) {
-	if minutes < 1 || minutes > MaxLockMinutes {
-		return 0, fieldErrorf(FieldDuration, "must be between 1 and %d (one year of minutes), got: %d", MaxLockMinutes, minutes)
+	if minutes < 1 {
+		return 0, fieldErrorf(FieldDuration, "must be greater than 0, got: %d", minutes)
+	}
+	if minutes > MaxLockMinutes {
+		return 0, fieldErrorf(FieldDuration, "must be at most %d (one year of minutes), got: %d", MaxLockMinutes, minutes)
 	}
 	return time.Duration(minutes) * time.Minute, nil
 }

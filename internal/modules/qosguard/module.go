@@ -128,8 +128,10 @@ func checkOptions(m *ansiblemod.Module) error {
 	if _, err := guard.MinutesDuration(int64(m.Int("minutes"))); err != nil {
 		return err
 	}
-	if n := m.Int("wait_seconds"); n < 0 || n > maxWaitSeconds {
-		return fmt.Errorf("value of wait_seconds must be between 0 and %d, got: %d", maxWaitSeconds, n)
+	if n := m.Int("wait_seconds"); n < 0 {
+		return fmt.Errorf("value of wait_seconds must be 0 or greater, got: %d", n)
+	} else if n > maxWaitSeconds {
+		return fmt.Errorf("value of wait_seconds must be at most %d (a day), got: %d", maxWaitSeconds, n)
 	}
 	if n, most := m.Int("lock_timeout_seconds"), int(guard.MaxLockTimeout/time.Second); n < 1 || n > most {
 		return fmt.Errorf("value of lock_timeout_seconds must be between 1 and %d, got: %d", most, n)

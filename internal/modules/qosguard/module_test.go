@@ -49,8 +49,8 @@ func TestModuleRefusesBadValuesNamingTheOption(t *testing.T) {
 		args map[string]any
 		want string
 	}{
-		{map[string]any{"state": "locked", "minutes": 307445735}, "value of minutes must be between 1 and 527040"},
-		{map[string]any{"state": "locked", "minutes": 0}, "value of minutes must be between 1 and 527040"},
+		{map[string]any{"state": "locked", "minutes": 307445735}, "value of minutes must be at most 527040 (one year of minutes), got: 307445735"},
+		{map[string]any{"state": "locked", "minutes": 0}, "value of minutes must be greater than 0, got: 0"},
 		{map[string]any{"state": "locked", "reason": long}, "value of reason must be at most 1024 bytes, got: 1025 bytes"},
 		{map[string]any{"state": "locked", "owner": long}, "value of owner must be at most 1024 bytes"},
 		{map[string]any{"state": "unlocked", "reason": long}, "value of reason must be at most 1024 bytes"},
@@ -58,7 +58,7 @@ func TestModuleRefusesBadValuesNamingTheOption(t *testing.T) {
 		{map[string]any{"state": "status", "if_revision": 1}, "if_revision is only valid with state=unlocked"},
 		{map[string]any{"state": "unlocked", "exclusive": true}, "exclusive is only valid with state=locked"},
 		{map[string]any{"state": "locked", "lock_timeout_seconds": 0}, "value of lock_timeout_seconds must be between 1 and 3600"},
-		{map[string]any{"state": "status", "wait_seconds": 1 << 40}, "value of wait_seconds must be between 0 and 86400"},
+		{map[string]any{"state": "status", "wait_seconds": 1 << 40}, "value of wait_seconds must be at most 86400 (a day)"},
 	}
 	for _, c := range cases {
 		path := filepath.Join(t.TempDir(), "guard")
