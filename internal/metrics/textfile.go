@@ -70,13 +70,22 @@ func writeTextfile(ctx context.Context, path, name string, fresh []*dto.MetricFa
 	if err != nil {
 		return err
 	}
+	data, err := encodeFamilies(mergeFamilies(existing, fresh, name))
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, data, textfileMode)
+}
+
+// encodeFamilies renders families in the Prometheus text format.
+func encodeFamilies(families []*dto.MetricFamily) ([]byte, error) {
 	var buf bytes.Buffer
-	for _, mf := range mergeFamilies(existing, fresh, name) {
+	for _, mf := range families {
 		if _, err := expfmt.MetricFamilyToText(&buf, mf); err != nil {
-			return fmt.Errorf("metrics: encode %s: %w", mf.GetName(), err)
+			return nil, fmt.Errorf("metrics: encode %s: %w", mf.GetName(), err)
 		}
 	}
-	return writeFileAtomic(path, buf.Bytes(), textfileMode)
+	return buf.Bytes(), nil
 }
 
 // readTextfile parses the current textfile; a missing file is empty. A file
@@ -91,6 +100,11 @@ func readTextfile(path string) (map[string]*dto.MetricFamily, error) {
 	if err != nil {
 		return nil, fmt.Errorf("metrics: read existing textfile: %w", err)
 	}
+	return parseTextfile(path, data)
+}
+
+// parseTextfile parses the content of the textfile at path.
+func parseTextfile(path string, data []byte) (map[string]*dto.MetricFamily, error) {
 	parser := expfmt.NewTextParser(model.LegacyValidation)
 	mfs, err := parser.TextToMetricFamilies(bytes.NewReader(data))
 	if err != nil {
