@@ -10,9 +10,17 @@
 // timeout or a refused connection, comes back as an *Error whose one-line
 // message starts with the API name ("prometheus: 503 …").
 //
-// Requests go through hashicorp/go-retryablehttp: connection errors, 429 and
-// 5xx are retried with capped exponential backoff, and the whole query,
-// retries included, is bounded by Endpoint.Timeout.
+// Requests go through internal/httpclient, the collection's one HTTP client
+// policy: the client talks only to the configured origin (a redirect to
+// another scheme, host or port fails the query naming the target, and no
+// header or credential is sent there), answers are bounded to MaxBodyBytes,
+// and connection errors, 429 and 5xx are retried with capped exponential
+// backoff. The whole query, retries included, is bounded by
+// Endpoint.Timeout.
+//
+// An envelope is JSON read strictly (internal/strictjson): two keys that
+// encoding/json would merge, such as "status" twice or "status" and
+// "Status", make the answer unparseable rather than let the last one win.
 package promapi
 
 import (
@@ -20,17 +28,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/hashicorp/go-cleanhttp"
-	"github.com/hashicorp/go-retryablehttp"
-
-	"github.com/threader/guard/internal/backoff"
+	"github.com/threader/guard/internal/httpclient"
+	"github.com/threader/guard/internal/strictjson"
 )
 
 // API selects the query endpoints and the name used in error messages.
@@ -50,10 +55,8 @@ type Client struct {
 	api     API
 	base    *url.URL
 	header  http.Header
-	http    *http.Client
+	http    *httpclient.Client
 	timeout time.Duration
-	retries int
-	waits   backoff.Schedule
 }
 
 // New checks ep and returns a client for api. Configuration problems are
@@ -77,29 +80,16 @@ func New(api API, ep Endpoint) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	transport := cleanhttp.DefaultPooledTransport()
-	transport.TLSClientConfig = tlsCfg
-	c := &Client{
-		api:     api,
-		base:    base,
-		header:  header,
-		http:    &http.Client{Transport: transport},
-		timeout: orDefault(ep.Timeout, DefaultTimeout),
-		retries: ep.Retries,
-		waits: backoff.Schedule{
-			Base:     orDefault(ep.RetryWaitMin, DefaultRetryWaitMin),
-			MaxDelay: orDefault(ep.RetryWaitMax, DefaultRetryWaitMax),
-			Jitter:   backoff.JitterEqual,
-		},
+	hc, err := httpclient.New(base, httpclient.Options{TLS: tlsCfg, Retries: ep.Retries,
+		RetryWaitMin: ep.RetryWaitMin, RetryWaitMax: ep.RetryWaitMax, MaxBodyBytes: MaxBodyBytes})
+	if err != nil {
+		return nil, err
 	}
-	return c, nil
-}
-
-func orDefault(d, def time.Duration) time.Duration {
-	if d == 0 {
-		return def
+	timeout := ep.Timeout
+	if timeout == 0 {
+		timeout = DefaultTimeout
 	}
-	return d
+	return &Client{api: api, base: base, header: header, http: hc, timeout: timeout}, nil
 }
 
 // API returns which API the client speaks.
@@ -163,7 +153,7 @@ func (c *Client) get(parent context.Context, path string, params url.Values) (*R
 	u := *c.base
 	u.Path += path
 	u.RawQuery = params.Encode()
-	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, &Error{API: c.api, Message: err.Error(), Err: err}
 	}
@@ -171,33 +161,15 @@ func (c *Client) get(parent context.Context, path string, params url.Values) (*R
 		req.Header[name] = values
 	}
 	req.Header.Set("Accept", "application/json")
-
-	st := &retryState{waits: c.waits}
-	rc := &retryablehttp.Client{
-		HTTPClient:   c.http,
-		RetryMax:     c.retries,
-		CheckRetry:   st.check,
-		Backoff:      st.backoff,
-		ErrorHandler: retryablehttp.PassthroughErrorHandler,
-	}
-	resp, err := rc.Do(req)
-	if err != nil && resp == nil {
-		return nil, c.transportError(parent, ctx, budget, st, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBodyBytes+1))
+	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, c.transportError(parent, ctx, budget, st, err)
+		return nil, c.transportError(parent, ctx, budget, err)
 	}
-	if len(body) > MaxBodyBytes {
-		return nil, &Error{API: c.api, StatusCode: resp.StatusCode, Attempts: st.attempts, Err: errDecode,
-			Message: fmt.Sprintf("answer is larger than %d MiB", MaxBodyBytes>>20)}
-	}
-	res, qerr := c.decode(resp, body)
+	res, qerr := c.decode(resp.StatusCode, resp.Body)
 	if qerr != nil {
-		qerr.Attempts = st.attempts
-		if st.note != "" {
-			qerr.Message += " (" + st.note + ")"
+		qerr.Attempts = resp.Attempts
+		if resp.Note != "" {
+			qerr.Message += " (" + resp.Note + ")"
 		}
 		return nil, qerr
 	}
@@ -205,33 +177,42 @@ func (c *Client) get(parent context.Context, path string, params url.Values) (*R
 }
 
 // transportError describes a query that got no usable answer.
-func (c *Client) transportError(parent, ctx context.Context, budget time.Duration, st *retryState, err error) *Error {
+func (c *Client) transportError(parent, ctx context.Context, budget time.Duration, err error) *Error {
+	attempts := 0
+	var herr *httpclient.Error
+	if errors.As(err, &herr) {
+		attempts, err = herr.Attempts, herr.Err
+	}
+	var tooLarge *httpclient.TooLargeError
 	switch {
 	case parent.Err() != nil && !errors.Is(parent.Err(), context.DeadlineExceeded):
-		return &Error{API: c.api, Message: "canceled", Attempts: st.attempts, Err: parent.Err()}
+		return &Error{API: c.api, Message: "canceled", Attempts: attempts, Err: parent.Err()}
 	case ctx.Err() != nil:
-		return timeoutError(c.api, budget, st.attempts, err)
+		return timeoutError(c.api, budget, attempts, err)
+	case errors.As(err, &tooLarge):
+		return &Error{API: c.api, Message: err.Error(), Attempts: attempts, Err: errors.Join(errDecode, err)}
 	}
-	var uerr *url.Error
-	if errors.As(err, &uerr) {
-		err = uerr.Err
-	}
-	return &Error{API: c.api, Message: oneLine(err.Error()), Attempts: st.attempts, Err: err}
+	return &Error{API: c.api, Message: oneLine(err.Error()), Attempts: attempts, Err: err}
 }
 
 // decode turns an HTTP answer into a Result or an *Error.
-func (c *Client) decode(resp *http.Response, body []byte) (*Result, *Error) {
+func (c *Client) decode(code int, body []byte) (*Result, *Error) {
 	env, isEnvelope := parseEnvelope(body)
-	ok2xx := resp.StatusCode >= 200 && resp.StatusCode < 300
+	ok2xx := code >= 200 && code < 300
+	if isEnvelope {
+		if err := strictjson.CheckWith(body, labelMaps); err != nil {
+			return nil, &Error{API: c.api, StatusCode: code, Message: "ambiguous answer: " + err.Error(), Err: errDecode}
+		}
+	}
 	if !isEnvelope {
 		if ok2xx {
 			msg := "answer is not a JSON envelope: " + snippet(body)
 			if len(strings.TrimSpace(string(body))) == 0 {
 				msg = "empty answer"
 			}
-			return nil, &Error{API: c.api, StatusCode: resp.StatusCode, Message: msg, Err: errDecode}
+			return nil, &Error{API: c.api, StatusCode: code, Message: msg, Err: errDecode}
 		}
-		return nil, &Error{API: c.api, StatusCode: resp.StatusCode, Message: plainText(resp, body)}
+		return nil, &Error{API: c.api, StatusCode: code, Message: plainText(code, body)}
 	}
 	switch env.Status {
 	case "error":
@@ -239,22 +220,26 @@ func (c *Client) decode(resp *http.Response, body []byte) (*Result, *Error) {
 		if msg == "" {
 			msg = "(no error text)"
 		}
-		return nil, &Error{API: c.api, StatusCode: resp.StatusCode, Type: env.ErrorType, Message: msg}
+		return nil, &Error{API: c.api, StatusCode: code, Type: env.ErrorType, Message: msg}
 	case "success":
 		if !ok2xx {
-			return nil, &Error{API: c.api, StatusCode: resp.StatusCode,
+			return nil, &Error{API: c.api, StatusCode: code,
 				Message: "status \"success\" with a non-2xx HTTP status; refusing the data"}
 		}
 		res, err := decodeData(env.Data)
 		if err != nil {
-			return nil, &Error{API: c.api, StatusCode: resp.StatusCode, Message: "unparseable answer: " + err.Error(), Err: errDecode}
+			return nil, &Error{API: c.api, StatusCode: code, Message: "unparseable answer: " + err.Error(), Err: errDecode}
 		}
 		res.Warnings, res.Infos = env.Warnings, env.Infos
 		return res, nil
 	}
-	return nil, &Error{API: c.api, StatusCode: resp.StatusCode, Err: errDecode,
+	return nil, &Error{API: c.api, StatusCode: code, Err: errDecode,
 		Message: fmt.Sprintf("unexpected status %q in answer: %s", env.Status, snippet(body))}
 }
+
+// labelMaps are the envelope's label sets: Prometheus label names are case
+// sensitive, so "job" and "Job" are two labels there, not a conflict.
+var labelMaps = strictjson.Options{CaseSensitiveUnder: []string{"metric", "stream"}}
 
 // parseEnvelope reports whether body is a JSON object with a "status" field.
 func parseEnvelope(body []byte) (envelope, bool) {
@@ -267,10 +252,10 @@ func parseEnvelope(body []byte) (envelope, bool) {
 
 // plainText is the message of a non-JSON error answer: the body, or the
 // status text when the body is empty.
-func plainText(resp *http.Response, body []byte) string {
+func plainText(code int, body []byte) string {
 	text := snippet(body)
 	if text == "" {
-		text = http.StatusText(resp.StatusCode)
+		text = http.StatusText(code)
 	}
 	if text == "" {
 		text = "(empty body)"
@@ -279,64 +264,3 @@ func plainText(resp *http.Response, body []byte) string {
 }
 
 func oneLine(s string) string { return snippet([]byte(s)) }
-
-// retryState is the per-query retry bookkeeping shared by CheckRetry and
-// Backoff, so that the wait can be checked against the deadline before
-// deciding to retry.
-type retryState struct {
-	waits    backoff.Schedule
-	attempts int
-	wait     time.Duration
-	note     string
-}
-
-func (s *retryState) check(ctx context.Context, resp *http.Response, err error) (bool, error) {
-	s.attempts++
-	retry, perr := retryablehttp.DefaultRetryPolicy(ctx, resp, err)
-	if !retry {
-		return false, perr
-	}
-	wait := s.waits.Delay(s.attempts)
-	retryAfter, hasRetryAfter := parseRetryAfter(resp, time.Now())
-	if hasRetryAfter {
-		wait = retryAfter
-	}
-	if dl, ok := ctx.Deadline(); ok {
-		if left := time.Until(dl); wait >= left {
-			// Sleeping into the deadline would only replace this answer
-			// with "timed out"; give up now and report it instead.
-			if hasRetryAfter {
-				s.note = fmt.Sprintf("Retry-After %s does not fit in the %s left", retryAfter, left.Round(time.Millisecond))
-			}
-			return false, nil
-		}
-	}
-	s.wait = wait
-	return true, nil
-}
-
-func (s *retryState) backoff(_, _ time.Duration, _ int, _ *http.Response) time.Duration {
-	return s.wait
-}
-
-// parseRetryAfter reads Retry-After (seconds or an HTTP date) from a 429 or
-// 503 answer.
-func parseRetryAfter(resp *http.Response, now time.Time) (time.Duration, bool) {
-	if resp == nil || (resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable) {
-		return 0, false
-	}
-	v := strings.TrimSpace(resp.Header.Get("Retry-After"))
-	if v == "" {
-		return 0, false
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs < 0 {
-			return 0, false
-		}
-		return time.Duration(min(secs, int64(24*time.Hour/time.Second))) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
-	}
-	return 0, false
-}

@@ -154,18 +154,6 @@ func TestRetryAfterBeyondTheTimeoutGivesUpAtOnce(t *testing.T) {
 	}
 }
 
-func TestRetryAfterAsHTTPDate(t *testing.T) {
-	resp := &http.Response{StatusCode: 429, Header: http.Header{"Retry-After": {"Wed, 21 Oct 2015 07:28:30 GMT"}}}
-	now := time.Date(2015, 10, 21, 7, 28, 0, 0, time.UTC)
-	if d, ok := parseRetryAfter(resp, now); !ok || d != 30*time.Second {
-		t.Errorf("%v %v", d, ok)
-	}
-	resp.StatusCode = 500
-	if _, ok := parseRetryAfter(resp, now); ok {
-		t.Error("Retry-After used on a 500")
-	}
-}
-
 // hang accepts connections and never answers.
 func hang(t *testing.T) string {
 	t.Helper()

@@ -6,13 +6,24 @@
 //
 //  1. A query error (HTTP, API, timeout, unparseable answer) fails the check
 //     with the error text as the reason.
-//  2. An empty answer fails with "no data", unless OnEmpty is EmptyPasses, or
+//  2. An answer is only believed if it is current and complete (Trust): an
+//     answer carrying server warnings (Prometheus or Loki "warnings", for
+//     example partial data after a failed remote read) fails the check
+//     unless Trust.AcceptWarnings; a sample whose timestamp is more than
+//     Trust.MaxSkew (default 5 minutes) before or after the evaluation time
+//     fails it (a stale cache, a proxy replaying old answers, a server with
+//     a wrong clock), and so does a sample without a timestamp. Every
+//     sample counts, so an instant query of a range selector longer than
+//     MaxSkew (up[15m]) fails: gate on avg_over_time(up[15m]) instead.
+//  3. An empty answer fails with "no data", unless OnEmpty is EmptyPasses, or
 //     the check has a PresenceQuery that returned a positive value, in which
 //     case the empty answer counts as 0 (a count over no matching log lines:
 //     Loki returns no series rather than 0).
-//  3. Every sample of every series is compared; NaN and ±Inf fail ("NaN",
-//     "+Inf", "-Inf"), even where +Inf would satisfy a ">=" bound.
-//  4. The worst sample decides and names its series: non-finite first, then the
+//  4. Every sample of every series is compared; NaN and ±Inf fail ("NaN",
+//     "+Inf", "-Inf"), even where +Inf would satisfy a ">=" bound, and so
+//     does a value outside the check's Valid range (a ratio of -0.5 or 7 is
+//     broken data, not a pass).
+//  5. The worst sample decides and names its series: non-finite first, then the
 //     largest violation, then (when all pass) the one closest to its bound.
 package slo
 
@@ -67,6 +78,42 @@ type Check struct {
 	// error-log check uses the job's total log line count here, so "no
 	// matching lines" is 0 errors while "no lines at all" is no data.
 	PresenceQuery string
+	// Valid, when set, is the range every measured value must lie in to be
+	// data at all: the built-in ratio checks use [0, 1]. A value outside it
+	// fails the check whatever Max and Min say.
+	Valid *Range
+}
+
+// Range is an inclusive interval [Min, Max].
+type Range struct{ Min, Max float64 }
+
+func (r Range) contains(v float64) bool { return v >= r.Min && v <= r.Max }
+
+func (r Range) String() string { return "[" + FormatValue(r.Min) + ", " + FormatValue(r.Max) + "]" }
+
+// Ratio is the valid range of a ratio.
+var Ratio = &Range{Min: 0, Max: 1}
+
+// DefaultMaxSkew is how far a sample's timestamp may be from the evaluation
+// time when Trust.MaxSkew is zero.
+const DefaultMaxSkew = 5 * time.Minute
+
+// Trust says which answers are believed at all (rule 2).
+type Trust struct {
+	// AcceptWarnings lets an answer that carries server warnings count.
+	// Off by default: a warning such as a failed remote read means the
+	// answer may be missing exactly the bad data.
+	AcceptWarnings bool
+	// MaxSkew bounds the distance between a sample's timestamp and the
+	// evaluation time, either way. Zero means DefaultMaxSkew.
+	MaxSkew time.Duration
+}
+
+func (t Trust) maxSkew() time.Duration {
+	if t.MaxSkew <= 0 {
+		return DefaultMaxSkew
+	}
+	return t.MaxSkew
 }
 
 // Float returns a pointer to v, for Check.Max and Check.Min.
@@ -89,6 +136,8 @@ func (c Check) Validate() error {
 		return fmt.Errorf("check %s: min must be a finite number, got %v", c.Name, *c.Min)
 	case c.Max != nil && c.Min != nil && *c.Min > *c.Max:
 		return fmt.Errorf("check %s: min %v is greater than max %v, so nothing could pass", c.Name, *c.Min, *c.Max)
+	case c.Valid != nil && !(finite(c.Valid.Min) && finite(c.Valid.Max) && c.Valid.Min <= c.Valid.Max):
+		return fmt.Errorf("check %s: valid range %v is not a finite interval", c.Name, *c.Valid)
 	case c.OnEmpty != "" && c.OnEmpty != EmptyFails && c.OnEmpty != EmptyPasses:
 		return fmt.Errorf("check %s: on_empty must be %q or %q, got %q", c.Name, EmptyFails, EmptyPasses, c.OnEmpty)
 	}
@@ -115,11 +164,18 @@ func ValidateChecks(checks []Check) error {
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
-// Series is one labelled series of a query answer with its sample values (one
-// for an instant vector, several for a matrix). Labels is nil for a scalar.
+// Series is one labelled series of a query answer with its samples (one for
+// an instant vector, several for a matrix). Labels is nil for a scalar.
 type Series struct {
-	Labels map[string]string
-	Values []float64
+	Labels  map[string]string
+	Samples []Sample
+}
+
+// Sample is one timestamped value. A zero Time means the answer did not say
+// when the value was measured, which fails the check (rule 2).
+type Sample struct {
+	Time  time.Time
+	Value float64
 }
 
 // Answer is what a Querier returns on success. No series means no data.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 	"sync"
 	"time"
 )
@@ -65,10 +66,10 @@ func (e Evaluation) Warnings() []string {
 }
 
 // Evaluate runs every check once, all queries concurrently (a check with a
-// PresenceQuery runs both at once), each evaluated at at. A check whose
-// source has no Querier in queriers fails. Checks must be valid (see
-// ValidateChecks).
-func Evaluate(ctx context.Context, checks []Check, queriers map[Source]Querier, at time.Time) Evaluation {
+// PresenceQuery runs both at once), each evaluated at at, and believes only
+// the answers trust allows. A check whose source has no Querier in queriers
+// fails. Checks must be valid (see ValidateChecks).
+func Evaluate(ctx context.Context, checks []Check, queriers map[Source]Querier, at time.Time, trust Trust) Evaluation {
 	type outcome struct {
 		answer Answer
 		err    error
@@ -98,7 +99,9 @@ func Evaluate(ctx context.Context, checks []Check, queriers map[Source]Querier, 
 
 	ev := Evaluation{At: at, Passed: true}
 	for i, c := range checks {
-		r := judge(c, main[i].answer, main[i].err, presence[i].answer, presence[i].err)
+		mainErr := distrust(c.Source, main[i].answer, main[i].err, at, trust)
+		presErr := distrust(c.Source, presence[i].answer, presence[i].err, at, trust)
+		r := judge(c, main[i].answer, mainErr, presence[i].answer, presErr)
 		ev.Results = append(ev.Results, r)
 		ev.Passed = ev.Passed && r.Passed
 	}
@@ -123,6 +126,8 @@ func judge(c Check, ans Answer, err error, pres Answer, presErr error) Result {
 	switch {
 	case !finite(w.value):
 		r.Reason = formatNonFinite(w.value)
+	case w.rank == rankInvalid:
+		r.Reason = fmt.Sprintf("%s is outside %s, the valid range of this check: broken data", FormatValue(w.value), c.Valid)
 	default:
 		v := w.value
 		r.Value = &v
@@ -158,18 +163,61 @@ func judgeEmpty(c Check, r Result, pres Answer, presErr error) Result {
 	return r
 }
 
+// distrust applies rule 2 to one answer: the query's error, or why the
+// answer cannot be believed, or nil.
+func distrust(source Source, ans Answer, err error, at time.Time, trust Trust) error {
+	if err != nil {
+		return err
+	}
+	if len(ans.Warnings) > 0 && !trust.AcceptWarnings {
+		return &DistrustError{Reason: fmt.Sprintf("%s answered with warnings, so the data may be incomplete: %s",
+			source, strings.Join(ans.Warnings, "; "))}
+	}
+	limit := trust.maxSkew()
+	for _, s := range ans.Series {
+		for _, smp := range s.Samples {
+			if smp.Time.IsZero() {
+				return &DistrustError{Reason: fmt.Sprintf("%s answered a sample without a timestamp", source)}
+			}
+			if skew := smp.Time.Sub(at); skew > limit || -skew > limit {
+				return &DistrustError{Reason: fmt.Sprintf("%s answered a sample %s, more than %s from the evaluation time: stale data or a wrong clock",
+					source, skewText(skew, limit), limit)}
+			}
+		}
+	}
+	return nil
+}
+
+// DistrustError is an answer that arrived but is not believed (rule 2).
+type DistrustError struct{ Reason string }
+
+func (e *DistrustError) Error() string { return e.Reason }
+
+// skewText says how far off a sample is, to the millisecond (the APIs'
+// precision) unless that would round it down to the limit it exceeds.
+func skewText(skew, limit time.Duration) string {
+	word := "after"
+	if skew < 0 {
+		skew, word = -skew, "before"
+	}
+	if r := skew.Round(time.Millisecond); r > limit {
+		skew = r
+	}
+	return "timestamped " + skew.String() + " " + word
+}
+
 func countSamples(series []Series) int {
 	n := 0
 	for _, s := range series {
-		n += len(s.Values)
+		n += len(s.Samples)
 	}
 	return n
 }
 
 func hasPositive(series []Series) bool {
 	for _, s := range series {
-		for _, v := range s.Values {
-			if finite(v) && v > 0 {
+		for _, smp := range s.Samples {
+			if finite(smp.Value) && smp.Value > 0 {
 				return true
 			}
 		}
@@ -181,7 +229,7 @@ func hasPositive(series []Series) bool {
 const (
 	rankOK = iota
 	rankViolated
-	rankNonFinite
+	rankInvalid // NaN, ±Inf, or outside the check's Valid range
 )
 
 type sampleVerdict struct {
@@ -205,8 +253,8 @@ func worst(c Check, series []Series) sampleVerdict {
 	var out sampleVerdict
 	first := true
 	for _, s := range series {
-		for _, v := range s.Values {
-			sv := verdictFor(c, s.Labels, v)
+		for _, smp := range s.Samples {
+			sv := verdictFor(c, s.Labels, smp.Value)
 			if first || sv.worseThan(out) {
 				out, first = sv, false
 			}
@@ -218,8 +266,14 @@ func worst(c Check, series []Series) sampleVerdict {
 func verdictFor(c Check, labels map[string]string, v float64) sampleVerdict {
 	sv := sampleVerdict{labels: labels, value: v}
 	if !finite(v) {
-		sv.rank = rankNonFinite
+		sv.rank, sv.badness = rankInvalid, math.Inf(1)
 		sv.threshold, sv.comparison = nonFiniteBound(c, v)
+		return sv
+	}
+	if c.Valid != nil && !c.Valid.contains(v) {
+		// Farther outside is worse; NaN and ±Inf are worse still.
+		sv.rank, sv.badness = rankInvalid, math.Max(c.Valid.Min-v, v-c.Valid.Max)
+		sv.threshold, sv.comparison = nearestBound(c, v)
 		return sv
 	}
 	if c.Max != nil && v > *c.Max {

@@ -17,10 +17,10 @@ var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 // answers is a Querier that returns a fixed answer (or error) per query.
 type answers map[string]any // query → Answer or error
 
-func (a answers) Query(_ context.Context, q string, _ time.Time) (Answer, error) {
+func (a answers) Query(_ context.Context, q string, at time.Time) (Answer, error) {
 	switch v := a[q].(type) {
 	case Answer:
-		return v, nil
+		return stamped(v, at), nil
 	case error:
 		return Answer{}, v
 	case nil:
@@ -30,8 +30,26 @@ func (a answers) Query(_ context.Context, q string, _ time.Time) (Answer, error)
 	}
 }
 
+// one is an answer of one sample; its time is set by stamped.
 func one(v float64) Answer {
-	return Answer{Series: []Series{{Labels: map[string]string{"job": "threader"}, Values: []float64{v}}}}
+	return Answer{Series: []Series{{Labels: map[string]string{"job": "threader"}, Samples: []Sample{{Value: v}}}}}
+}
+
+// stamped returns a copy of a whose samples without a time are stamped at,
+// as a server stamps an instant vector with the evaluation time.
+func stamped(a Answer, at time.Time) Answer {
+	out := Answer{Warnings: a.Warnings}
+	for _, s := range a.Series {
+		c := Series{Labels: s.Labels}
+		for _, smp := range s.Samples {
+			if smp.Time.IsZero() {
+				smp.Time = at
+			}
+			c.Samples = append(c.Samples, smp)
+		}
+		out.Series = append(out.Series, c)
+	}
+	return out
 }
 
 func maxCheck(name, q string, max float64) Check {
@@ -47,7 +65,7 @@ func evalOne(t *testing.T, c Check, q Querier) Result {
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	ev := Evaluate(context.Background(), []Check{c}, map[Source]Querier{c.Source: q, Loki: q}, t0)
+	ev := Evaluate(context.Background(), []Check{c}, map[Source]Querier{c.Source: q, Loki: q}, t0, Trust{})
 	if len(ev.Results) != 1 {
 		t.Fatalf("want 1 result, got %d", len(ev.Results))
 	}
@@ -78,7 +96,7 @@ func TestPassingValueReportsBoundAndSeries(t *testing.T) {
 
 func TestViolationsNameTheValueAndTheBound(t *testing.T) {
 	checks := []Check{maxCheck("5xx_ratio", "a", 0.01), minCheck("health_ratio", "b", 0.995), maxCheck("error_logs_per_min", "c", 1)}
-	ev := Evaluate(context.Background(), checks, map[Source]Querier{Prometheus: answers{"a": one(0.023), "b": one(0.97), "c": one(0.5)}}, t0)
+	ev := Evaluate(context.Background(), checks, map[Source]Querier{Prometheus: answers{"a": one(0.023), "b": one(0.97), "c": one(0.5)}}, t0, Trust{})
 	if ev.Passed {
 		t.Fatal("evaluation passed")
 	}
@@ -156,12 +174,16 @@ func TestOnEmptyPassDoesNotForgiveNaN(t *testing.T) {
 
 func series(labels string, values ...float64) Series {
 	k, v, _ := strings.Cut(labels, "=")
-	return Series{Labels: map[string]string{k: v}, Values: values}
+	out := Series{Labels: map[string]string{k: v}}
+	for _, value := range values {
+		out.Samples = append(out.Samples, Sample{Value: value})
+	}
+	return out
 }
 
 func TestWorstSeriesDecidesAndIsNamed(t *testing.T) {
 	ans := Answer{Series: []Series{series("instance=a", 0.001), series("instance=b", 0.02), series("instance=c", 0.015)}}
-	ev := Evaluate(context.Background(), []Check{maxCheck("5xx_ratio", "q", 0.01)}, map[Source]Querier{Prometheus: answers{"q": ans}}, t0)
+	ev := Evaluate(context.Background(), []Check{maxCheck("5xx_ratio", "q", 0.01)}, map[Source]Querier{Prometheus: answers{"q": ans}}, t0, Trust{})
 	r := ev.Results[0]
 	if r.Passed || value(r) != 0.02 || r.Series["instance"] != "b" || r.SeriesCount != 3 {
 		t.Fatalf("%+v", r)
@@ -173,7 +195,7 @@ func TestWorstSeriesDecidesAndIsNamed(t *testing.T) {
 
 func TestNonFiniteSeriesIsWorseThanAViolation(t *testing.T) {
 	ans := Answer{Series: []Series{series("instance=a", 0.5), series("instance=b", math.NaN())}}
-	ev := Evaluate(context.Background(), []Check{maxCheck("r", "q", 0.01)}, map[Source]Querier{Prometheus: answers{"q": ans}}, t0)
+	ev := Evaluate(context.Background(), []Check{maxCheck("r", "q", 0.01)}, map[Source]Querier{Prometheus: answers{"q": ans}}, t0, Trust{})
 	if got, want := ev.Summary(), `r{instance="b"}: NaN`; got != want {
 		t.Errorf("summary %q, want %q", got, want)
 	}
@@ -211,12 +233,95 @@ func TestQueryErrorIsTheReason(t *testing.T) {
 	}
 }
 
-func TestWarningsArePassedOnWithTheCheckName(t *testing.T) {
+// Issue 10 item 8: an answer with warnings (partial data) is not believed
+// unless the gate says so; either way the warnings are passed on.
+func TestWarningsFailTheCheckUnlessAccepted(t *testing.T) {
 	a := one(0.001)
-	a.Warnings = []string{"remote read failed"}
-	ev := Evaluate(context.Background(), []Check{maxCheck("r", "q", 1)}, map[Source]Querier{Prometheus: answers{"q": a}}, t0)
-	if diff := cmp.Diff([]string{"r: remote read failed"}, ev.Warnings()); diff != "" {
+	a.Warnings = []string{"remote read failed", "partial response"}
+	q := map[Source]Querier{Prometheus: answers{"q": a}}
+	ev := Evaluate(context.Background(), []Check{maxCheck("r", "q", 1)}, q, t0, Trust{})
+	want := "prometheus answered with warnings, so the data may be incomplete: remote read failed; partial response"
+	if r := ev.Results[0]; r.Passed || ev.Passed || r.Reason != want || r.Value != nil {
+		t.Errorf("warnings not refused: %+v", r)
+	}
+	ev = Evaluate(context.Background(), []Check{maxCheck("r", "q", 1)}, q, t0, Trust{AcceptWarnings: true})
+	if !ev.Passed {
+		t.Errorf("AcceptWarnings: %+v", ev.Results[0])
+	}
+	if diff := cmp.Diff([]string{"r: remote read failed", "r: partial response"}, ev.Warnings()); diff != "" {
 		t.Error(diff)
+	}
+}
+
+func TestWarningsOfThePresenceQueryCount(t *testing.T) {
+	lines := one(120)
+	lines.Warnings = []string{"querier timeout"}
+	r := evalOne(t, logCheck(), answers{"errors": Answer{}, "lines": lines})
+	if r.Passed || !strings.Contains(r.Reason, "presence query failed: loki answered with warnings") {
+		t.Errorf("%+v", r)
+	}
+}
+
+// Issue 10 item 8: samples more than 5 minutes from the evaluation time, or
+// without a time, fail closed; exactly 5 minutes is still current.
+func TestStaleFutureAndUntimedSamplesFail(t *testing.T) {
+	c := maxCheck("r", "q", 1)
+	at := func(d time.Duration) Answer {
+		a := one(0.001)
+		a.Series[0].Samples[0].Time = t0.Add(d)
+		return a
+	}
+	for d, want := range map[time.Duration]string{
+		-5*time.Minute - time.Second:     "prometheus answered a sample timestamped 5m1s before, more than 5m0s from the evaluation time: stale data or a wrong clock",
+		5*time.Minute + time.Millisecond: "prometheus answered a sample timestamped 5m0.001s after, more than 5m0s from the evaluation time: stale data or a wrong clock",
+		-24 * time.Hour:                  "prometheus answered a sample timestamped 24h0m0s before, more than 5m0s from the evaluation time: stale data or a wrong clock",
+	} {
+		if r := evalOne(t, c, answers{"q": at(d)}); r.Passed || r.Reason != want {
+			t.Errorf("%s: %+v", d, r)
+		}
+	}
+	for _, d := range []time.Duration{-5 * time.Minute, 5 * time.Minute, 0} {
+		if r := evalOne(t, c, answers{"q": at(d)}); !r.Passed {
+			t.Errorf("%s: %+v", d, r)
+		}
+	}
+	untimed := QuerierFunc(func(context.Context, string, time.Time) (Answer, error) { return one(0.001), nil })
+	if r := evalOne(t, c, untimed); r.Passed || r.Reason != "prometheus answered a sample without a timestamp" {
+		t.Errorf("untimed: %+v", r)
+	}
+	ev := Evaluate(context.Background(), []Check{c}, map[Source]Querier{Prometheus: answers{"q": at(-10 * time.Minute)}}, t0, Trust{MaxSkew: time.Hour})
+	if !ev.Passed {
+		t.Errorf("MaxSkew 1h: %+v", ev.Results[0])
+	}
+}
+
+// Issue 10 item 8: a ratio of -0.5 meets "<= 0.01" and a ratio of 7 meets
+// ">= 0.995", but neither is a ratio: broken data fails.
+func TestValuesOutsideTheValidRangeFail(t *testing.T) {
+	ratio5xx := maxCheck("5xx_ratio", "q", 0.01)
+	ratio5xx.Valid = Ratio
+	health := minCheck("health_ratio", "q", 0.995)
+	health.Valid = Ratio
+	for c, v := range map[*Check]float64{&ratio5xx: -0.5, &health: 7} {
+		r := evalOne(t, *c, answers{"q": one(v)})
+		want := FormatValue(v) + " is outside [0, 1], the valid range of this check: broken data"
+		if r.Passed || r.Reason != want || r.Value != nil {
+			t.Errorf("%s %v: %+v", c.Name, v, r)
+		}
+	}
+	for c, v := range map[*Check]float64{&ratio5xx: 0, &health: 1} {
+		if r := evalOne(t, *c, answers{"q": one(v)}); !r.Passed {
+			t.Errorf("%s %v: %+v", c.Name, v, r)
+		}
+	}
+	// One bad series among good ones decides, and a NaN is worse still.
+	ans := Answer{Series: []Series{series("instance=a", 0.001), series("instance=b", 1.5), series("instance=c", 0.002)}}
+	if r := evalOne(t, ratio5xx, answers{"q": ans}); r.Passed || r.Series["instance"] != "b" {
+		t.Errorf("%+v", r)
+	}
+	ans.Series = append(ans.Series, series("instance=d", math.NaN()))
+	if r := evalOne(t, ratio5xx, answers{"q": ans}); r.Passed || r.Series["instance"] != "d" || r.Reason != "NaN" {
+		t.Errorf("%+v", r)
 	}
 }
 
@@ -255,7 +360,7 @@ func TestMainQueryValuesWinOverPresence(t *testing.T) {
 }
 
 func TestMissingQuerierFailsTheCheck(t *testing.T) {
-	ev := Evaluate(context.Background(), []Check{logCheck()}, map[Source]Querier{Prometheus: answers{}}, t0)
+	ev := Evaluate(context.Background(), []Check{logCheck()}, map[Source]Querier{Prometheus: answers{}}, t0, Trust{})
 	if ev.Passed || ev.Results[0].Reason != "no loki endpoint is configured" {
 		t.Errorf("%+v", ev.Results[0])
 	}
@@ -281,7 +386,7 @@ func (b *barrier) Query(ctx context.Context, q string, at time.Time) (Answer, er
 	b.mu.Unlock()
 	select {
 	case <-b.all:
-		return one(0), nil
+		return stamped(one(0), at), nil
 	case <-ctx.Done():
 		return Answer{}, ctx.Err()
 	}
@@ -292,7 +397,7 @@ func TestAllQueriesOfOneEvaluationRunConcurrently(t *testing.T) {
 	checks := []Check{maxCheck("a", "a", 1), maxCheck("b", "b", 1), logCheck()}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	ev := Evaluate(ctx, checks, map[Source]Querier{Prometheus: b, Loki: b}, t0)
+	ev := Evaluate(ctx, checks, map[Source]Querier{Prometheus: b, Loki: b}, t0, Trust{})
 	if !ev.Passed {
 		t.Fatalf("queries did not all run at once: %s", ev.Summary())
 	}

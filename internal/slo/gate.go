@@ -34,6 +34,8 @@ type Gate struct {
 	Consecutive int
 	// Timeout bounds polling; required when Interval > 0.
 	Timeout time.Duration
+	// Trust says which answers are believed (warnings, timestamps).
+	Trust Trust
 	// Progress, if set, is called after every evaluation with its number
 	// (from 1) and the current streak of passing evaluations.
 	Progress func(n, streak int, e Evaluation)
@@ -111,7 +113,7 @@ func (g Gate) Run(ctx context.Context) (Report, error) {
 	var rep Report
 	for {
 		began := clk.Now()
-		ev := Evaluate(ctx, g.Checks, g.Queriers, began)
+		ev := Evaluate(ctx, g.Checks, g.Queriers, began, g.Trust)
 		rep.Evaluations++
 		rep.Last = ev
 		if ev.Passed {

@@ -18,9 +18,9 @@ import (
 func timeline(stableAt time.Time) Querier {
 	return QuerierFunc(func(_ context.Context, _ string, at time.Time) (Answer, error) {
 		if at.Before(stableAt) {
-			return one(0.5), nil
+			return stamped(one(0.5), at), nil
 		}
-		return one(0.001), nil
+		return stamped(one(0.001), at), nil
 	})
 }
 
@@ -28,12 +28,12 @@ func timeline(stableAt time.Time) Querier {
 func script(values ...float64) Querier {
 	var mu sync.Mutex
 	i := 0
-	return QuerierFunc(func(context.Context, string, time.Time) (Answer, error) {
+	return QuerierFunc(func(_ context.Context, _ string, at time.Time) (Answer, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		v := values[min(i, len(values)-1)]
 		i++
-		return one(v), nil
+		return stamped(one(v), at), nil
 	})
 }
 

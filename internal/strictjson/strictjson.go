@@ -15,6 +15,9 @@
 //     syntax rules), nested at most MaxDepth deep.
 //
 // Check only inspects; Unmarshal checks and then decodes with encoding/json.
+// CheckWith relaxes the case rule for maps whose keys are data, not field
+// names (Prometheus label sets, where "job" and "Job" are two labels):
+// exact duplicates are still refused there.
 package strictjson
 
 import (
@@ -56,10 +59,25 @@ var ErrTooDeep = fmt.Errorf("JSON nested deeper than %d levels", MaxDepth)
 
 // Check reports whether data is one JSON value without duplicate or
 // case-variant keys. Syntax errors are returned as encoding/json reports them.
-func Check(data []byte) error {
+func Check(data []byte) error { return CheckWith(data, Options{}) }
+
+// Options relax Check.
+type Options struct {
+	// CaseSensitiveUnder names keys whose object value is a map decoded
+	// into a Go map (case-sensitive): in those objects only exact
+	// duplicates are refused. For example "metric" and "stream".
+	CaseSensitiveUnder []string
+}
+
+// CheckWith is Check with opts.
+func CheckWith(data []byte, opts Options) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	if err := checkValue(dec, "$", 0); err != nil {
+	w := walker{dec: dec, exact: map[string]bool{}}
+	for _, k := range opts.CaseSensitiveUnder {
+		w.exact[k] = true
+	}
+	if err := w.value("$", "", 0); err != nil {
 		return err
 	}
 	if _, err := dec.Token(); err != io.EOF {
@@ -79,9 +97,14 @@ func Unmarshal(data []byte, v any) error {
 	return json.Unmarshal(data, v)
 }
 
-// checkValue reads one value whose path is path.
-func checkValue(dec *json.Decoder, path string, depth int) error {
-	tok, err := dec.Token()
+type walker struct {
+	dec   *json.Decoder
+	exact map[string]bool
+}
+
+// value reads one value whose path is path, the value of key in its object.
+func (w walker) value(path, key string, depth int) error {
+	tok, err := w.dec.Token()
 	if err != nil {
 		if err == io.EOF {
 			return io.ErrUnexpectedEOF
@@ -97,41 +120,45 @@ func checkValue(dec *json.Decoder, path string, depth int) error {
 	}
 	switch delim {
 	case '{':
-		return checkObject(dec, path, depth+1)
+		return w.object(path, w.exact[key], depth+1)
 	case '[':
-		return checkArray(dec, path, depth+1)
+		return w.array(path, depth+1)
 	}
 	return fmt.Errorf("invalid JSON: unexpected %q at %s", delim, path)
 }
 
-func checkObject(dec *json.Decoder, path string, depth int) error {
+func (w walker) object(path string, exact bool, depth int) error {
 	seen := map[string]string{} // folded key → key as written
-	for dec.More() {
-		tok, err := dec.Token()
+	for w.dec.More() {
+		tok, err := w.dec.Token()
 		if err != nil {
 			return err
 		}
 		key, _ := tok.(string) // the decoder only yields strings here
-		folded := Fold(key)
+		folded := key
+		if !exact {
+			folded = Fold(key)
+		}
 		if first, dup := seen[folded]; dup {
 			return &DuplicateKeyError{Path: path, First: first, Second: key}
 		}
 		seen[folded] = key
-		if err := checkValue(dec, childPath(path, key), depth); err != nil {
+		if err := w.value(childPath(path, key), key, depth); err != nil {
 			return err
 		}
 	}
-	_, err := dec.Token() // '}'
+	_, err := w.dec.Token() // '}'
 	return err
 }
 
-func checkArray(dec *json.Decoder, path string, depth int) error {
-	for i := 0; dec.More(); i++ {
-		if err := checkValue(dec, path+"["+strconv.Itoa(i)+"]", depth); err != nil {
+// array reads an array; its elements are nobody's key.
+func (w walker) array(path string, depth int) error {
+	for i := 0; w.dec.More(); i++ {
+		if err := w.value(path+"["+strconv.Itoa(i)+"]", "", depth); err != nil {
 			return err
 		}
 	}
-	_, err := dec.Token() // ']'
+	_, err := w.dec.Token() // ']'
 	return err
 }
 

@@ -80,3 +80,23 @@ func TestFoldMatchesEqualFold(t *testing.T) {
 		}
 	}
 }
+
+func TestCaseSensitiveMapsRefuseOnlyExactDuplicates(t *testing.T) {
+	opts := Options{CaseSensitiveUnder: []string{"metric"}}
+	labels := `{"data":{"result":[{"metric":{"job":"a","Job":"b"},"value":[1,"1"]}]}}`
+	if err := CheckWith([]byte(labels), opts); err != nil {
+		t.Errorf("two labels refused: %v", err)
+	}
+	if err := Check([]byte(labels)); err == nil {
+		t.Error("Check without options accepted case variants")
+	}
+	for _, doc := range []string{
+		`{"data":{"result":[{"metric":{"job":"a","job":"b"}}]}}`,
+		`{"data":{"result":[{"metric":{"job":"a"},"Metric":{"job":"b"}}]}}`, // the field names stay case-insensitive
+		`{"metric":{"nested":{"a":1,"A":2}}}`,                               // only the map itself is relaxed
+	} {
+		if err := CheckWith([]byte(doc), opts); err == nil {
+			t.Errorf("%s accepted", doc)
+		}
+	}
+}

@@ -31,7 +31,10 @@ By default it checks, for --job over --window:
   health_ratio        avg_over_time(job:health_ok_ratio_1m{job="JOB"}[WINDOW]) >= --min-health-ratio
   error_logs_per_min  Loki lines matching --error-log-regex, per minute over the window,
                       <= --max-error-logs-per-min (an empty --loki-url turns it off)
-It fails closed: no data, NaN, ±Inf, HTTP or API errors and timeouts fail a check.
+It fails closed: no data, NaN, ±Inf, HTTP or API errors and timeouts fail a check,
+and so do answers with warnings (unless --accept-warnings), samples timestamped
+more than 5 minutes from the evaluation time, ratios outside [0, 1], and a
+redirect to another scheme, host or port (never followed).
 
 Prints a table of the checks (--json: the module's result as one JSON object).
 With --interval-seconds it re-evaluates until every check passes --consecutive
@@ -248,6 +251,7 @@ func parseCLI(args []string, stderr io.Writer) (config, cliFlags, error) {
 	fs.Var(&requestTimeout, "request-timeout-seconds", "time limit of one query, retries included")
 	fs.IntVar(&c.requestRetries, "request-retries", c.requestRetries, "retries of a query after connection errors, 429 and 5xx")
 	fs.BoolVar(&c.failOnViolation, "fail-on-violation", c.failOnViolation, "exit 1 when a check fails (false: report and exit 0)")
+	fs.BoolVar(&c.acceptWarnings, "accept-warnings", c.acceptWarnings, "believe answers that carry Prometheus or Loki warnings (default: such a check fails)")
 	fs.BoolVar(&cf.asJSON, "json", false, "print the result as one JSON object instead of a table")
 	fs.StringVar(&cf.name, "name", "", "name of this gate in log lines and metrics (default slo_check)")
 	cf.observe.Register(fs)

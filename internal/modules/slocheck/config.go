@@ -75,6 +75,7 @@ type config struct {
 	interval, timeout time.Duration
 	consecutive       int
 	failOnViolation   bool
+	acceptWarnings    bool
 
 	// clock is nil outside tests.
 	clock clock.Clock
@@ -150,7 +151,8 @@ func (c config) plan(name namer) (plan, error) {
 		queriers[ch.Source] = q
 	}
 	p.gate = slo.Gate{Checks: checks, Queriers: queriers, Clock: c.clock,
-		Interval: c.interval, Consecutive: c.consecutive, Timeout: c.timeout}
+		Interval: c.interval, Consecutive: c.consecutive, Timeout: c.timeout,
+		Trust: slo.Trust{AcceptWarnings: c.acceptWarnings}}
 	if c.interval == 0 {
 		p.gate.Timeout = 0 // only polling uses it
 	}
@@ -219,9 +221,9 @@ func defaultChecks(c config, window model.Duration, lokiOn bool) []slo.Check {
 	sel := fmt.Sprintf("{job=%s}", strconv.Quote(c.job))
 	win := window.String()
 	checks := []slo.Check{
-		{Name: check5xxRatio, Source: slo.Prometheus, Max: slo.Float(c.max5xx),
+		{Name: check5xxRatio, Source: slo.Prometheus, Max: slo.Float(c.max5xx), Valid: slo.Ratio,
 			Query: fmt.Sprintf("avg_over_time(job:http_5xx_ratio_1m%s[%s])", sel, win)},
-		{Name: checkHealthRatio, Source: slo.Prometheus, Min: slo.Float(c.minHealth),
+		{Name: checkHealthRatio, Source: slo.Prometheus, Min: slo.Float(c.minHealth), Valid: slo.Ratio,
 			Query: fmt.Sprintf("avg_over_time(job:health_ok_ratio_1m%s[%s])", sel, win)},
 	}
 	if lokiOn {
@@ -297,11 +299,11 @@ func (q querier) Query(ctx context.Context, query string, at time.Time) (slo.Ans
 	switch res.Type {
 	case promapi.Vector, promapi.Matrix, promapi.Scalar:
 		for _, s := range res.Series {
-			values := make([]float64, len(s.Samples))
+			samples := make([]slo.Sample, len(s.Samples))
 			for i, smp := range s.Samples {
-				values[i] = smp.Value
+				samples[i] = slo.Sample{Time: smp.Time, Value: smp.Value}
 			}
-			ans.Series = append(ans.Series, slo.Series{Labels: s.Labels, Values: values})
+			ans.Series = append(ans.Series, slo.Series{Labels: s.Labels, Samples: samples})
 		}
 	case promapi.String:
 		return ans, fmt.Errorf("%s: the query returns a string (%q), not a number", q.c.API(), res.Text)

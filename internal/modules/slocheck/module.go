@@ -36,6 +36,7 @@ var spec = ansiblemod.Spec{
 			"request_timeout_seconds": {Type: ansiblemod.Float, Default: defaultRequestTimeout.Seconds()},
 			"request_retries":         {Type: ansiblemod.Int, Default: defaultRequestRetries},
 			"fail_on_violation":       {Type: ansiblemod.Bool, Default: true},
+			"accept_warnings":         {Type: ansiblemod.Bool, Default: false},
 			"name":                    {Type: ansiblemod.Str},
 		},
 		endpointOptions("prometheus", defaultPrometheusURL),
@@ -125,6 +126,7 @@ func moduleConfig(m *ansiblemod.Module) (config, error) {
 	c.consecutive = m.Int("consecutive")
 	c.requestTimeout, c.requestRetries = seconds(m.Float("request_timeout_seconds")), m.Int("request_retries")
 	c.failOnViolation = m.Bool("fail_on_violation")
+	c.acceptWarnings = m.Bool("accept_warnings")
 	for i, raw := range m.List("checks") {
 		d, _ := raw.(map[string]any)
 		s := checkSpec{Name: str(d["name"]), Source: str(d["source"]), Query: str(d["query"]), OnEmpty: str(d["on_empty"])}

@@ -151,7 +151,8 @@ func TestModuleSecretsAreSentButNeverShown(t *testing.T) {
 		auth = append(auth, r.Header.Get("Authorization"))
 		mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"0.999"]}]}}`)
+		// An instant vector is stamped with the evaluation time asked for.
+		io.WriteString(w, `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[`+r.FormValue("time")+`,"0.999"]}]}}`)
 	}))
 	defer prom.Close()
 	const token = "tok-3f9a1c"
