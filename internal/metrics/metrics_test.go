@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -346,7 +347,8 @@ func TestCorruptExistingTextfileIsNotOverwritten(t *testing.T) {
 	r := newRecorder(t, Options{Module: "qos_guard"})
 	r.RecordGuard(GuardState{})
 	err := r.Publish(context.Background(), path, "")
-	if err == nil || !strings.Contains(err.Error(), "not in the Prometheus text format") || !strings.Contains(err.Error(), "metrics_textfile "+path) {
+	var de *DestinationError
+	if !errors.As(err, &de) || de.Field != FieldTextfile || de.Target != path || !strings.Contains(err.Error(), "not in the Prometheus text format") {
 		t.Fatalf("err = %v", err)
 	}
 	if got := readFile(t, path); got != junk {

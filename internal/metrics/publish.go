@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus/push"
+
+	"github.com/threader/guard/internal/httpclient"
 )
 
 // Publish writes the run's metrics to the node_exporter textfile at
@@ -35,7 +36,7 @@ func (r *Recorder) Publish(ctx context.Context, textfilePath, pushgatewayURL str
 	}
 	if textfilePath != "" {
 		if err := writeTextfile(ctx, textfilePath, r.name, withNameLabel(mfs, r.name)); err != nil {
-			errs = append(errs, fmt.Errorf("metrics_textfile %s: %w", textfilePath, err))
+			errs = append(errs, &DestinationError{Field: FieldTextfile, Target: textfilePath, Err: err})
 		}
 	}
 	if pushgatewayURL != "" {
@@ -46,12 +47,44 @@ func (r *Recorder) Publish(ctx context.Context, textfilePath, pushgatewayURL str
 	return errors.Join(errs...)
 }
 
+// Fields name the destinations in a *DestinationError. They are the
+// parameter names of Publish; the module or CLI layer maps them to its own
+// option or flag names (metrics_textfile, --pushgateway-url).
+const (
+	FieldTextfile    = "Textfile"
+	FieldPushgateway = "PushgatewayURL"
+)
+
+// DestinationError is a problem with one destination: a bad Pushgateway
+// URL, or a failed write or push. It never holds a password.
+type DestinationError struct {
+	Field  string // FieldTextfile or FieldPushgateway
+	Target string // the path or the URL without user:password; "" when it could not be parsed
+	Err    error
+}
+
+func (e *DestinationError) Error() string {
+	if e.Target == "" {
+		return e.Field + ": " + e.Err.Error()
+	}
+	return e.Field + " " + e.Target + ": " + e.Err.Error()
+}
+
+func (e *DestinationError) Unwrap() error { return e.Err }
+
+// pushRetries is how often a failed push is repeated (connection errors,
+// 429, 5xx), within the context's deadline.
+const pushRetries = 2
+
 // push sends the run's families to the Pushgateway group
 // {job=Module, instance=Instance, name=Name} with POST, which replaces only
 // the families pushed (like the textfile merge), so a failed run keeps the
-// group's last success timestamp.
+// group's last success timestamp. It goes through internal/httpclient, the
+// collection's one HTTP client policy: nothing, the basic auth included,
+// is sent to any origin but the Pushgateway's, and a redirect elsewhere
+// fails the push naming its target.
 func (r *Recorder) push(ctx context.Context, rawURL string) error {
-	u, user, err := ParsePushgatewayURL("pushgateway_url", rawURL)
+	u, user, err := ParsePushgatewayURL(rawURL)
 	if err != nil {
 		return err
 	}
@@ -60,45 +93,52 @@ func (r *Recorder) push(ctx context.Context, rawURL string) error {
 		ctx, cancel = context.WithTimeout(ctx, r.pushTimeout)
 		defer cancel()
 	}
+	client, err := httpclient.New(u, httpclient.Options{Retries: pushRetries})
+	if err != nil {
+		return &DestinationError{Field: FieldPushgateway, Target: u.Redacted(), Err: err}
+	}
 	p := push.New(u.String(), r.module).
 		Gatherer(r.reg).
 		Grouping("instance", r.instance).
 		Grouping(LabelName, r.name).
-		Client(&http.Client{})
+		Client(client.Doer())
 	if user != nil {
 		pass, _ := user.Password()
 		p = p.BasicAuth(user.Username(), pass)
 	}
 	if err := p.AddContext(ctx); err != nil {
-		return fmt.Errorf("pushgateway_url %s: push failed: %w", u.Redacted(), err)
+		return &DestinationError{Field: FieldPushgateway, Target: u.Redacted(), Err: fmt.Errorf("push failed: %w", err)}
 	}
 	return nil
 }
 
 // ParsePushgatewayURL checks a Pushgateway base URL ("http://host:9091",
 // "host:9091" or with a path prefix) and splits off any user:password, which
-// is then sent as basic auth and never appears in errors. option names the
-// option in the error (for example "pushgateway_url").
-func ParsePushgatewayURL(option, raw string) (*url.URL, *url.Userinfo, error) {
+// is then sent as basic auth and never appears in errors. Errors are
+// *DestinationError with Field FieldPushgateway.
+func ParsePushgatewayURL(raw string) (*url.URL, *url.Userinfo, error) {
+	bad := func(target, format string, args ...any) error {
+		return &DestinationError{Field: FieldPushgateway, Target: target, Err: fmt.Errorf(format, args...)}
+	}
 	s := strings.TrimSpace(raw)
 	if !strings.Contains(s, "://") {
 		s = "http://" + s
 	}
 	u, err := url.Parse(s)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: not a URL: %v", option, redactParseError(err))
+		return nil, nil, bad("", "not a URL: %v", redactParseError(err))
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, nil, fmt.Errorf("%s: scheme %q is not http or https", option, u.Scheme)
+		return nil, nil, bad("", "scheme %q is not http or https", u.Scheme)
 	}
 	if u.Host == "" {
-		return nil, nil, fmt.Errorf("%s: %s has no host", option, u.Redacted())
+		return nil, nil, bad("", "%s has no host", u.Redacted())
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
-		return nil, nil, fmt.Errorf("%s: %s must not have a query or fragment (give the Pushgateway's base URL)", option, u.Redacted())
+		return nil, nil, bad("", "%s must not have a query or fragment (give the Pushgateway's base URL)", u.Redacted())
 	}
 	if strings.Contains(u.Path, "/metrics/job") {
-		return nil, nil, fmt.Errorf("%s: give the Pushgateway's base URL without /metrics/job/...; the job and grouping key are added", option)
+		return nil, nil, bad("", "give the Pushgateway's base URL without /metrics/job/...; the job and grouping key are added")
 	}
 	user := u.User
 	u.User = nil

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -97,7 +98,8 @@ func TestPushFailureNamesTheOptionButNotThePassword(t *testing.T) {
 		t.Fatal("a 400 from the Pushgateway was not an error")
 	}
 	msg := err.Error()
-	if !strings.Contains(msg, "pushgateway_url") || !strings.Contains(msg, "400") || !strings.Contains(msg, "gateway says no") {
+	var de *DestinationError
+	if !errors.As(err, &de) || de.Field != FieldPushgateway || !strings.Contains(msg, "400") || !strings.Contains(msg, "gateway says no") {
 		t.Errorf("error %q should name the option, the status and the gateway's reason", msg)
 	}
 	if strings.Contains(msg, "topsecret") {
@@ -114,7 +116,8 @@ func TestPushToClosedPortFails(t *testing.T) {
 	srv.Close()
 	r := newRecorder(t, Options{Module: "qos_guard"})
 	r.RecordGuard(GuardState{})
-	if err := r.Publish(context.Background(), "", url); err == nil || !strings.Contains(err.Error(), "pushgateway_url") {
+	var de *DestinationError
+	if err := r.Publish(context.Background(), "", url); !errors.As(err, &de) || de.Field != FieldPushgateway {
 		t.Errorf("err = %v", err)
 	}
 }
@@ -130,9 +133,10 @@ func TestParsePushgatewayURL(t *testing.T) {
 		{in: "http://h:1/metrics/job/x", err: "without /metrics/job"},
 		{in: "http://u:pw@h:99999999999x", err: "not a URL"},
 	} {
-		u, _, err := ParsePushgatewayURL("pushgateway_url", tc.in)
+		u, _, err := ParsePushgatewayURL(tc.in)
 		if tc.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.err) || strings.Contains(err.Error(), ":pw@") {
+			var de *DestinationError
+			if !errors.As(err, &de) || de.Field != FieldPushgateway || !strings.Contains(err.Error(), tc.err) || strings.Contains(err.Error(), ":pw@") {
 				t.Errorf("%s: err = %v, want %q", tc.in, err, tc.err)
 			}
 			continue
@@ -162,5 +166,29 @@ func TestRunThatRecordedNothingPublishesNothing(t *testing.T) {
 	r.RecordRollback(Outcome("exploded"), 0)
 	if err := r.Publish(context.Background(), path, srv.URL); err == nil || !strings.Contains(err.Error(), "exploded") {
 		t.Errorf("Publish = %v, want the rejected outcome", err)
+	}
+}
+
+// Issue 10 item 3, for the Pushgateway: a redirect to another origin used to
+// be followed with the body and the basic auth. Now the push fails naming
+// the target, and the other server receives nothing.
+func TestPushIsNeverRedirectedToAnotherOrigin(t *testing.T) {
+	other, otherGot := fakePushgateway(t, http.StatusOK)
+	for _, code := range []int{http.StatusTemporaryRedirect, http.StatusPermanentRedirect, http.StatusFound} {
+		gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			http.Redirect(w, req, other.URL+req.URL.Path, code)
+		}))
+		r := newRecorder(t, Options{Module: "qos_guard", Name: "web", Instance: "h1"})
+		r.RecordGuard(GuardState{})
+		err := r.Publish(context.Background(), "", strings.Replace(gw.URL, "http://", "http://bot:pw-3e1@", 1))
+		gw.Close()
+		var de *DestinationError
+		want := "redirect (" + strconv.Itoa(code) + ") to " + other.URL + "/metrics/job/qos_guard/"
+		if !errors.As(err, &de) || de.Field != FieldPushgateway || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "pw-3e1") {
+			t.Errorf("%d: %v, want it to contain %q", code, err, want)
+		}
+	}
+	if got := otherGot(); len(got) != 0 {
+		t.Fatalf("the other origin received %d pushes, the first as %q:%q", len(got), got[0].user, got[0].pass)
 	}
 }

@@ -119,8 +119,8 @@ func Start(cfg Config) (*Run, error) {
 		}
 	}
 	if cfg.PushgatewayURL != "" {
-		if _, _, err := metrics.ParsePushgatewayURL(cfg.option(OptionPushgateway), cfg.PushgatewayURL); err != nil {
-			return nil, err
+		if _, _, err := metrics.ParsePushgatewayURL(cfg.PushgatewayURL); err != nil {
+			return nil, errors.New(cfg.describe(err))
 		}
 	}
 	if cfg.Name != "" {
@@ -196,7 +196,7 @@ func FromModule(m *ansiblemod.Module, name string) (*Run, error) {
 func FromModuleWith(m *ansiblemod.Module, base Config) (*Run, error) {
 	push := m.Str(OptionPushgateway)
 	if push != "" {
-		if _, user, err := metrics.ParsePushgatewayURL(OptionPushgateway, push); err == nil && user != nil {
+		if _, user, err := metrics.ParsePushgatewayURL(push); err == nil && user != nil {
 			if pass, ok := user.Password(); ok && pass != "" {
 				m.Masker().Add(pass)
 			}
@@ -231,15 +231,31 @@ func (r *Run) Finish(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
 	defer cancel()
 	if err := r.Metrics.Publish(ctx, r.cfg.Textfile, r.cfg.PushgatewayURL); err != nil {
-		msg := err.Error()
-		if r.cfg.CLI {
-			for _, opt := range []string{OptionTextfile, OptionPushgateway} {
-				msg = strings.ReplaceAll(msg, opt, r.cfg.option(opt))
-			}
-		}
-		return fmt.Errorf("metrics not published: %s", msg)
+		return fmt.Errorf("metrics not published: %s", r.cfg.describe(err))
 	}
 	return nil
+}
+
+// describe writes a metrics error naming each destination as this
+// configuration's option or flag: metrics.DestinationError carries the
+// field, so the name is chosen here, once, and never patched into a text.
+func (c Config) describe(err error) string {
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		var parts []string
+		for _, e := range joined.Unwrap() {
+			parts = append(parts, c.describe(e))
+		}
+		return strings.Join(parts, "\n")
+	}
+	var de *metrics.DestinationError
+	if !errors.As(err, &de) {
+		return err.Error()
+	}
+	option := c.option(map[string]string{metrics.FieldTextfile: OptionTextfile, metrics.FieldPushgateway: OptionPushgateway}[de.Field])
+	if de.Target == "" {
+		return option + ": " + de.Err.Error()
+	}
+	return option + " " + de.Target + ": " + de.Err.Error()
 }
 
 // option is how errors name an option: the module option or the CLI flag.
