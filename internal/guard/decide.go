@@ -64,8 +64,8 @@ func decide(cur Status, req request, now time.Time) (*Record, error) {
 
 func checkRequest(req request) error {
 	if !req.unlock {
-		if req.Duration <= 0 || req.Duration > MaxLockMinutes*time.Minute {
-			return fieldErrorf(FieldDuration, "must be between 1 minute and %d minutes, got: %s", MaxLockMinutes, req.Duration)
+		if req.Duration < time.Second || req.Duration > MaxLockMinutes*time.Minute {
+			return fieldErrorf(FieldDuration, "must be between 1 second and %d minutes, got: %s", MaxLockMinutes, req.Duration)
 		}
 	}
 	for _, f := range [...]struct{ field, text string }{{FieldReason, req.Reason}, {FieldOwner, req.Owner}, {FieldHost, req.host}} {

@@ -1,4 +1,6 @@
-// Package guard implements the QoS guard-window: a lock file with an expiry.
+// Package guard implements the QoS guard-window: a lock with an expiry, kept
+// in a lock file on each host (FileStore, the default) or in one etcd key for
+// a whole fleet (EtcdStore).
 // After a rollback or a promotion the guard is locked; deployments refuse to
 // run while it is; it is released when the SLOs are stable, or it expires.
 //
@@ -21,7 +23,10 @@
 //     (UnlockOptions.IfRevision) are decided on the state read under the
 //     writers' lock, so they are atomic against every other writer.
 //   - The policy (decide) is pure: the state read, the request and the
-//     time in, the record to write out. The file is one store of it.
+//     time in, the record to write out. A Store reads and writes it; the
+//     file and etcd stores share the policy and one test suite
+//     (semantics_test.go). The rest of this list is the file's; etcd's
+//     differences are in EtcdStore's comment.
 //   - Writes are atomic (internal/atomicfile: temporary file in the same
 //     directory, fsync, rename, fsync of the directory), so readers never
 //     see a half-written file, and a killed writer leaves the previous one.
@@ -58,9 +63,11 @@ const DefaultLockTimeout = 30 * time.Second
 // MaxLockTimeout bounds LockTimeout.
 const MaxLockTimeout = time.Hour
 
-// Guard is one guard-window lock file.
+// Guard is one guard-window: a lock file, or the Store given.
 type Guard struct {
-	// Path of the lock file; it must be absolute.
+	// Store holds the guard's state; nil means the lock file at Path.
+	Store Store
+	// Path of the lock file; it must be absolute. Unused with a Store.
 	Path string
 	// Clock defaults to the wall clock; tests pass a clock.Fake. The wait
 	// for the writers' lock always runs on the wall clock: the other
@@ -133,10 +140,14 @@ func (g *Guard) host() string {
 
 // Status reads the guard without changing anything.
 func (g *Guard) Status() (Status, error) {
-	if err := g.checkPath(); err != nil {
-		return Status{}, err
+	return g.store().Read(g.now())
+}
+
+func (g *Guard) store() Store {
+	if g.Store != nil {
+		return g.Store
 	}
-	return g.read()
+	return FileStore{g}
 }
 
 // Lock makes sure the guard stays locked for at least opts.Duration from
@@ -155,31 +166,14 @@ func (g *Guard) Unlock(opts UnlockOptions) (Change, error) {
 	return g.update(req, opts.DryRun)
 }
 
-// update applies decide to the state read under the writers' lock and
-// writes what it returns.
+// update applies decide to the state the store reads and has the store
+// write what it returns.
 func (g *Guard) update(req request, dryRun bool) (Change, error) {
-	if err := g.checkLockTimeout(); err != nil {
-		return Change{}, err
-	}
 	if err := checkRequest(req); err != nil {
 		return Change{}, err // before touching anything
 	}
-	before, release, err := g.readForWrite(dryRun)
-	if err != nil {
-		return Change{}, err
-	}
-	defer release()
 	now := g.now()
-	rec, err := decide(before, req, now)
-	if err != nil || rec == nil {
-		return Change{Before: before, After: before}, err
-	}
-	if !dryRun {
-		if err := g.write(*rec); err != nil {
-			return Change{}, err
-		}
-	}
-	return Change{Before: before, After: statusOf(g.Path, *rec, now), Changed: true}, nil
+	return g.store().Update(now, dryRun, func(cur Status) (*Record, error) { return decide(cur, req, now) })
 }
 
 func (g *Guard) checkLockTimeout() error {
