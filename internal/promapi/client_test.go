@@ -284,6 +284,13 @@ func TestEndpointConfigErrors(t *testing.T) {
 			t.Errorf("want %q, got %v", want, err)
 		}
 	}
+	// The caller names every field its own way, without rewriting text.
+	_, err := New(Loki, Endpoint{URL: "http://x", BearerToken: "t", Username: "u"})
+	var cerr *ConfigError
+	option := func(field string) string { return "loki_" + strings.ToLower(field) }
+	if !errors.As(err, &cerr) || cerr.Describe(option) != "loki_bearertoken: cannot be combined with basic auth (loki_username/loki_password)" {
+		t.Errorf("Describe: %v", err)
+	}
 	if _, err := New("graphite", Endpoint{URL: "http://x"}); err == nil {
 		t.Error("unknown API accepted")
 	}

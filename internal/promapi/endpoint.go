@@ -69,17 +69,44 @@ type Endpoint struct {
 	UserAgent string
 }
 
-// ConfigError names the Endpoint field that is wrong, so a caller can map it to
-// its own option name (URL → prometheus_url).
+// ConfigError names the Endpoint field that is wrong, and any other field
+// the problem involves, so a caller can name them as its own options
+// (URL → prometheus_url) with Describe, without rewriting the text.
 type ConfigError struct {
-	Field   string // Endpoint field name, e.g. "CAFile"
-	Problem string
+	Field   string // Endpoint field name, e.g. "ClientKeyFile"
+	Problem string // e.g. "is required with"
+	// With are the other Endpoint fields the problem refers to, written
+	// after Problem: one as " Field", several as " (A/B)".
+	With []string
 }
 
-func (e *ConfigError) Error() string { return e.Field + ": " + e.Problem }
+func (e *ConfigError) Error() string { return e.Describe(func(field string) string { return field }) }
+
+// Describe writes the error with every field written as name(field):
+// "prometheus_client_key: is required with prometheus_client_cert".
+func (e *ConfigError) Describe(name func(field string) string) string {
+	msg := name(e.Field) + ": " + e.Problem
+	switch len(e.With) {
+	case 0:
+	case 1:
+		msg += " " + name(e.With[0])
+	default:
+		names := make([]string, len(e.With))
+		for i, f := range e.With {
+			names[i] = name(f)
+		}
+		msg += " (" + strings.Join(names, "/") + ")"
+	}
+	return msg
+}
 
 func configErrorf(field, format string, args ...any) error {
 	return &ConfigError{Field: field, Problem: fmt.Sprintf(format, args...)}
+}
+
+// conflict is a problem between field and the fields with.
+func conflict(field, problem string, with ...string) error {
+	return &ConfigError{Field: field, Problem: problem, With: with}
 }
 
 // HeaderTenant is the multi-tenancy header of Loki, Mimir and Cortex.
@@ -148,9 +175,9 @@ func (ep Endpoint) tlsConfig() (*tls.Config, error) {
 		}
 		cfg.Certificates = []tls.Certificate{cert}
 	case ep.ClientCertFile != "":
-		return nil, configErrorf("ClientKeyFile", "is required with ClientCertFile")
+		return nil, conflict("ClientKeyFile", "is required with", "ClientCertFile")
 	case ep.ClientKeyFile != "":
-		return nil, configErrorf("ClientCertFile", "is required with ClientKeyFile")
+		return nil, conflict("ClientCertFile", "is required with", "ClientKeyFile")
 	}
 	return cfg, nil
 }
@@ -168,14 +195,17 @@ func (ep Endpoint) headers() (http.Header, error) {
 		h.Set(name, value)
 	}
 	if ep.BearerToken != "" && (ep.Username != "" || ep.Password != "") {
-		return nil, configErrorf("BearerToken", "cannot be combined with basic auth (Username/Password)")
+		return nil, conflict("BearerToken", "cannot be combined with basic auth", "Username", "Password")
 	}
 	if ep.Password != "" && ep.Username == "" {
-		return nil, configErrorf("Username", "is required with Password")
+		return nil, conflict("Username", "is required with", "Password")
 	}
-	if ep.BearerToken != "" || ep.Username != "" {
-		if h.Get("Authorization") != "" {
-			return nil, configErrorf("Headers", "sets Authorization, which the token or basic auth options also set")
+	if h.Get("Authorization") != "" {
+		switch {
+		case ep.BearerToken != "":
+			return nil, conflict("Headers", "sets Authorization, which is also set by", "BearerToken")
+		case ep.Username != "":
+			return nil, conflict("Headers", "sets Authorization, which is also set by", "Username")
 		}
 	}
 	switch {
@@ -192,7 +222,7 @@ func (ep Endpoint) headers() (http.Header, error) {
 	}
 	if ep.Tenant != "" {
 		if h.Get(HeaderTenant) != "" {
-			return nil, configErrorf("Headers", "sets %s, which Tenant also sets", HeaderTenant)
+			return nil, conflict("Headers", "sets "+HeaderTenant+", which is also set by", "Tenant")
 		}
 		if err := ValidateTenant(ep.Tenant); err != nil {
 			return nil, configErrorf("Tenant", "%v", err)

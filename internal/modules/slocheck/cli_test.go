@@ -227,6 +227,8 @@ func TestCLIUsageErrors(t *testing.T) {
 		`--prometheus-url: "ftp://x" must start with http:// or https://`:                                           {"--prometheus-url", "ftp://x"},
 		"--prometheus-client-key: is required with --prometheus-client-cert":                                        {"--prometheus-client-cert", "/c.pem"},
 		"--loki-bearer-token: cannot be combined with basic auth (--loki-username/--loki-password)":                 {"--loki-bearer-token", "t0k", "--loki-username", "u"},
+		"--prometheus-headers: sets Authorization, which is also set by --prometheus-bearer-token":                  {"--prometheus-headers", "Authorization: x", "--prometheus-bearer-token", "t0k"},
+		"--loki-headers: sets X-Scope-OrgID, which is also set by --loki-tenant":                                    {"--loki-headers", "X-Scope-OrgID: a", "--loki-tenant", "b"},
 		"want 'Name: value', got \"bad\"":                                                                           {"--loki-headers", "bad"},
 		`unexpected argument "now" (every option is a flag)`:                                                        {"now"},
 		"--request-timeout-seconds must be greater than 0":                                                          {"--request-timeout-seconds", "0"},

@@ -157,7 +157,7 @@ func (c config) plan(name namer) (plan, error) {
 		p.gate.Timeout = 0 // only polling uses it
 	}
 	if err := p.gate.Validate(); err != nil {
-		return p, gateError(err, name)
+		return p, err // checkNumbers has named every option the gate checks
 	}
 	return p, nil
 }
@@ -179,24 +179,16 @@ func (c config) checkNumbers(name namer) error {
 		return fmt.Errorf("%s must be greater than 0", name("request_timeout_seconds"))
 	case c.requestRetries < 0:
 		return fmt.Errorf("%s must be 0 or greater, got %d", name("request_retries"), c.requestRetries)
+	case c.interval == 0 && c.consecutive > 1:
+		return fmt.Errorf("%s %d needs %s greater than 0", name("consecutive"), c.consecutive, name("interval_seconds"))
+	case c.interval > 0 && c.timeout == 0:
+		return fmt.Errorf("%s must be greater than 0 when %s is set", name("timeout_seconds"), name("interval_seconds"))
 	case c.interval > 0 && c.consecutive > 1 && c.timeout < c.interval*time.Duration(c.consecutive-1):
 		return fmt.Errorf("%s %s is too short for %d passing evaluations in a row %s apart: it must be at least %s",
 			name("timeout_seconds"), secondsText(c.timeout), c.consecutive, secondsText(c.interval),
 			secondsText(c.interval*time.Duration(c.consecutive-1)))
 	}
 	return nil
-}
-
-// gateError rewords the gate's validation errors with option names.
-func gateError(err error, name namer) error {
-	msg := err.Error()
-	switch {
-	case strings.HasPrefix(msg, "consecutive "):
-		return fmt.Errorf("%s %s needs %s greater than 0", name("consecutive"), strings.Fields(msg)[1], name("interval_seconds"))
-	case strings.HasPrefix(msg, "polling "):
-		return fmt.Errorf("%s must be greater than 0 when %s is set", name("timeout_seconds"), name("interval_seconds"))
-	}
-	return err
 }
 
 func secondsText(d time.Duration) string {
@@ -248,7 +240,7 @@ func (c config) querier(api promapi.API, e endpointConfig, prefix string, name n
 	client, err := promapi.New(api, ep)
 	var cerr *promapi.ConfigError
 	if errors.As(err, &cerr) {
-		return nil, fmt.Errorf("%s: %s", name(optionForField(prefix, cerr.Field)), optionWords(cerr.Problem, prefix, name))
+		return nil, errors.New(cerr.Describe(func(field string) string { return name(optionForField(prefix, field)) }))
 	}
 	if err != nil {
 		return nil, err
@@ -273,18 +265,6 @@ func optionForField(prefix, field string) string {
 		suffix = strings.ToLower(field)
 	}
 	return prefix + "_" + suffix
-}
-
-// endpointFields are the promapi.Endpoint fields a problem text may mention.
-var endpointFields = regexp.MustCompile(`\b(ClientCertFile|ClientKeyFile|CAFile|BearerToken|Username|Password|Tenant|Headers)\b`)
-
-// optionWords replaces Endpoint field names in a problem text with the
-// options the user knows: "is required with ClientCertFile" becomes
-// "is required with prometheus_client_cert".
-func optionWords(problem, prefix string, name namer) string {
-	return endpointFields.ReplaceAllStringFunc(problem, func(field string) string {
-		return name(optionForField(prefix, field))
-	})
 }
 
 // querier adapts a promapi client to slo.Querier: numbers only.
