@@ -282,3 +282,38 @@ func waitFor(t *testing.T, path string) {
 	}
 	t.Fatalf("%s was never written", path)
 }
+
+// Issue 10 item 9: a grandchild that left the process group and the session
+// (setsid) and ignores SIGTERM outlived the run, after a timeout and after
+// an exit alike. Nothing the command started may outlive retry_command. (The
+// escapee's output goes to /dev/null so that, were it to survive, it would not
+// hold the test's pipes open.)
+func TestRetryCommandCLILeavesNoDescendants(t *testing.T) {
+	bin := testenv.BuildCLI(t, "retry_command")
+	for _, c := range []struct{ name, then, timeout string }{
+		{"exit", "exit 0", "0"},
+		{"timeout", "sleep 1000", "3"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			script := fmt.Sprintf(`setsid sh -c 'trap "" TERM; sleep 1000 & echo $! > %[1]s/sleep; echo $$ > %[1]s/gc; wait' </dev/null >/dev/null 2>&1 &
+while [ ! -s %[1]s/gc ]; do sleep 0.01; done
+%[2]s`, dir, c.then)
+			out, code := testenv.Run(t, nil, bin, "--timeout", c.timeout, "--kill-grace", "0.3", "1", "0", "--", "sh", "-c", script)
+			if want := map[string]int{"exit": 0, "timeout": 1}[c.name]; code != want {
+				t.Fatalf("exit %d, want %d:\n%s", code, want, out)
+			}
+			for _, name := range []string{"gc", "sleep"} {
+				text, err := os.ReadFile(filepath.Join(dir, name))
+				pid, _ := strconv.Atoi(strings.TrimSpace(string(text)))
+				if err != nil || pid == 0 {
+					t.Fatalf("%s pid file: %v %q", name, err, text)
+				}
+				if processAlive(pid) {
+					syscall.Kill(pid, syscall.SIGKILL)
+					t.Errorf("%s %d outlived retry_command", name, pid)
+				}
+			}
+		})
+	}
+}

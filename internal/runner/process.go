@@ -30,10 +30,6 @@ const DefaultKillGrace = 5 * time.Second
 // the command exits while a background process it left still holds the pipes.
 const DefaultDrainTimeout = time.Second
 
-// groupPollInterval is how often Run checks whether a signalled process group
-// is gone, so it can return before the kill grace is over.
-const groupPollInterval = 10 * time.Millisecond
-
 // killSettleTimeout bounds the wait for SIGKILL to take effect.
 const killSettleTimeout = time.Second
 
@@ -55,13 +51,15 @@ type Command struct {
 	// (the CLI passes its own stdin through). It overrides Stdin.
 	StdinFile *os.File
 
-	// Timeout limits the run. When it expires the whole process group gets
-	// SIGTERM (and SIGCONT, so stopped processes can act on it), then
-	// SIGKILL after KillGrace unless the group is gone by then. Zero means no
-	// limit.
+	// Timeout limits the run. When it expires the whole process group and
+	// every other descendant get SIGTERM (and SIGCONT, so stopped processes
+	// can act on it), then SIGKILL after KillGrace unless they are gone by
+	// then. Zero means no limit.
 	Timeout time.Duration
 	// KillGrace is the time between SIGTERM (or a forwarded signal) and
-	// SIGKILL. Zero sends SIGKILL right after the first signal.
+	// SIGKILL, for the command after a timeout or an interruption, and for
+	// the processes it leaves behind when it exits. Zero sends SIGKILL right
+	// after the first signal.
 	KillGrace time.Duration
 
 	// OutputLimit is how many bytes of the end of stdout and of stderr are
@@ -149,11 +147,12 @@ func (c Command) Validate() error {
 // that ran and failed is described by Result alone.
 //
 // When ctx is canceled while the command runs, the signal named by an
-// Interrupted cause (SIGTERM otherwise) goes to the whole process group, then
-// SIGKILL after KillGrace. Whenever Run signalled the group, it returns only
-// once the group is gone or has been sent SIGKILL, so no grandchild outlives a
-// timed-out or interrupted run by more than KillGrace. A command that exits
-// on its own may leave background processes running, as with any shell.
+// interrupt cause (SIGTERM otherwise) goes to the whole process group and
+// every other descendant of the command, then SIGKILL after KillGrace. When
+// the command exits on its own, whatever it left running gets SIGTERM, then
+// SIGKILL after KillGrace, too. Run returns only once all of it is gone (or a
+// bounded time after SIGKILL), so nothing the command started outlives it;
+// see tree.go for how descendants are found, and what stays out of reach.
 func Run(ctx context.Context, c Command) (Result, error) {
 	res := Result{Argv: append([]string(nil), c.Argv...), RC: 126}
 	if err := c.Validate(); err != nil {
@@ -203,6 +202,7 @@ func Run(ctx context.Context, c Command) (Result, error) {
 	if err := checkDir(c.Dir); err != nil {
 		return res, &StartError{Argv: c.Argv, Err: err}
 	}
+	t := newTree() // before the start: our children then are not the command's
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
@@ -211,10 +211,12 @@ func Run(ctx context.Context, c Command) (Result, error) {
 		return res, &StartError{Argv: c.Argv, Err: err}
 	}
 
+	t.start(cmd.Process.Pid)
+	defer t.finish()
 	exited := make(chan struct{})
 	supervised := make(chan supervision, 1)
 	go func() {
-		supervised <- supervise(ctx, cmd.Process.Pid, c.Timeout, c.KillGrace, exited, hardKill)
+		supervised <- supervise(ctx, t, cmd.Process.Pid, c.Timeout, c.KillGrace, exited, hardKill)
 	}()
 	cmd.Wait() // the exit status is read from ProcessState below
 	res.Duration = time.Since(start)
@@ -228,65 +230,54 @@ func Run(ctx context.Context, c Command) (Result, error) {
 	return res, nil
 }
 
-// supervision is what the supervisor did to the process group.
+// supervision is what the supervisor did to the command.
 type supervision struct {
 	timedOut, interrupted bool
 }
 
-// supervise waits for the command to exit, the timeout or ctx. On timeout or
-// cancellation it signals the group, then waits until the group is gone or the
-// grace is over, when it sends SIGKILL.
-func supervise(ctx context.Context, pgid int, timeout, grace time.Duration, exited <-chan struct{}, hardKill func()) supervision {
+// supervise follows the command's processes until the leader exits, the
+// timeout expires or ctx is done; then it stops whatever is left of the
+// command (see tree.stop): after a timeout or an interruption the whole tree
+// and process group, after an exit the processes the command left behind.
+func supervise(ctx context.Context, t *tree, pgid int, timeout, grace time.Duration, exited <-chan struct{}, hardKill func()) supervision {
 	var sv supervision
 	var expired <-chan time.Time
 	if timeout > 0 {
-		t := time.NewTimer(timeout)
-		defer t.Stop()
-		expired = t.C
+		timer := time.NewTimer(timeout)
+		defer timer.Stop()
+		expired = timer.C
 	}
-	sig := syscall.SIGTERM
-	select {
-	case <-exited:
+	track := time.NewTicker(trackInterval)
+	defer track.Stop()
+	leftovers := func() supervision {
+		t.stop(pgid, syscall.SIGTERM, grace, nil)
 		return sv
-	case <-expired:
-		if leaderExited(pgid) {
-			// The command finished in time; only its background processes
-			// still hold the output pipes, and they are not ours to time out.
-			return sv
-		}
-		sv.timedOut = true
-	case <-ctx.Done():
-		sv.interrupted = true
-		sig = forwardedSignal(ctx)
 	}
-	signalGroup(pgid, sig)
-	signalGroup(pgid, syscall.SIGCONT)
-
-	graceOver := time.NewTimer(grace)
-	defer graceOver.Stop()
-	poll := time.NewTicker(groupPollInterval)
-	defer poll.Stop()
 	for {
 		select {
-		case <-graceOver.C:
-			signalGroup(pgid, syscall.SIGKILL)
-			hardKill()
-			awaitGroupGone(pgid, killSettleTimeout)
-			return sv
-		case <-poll.C:
-			if !groupAlive(pgid) {
-				return sv
+		case <-exited:
+			return leftovers()
+		case <-track.C:
+			// Learn of grandchildren before their parents exit; and once the
+			// leader has exited, stop its leftovers now, so that the output
+			// pipes they hold close and Wait returns.
+			if _, leaderAlive := t.scan(); !leaderAlive {
+				return leftovers()
 			}
+		case <-expired:
+			if leaderExited(pgid) {
+				// The command finished in time; only processes it left
+				// still hold the output pipes.
+				return leftovers()
+			}
+			sv.timedOut = true
+			t.stop(pgid, syscall.SIGTERM, grace, hardKill)
+			return sv
+		case <-ctx.Done():
+			sv.interrupted = true
+			t.stop(pgid, forwardedSignal(ctx), grace, hardKill)
+			return sv
 		}
-	}
-}
-
-// awaitGroupGone waits until SIGKILL has taken effect: delivery is
-// asynchronous, and a process in uninterruptible sleep dies only when it
-// wakes, so the wait is bounded.
-func awaitGroupGone(pgid int, limit time.Duration) {
-	for end := time.Now().Add(limit); groupAlive(pgid) && time.Now().Before(end); {
-		time.Sleep(groupPollInterval)
 	}
 }
 

@@ -166,7 +166,7 @@ func TestTimedOutAttemptsAreRetriedWhateverTheFilters(t *testing.T) {
 	if alive(readPID(t, pidFile)) {
 		t.Fatal("grandchild of the last attempt survived")
 	}
-	if msg := rep.Message(); !strings.Contains(msg, "timed out after 0.1") || !strings.Contains(msg, "SIGTERM") {
+	if msg := rep.Message(); !strings.Contains(msg, "timed out after 0.") || !strings.Contains(msg, "SIGTERM") {
 		t.Fatalf("message %q", msg)
 	}
 }

@@ -50,6 +50,7 @@ const (
 )
 
 func runCLI(args []string) int {
+	runner.BecomeSubreaper() // without it, orphans nobody saw stay out of reach (runner/tree.go)
 	ctx, stop := interruptContext(context.Background())
 	defer stop()
 	return cli(ctx, args, os.Stdin, os.Stdout, os.Stderr)

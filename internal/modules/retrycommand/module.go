@@ -92,6 +92,7 @@ func runModule(m *ansiblemod.Module) (ansiblemod.Result, error) {
 	// with a signal: pass it on to the command's process group.
 	ctx, stop := interruptContext(context.Background())
 	defer stop()
+	runner.BecomeSubreaper() // without it, orphans nobody saw stay out of reach (runner/tree.go)
 	logAttempts(&job, obs.Log)
 	rep, err := job.Run(ctx)
 	if err != nil {
