@@ -73,8 +73,8 @@ func BecomeSubreaper() error {
 // procInfo is one line of /proc/PID/stat, the fields Run needs.
 type procInfo struct {
 	pid, ppid, pgid int
-	state     byte
-	start     uint64 // clock ticks after boot: with pid, identifies the process
+	state           byte
+	start           uint64 // clock ticks after boot: with pid, identifies the process
 }
 
 // procKey identifies a process across pid reuse.
