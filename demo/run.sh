@@ -8,10 +8,11 @@
 #
 #   1. a deploy of a broken build fails its SLO gate, and the rollback
 #      playbook rolls back (retrying) and locks the guard-window;
-#   2. a promotion attempt is refused by the guard;
+#   2. a promotion attempt is refused by the guard (it cannot acquire it);
 #   3. the release playbook polls the SLOs and releases the guard once the
 #      service is stable;
-#   4. the promotion goes through and locks the guard again.
+#   4. the promotion acquires the guard, goes through and locks it again
+#      for the stability window.
 #
 # Loki is not available here: the log check is off (LOKI_URL is empty).
 # Everything runs in a temporary directory; the script stops what it started
@@ -205,8 +206,9 @@ playbook "${inventory[@]}" threader.guard.auto_rollback_on_failure \
 note "rollback_status: SUCCESS after $(cat "$work/rollback.attempts") attempts. The guard-window is now locked for $QOS_GUARD_WINDOW minutes:"
 note "qos_guard status: $(guard_status)"
 
-say "Step 2: someone tries to promote build 43 now, with threader.guard.promo_with_guards."
-if playbook "${inventory[@]}" threader.guard.promo_with_guards \
+say "Step 2: someone tries to promote build 43 now, with threader.guard.promo_with_guards (run id build-43-try-1)."
+note "Its first task acquires the guard-window exclusively, as the owner <controller>:threader.guard.promo_with_guards:<run id>."
+if playbook "${inventory[@]}" threader.guard.promo_with_guards -e threader_guard_run_id=build-43-try-1 \
 	-e '{"promote_command": ["/bin/echo", "build 43 promoted"]}'; then
 	die "the promotion went through while the guard-window was locked"
 fi
@@ -223,10 +225,10 @@ say "The SLOs were stable, so the guard-window was released after $(($(date +%s)
 note "qos_guard status: $(guard_status)"
 
 say "Step 4: the promotion of build 43 again."
-playbook "${inventory[@]}" threader.guard.promo_with_guards \
+playbook "${inventory[@]}" threader.guard.promo_with_guards -e threader_guard_run_id=build-43-try-2 \
 	-e '{"promote_command": ["/bin/echo", "build 43 promoted"]}' ||
 	die "the promotion failed after the release"
-say "The promotion went through: guard unlocked, SLO gate passed, promote_command ran, and the guard-window is locked again until the promotion proves stable:"
+say "The promotion went through: it acquired the guard, passed the SLO gate, ran promote_command while holding the guard, and locked the guard-window for the stability window, until the promotion proves stable:"
 note "qos_guard status: $(guard_status)"
 
 say "The whole story took $(($(date +%s) - started))s."

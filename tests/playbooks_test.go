@@ -28,13 +28,16 @@ type playbookEnv struct {
 	loki  *testenv.FakeLoki
 	data  testenv.SLOScenarios
 	guard string // the guard-window file of this test
+	cli   string // the qos_guard CLI, to read the guard as an operator would
 }
 
 // guardState is the guard-window as the qos_guard CLI reports it.
 type guardState struct {
 	Locked           bool    `json:"locked"`
 	Reason           *string `json:"reason"`
+	Owner            *string `json:"owner"`
 	RemainingSeconds float64 `json:"remaining_seconds"`
+	Revision         int64   `json:"revision"`
 }
 
 // recoverAfter is how long after its data is made the "recovers_soon" job
@@ -48,30 +51,27 @@ func TestPlaybooks(t *testing.T) {
 	qosGuard := testenv.BuildCLI(t, "qos_guard")
 	newEnv := func(t *testing.T) *playbookEnv {
 		t.Parallel()
-		return &playbookEnv{c: c, prom: prom, loki: loki, data: data, guard: filepath.Join(t.TempDir(), "threader.qos.guard")}
+		return &playbookEnv{c: c, prom: prom, loki: loki, data: data, guard: filepath.Join(t.TempDir(), "threader.qos.guard"), cli: qosGuard}
 	}
-	state := func(t *testing.T, e *playbookEnv) guardState {
-		t.Helper()
-		out, err := exec.Command(qosGuard, "--path", e.guard, "--json", "status").Output()
-		var st guardState
-		if jerr := json.Unmarshal(out, &st); jerr != nil {
-			t.Fatalf("qos_guard status: %v %v: %s", err, jerr, out)
-		}
-		return st
-	}
+	state := func(t *testing.T, e *playbookEnv) guardState { t.Helper(); return e.state(t, e.guard) }
 
-	t.Run("promotion refused while locked, before anything runs", func(t *testing.T) {
+	t.Run("promotion refused while locked, before anything runs, the guard untouched", func(t *testing.T) {
 		e := newEnv(t)
 		e.lock(t, 10, "rollback of build 1234")
+		before := state(t, e)
 		marker := filepath.Join(t.TempDir(), "promoted")
-		run := e.play(t, "promo_with_guards", nil, map[string]any{"promote_command": []string{"touch", marker}, "job": "stable"})
+		run := e.play(t, "promo_with_guards", nil, map[string]any{"promote_command": []string{"touch", marker}, "job": "stable",
+			"threader_guard_run_id": "pipeline-5"})
 		if run.ExitCode == 0 {
 			t.Fatalf("promotion ran while the guard was locked:\n%s", run.Output)
 		}
-		refused := run.Task(t, "threader.guard.guard_window : Refuse while the guard-window is locked")
+		if acquire := run.Task(t, acquireTask); acquire.Status != "ignored" {
+			t.Errorf("the exclusive acquisition should have been refused: %s %v", acquire.Status, acquire.Result)
+		}
+		refused := run.Task(t, refusedTask)
 		msg, _ := refused.Result["msg"].(string)
-		if refused.Status != "failed" || !strings.HasPrefix(msg, "QoS guard-window is locked until ") ||
-			!strings.Contains(msg, "m left): rollback of build 1234") {
+		if refused.Status != "failed" || !strings.HasPrefix(msg, "The guard-window refused "+promoOwner("pipeline-5")+" on localhost, so nothing ran") ||
+			!strings.Contains(msg, "rollback of build 1234") || !strings.Contains(msg, "m left)") {
 			t.Errorf("refusal: status %s, msg %q", refused.Status, msg)
 		}
 		for _, tr := range run.Tasks {
@@ -82,8 +82,9 @@ func TestPlaybooks(t *testing.T) {
 		if _, err := os.Stat(marker); !os.IsNotExist(err) {
 			t.Errorf("the promote_command ran (stat: %v)", err)
 		}
-		if st := state(t, e); !st.Locked || st.Reason == nil || *st.Reason != "rollback of build 1234" {
-			t.Errorf("guard after the refusal: %+v", st)
+		after := state(t, e)
+		if after.Revision != before.Revision || !after.Locked || *after.Reason != "rollback of build 1234" || *after.Owner != *before.Owner {
+			t.Errorf("guard after the refusal: %s, before it: %s", after, before)
 		}
 	})
 
@@ -203,17 +204,21 @@ func TestPlaybooks(t *testing.T) {
 		if _, err := os.Stat(marker); err != nil {
 			t.Errorf("promote_command did not run: %v", err)
 		}
+		// Locked exactly for the window (force: the 60-minute hold is
+		// shortened), by the run's generated owner.
 		st := state(t, e)
 		if !st.Locked || st.RemainingSeconds < 400 || st.RemainingSeconds > 420 || st.Reason == nil ||
-			*st.Reason != "promotion (threader.guard.promo_with_guards)" {
-			t.Errorf("guard after the promotion: %+v (want locked ~420s)", st)
+			*st.Reason != "promotion (threader.guard.promo_with_guards)" || st.Owner == nil ||
+			!regexp.MustCompile(`^`+regexp.QuoteMeta(promoOwner(""))+`\d{8}T\d{6}Z-[0-9a-f]{8}$`).MatchString(*st.Owner) {
+			t.Errorf("guard after the promotion: %s (want locked ~420s by %s<time>-<random>)", st, promoOwner(""))
 		}
 	})
 
-	t.Run("promotion stops at a failing SLO gate", func(t *testing.T) {
+	t.Run("promotion stops at a failing SLO gate, the guard locked naming it", func(t *testing.T) {
 		e := newEnv(t)
 		marker := filepath.Join(t.TempDir(), "promoted")
-		run := e.play(t, "promo_with_guards", nil, map[string]any{"job": "unstable", "promote_command": []string{"touch", marker}})
+		run := e.play(t, "promo_with_guards", nil, map[string]any{"job": "unstable", "promote_command": []string{"touch", marker},
+			"threader_guard_run_id": "pipeline-6", "qos_guard_window": 9})
 		if run.ExitCode == 0 {
 			t.Fatalf("promotion passed an unstable service:\n%s", run.Output)
 		}
@@ -224,8 +229,12 @@ func TestPlaybooks(t *testing.T) {
 		if _, err := os.Stat(marker); !os.IsNotExist(err) {
 			t.Errorf("promote_command ran (stat: %v)", err)
 		}
-		if st := state(t, e); st.Locked {
-			t.Errorf("locked although nothing was promoted: %+v", st)
+		// Held since the start, so it stays locked: the reason says where the run stopped.
+		st := state(t, e)
+		wantReason := "promotion " + promoOwner("pipeline-6") + " failed at Fail unless the SLOs passed: SLO gate failed (job unstable, window 15m)"
+		if !st.Locked || st.Reason == nil || !strings.HasPrefix(*st.Reason, wantReason) || *st.Owner != promoOwner("pipeline-6") ||
+			st.RemainingSeconds > 540 || st.RemainingSeconds < 500 {
+			t.Errorf("guard after the failed gate: %s, want locked ~540s with a reason starting %q", st, wantReason)
 		}
 	})
 
@@ -274,6 +283,13 @@ func TestPlaybooks(t *testing.T) {
 		}
 		if matches, _ := filepath.Glob(filepath.Join(dir, "promoted-*")); len(matches) > 0 {
 			t.Errorf("promoted: %v", matches)
+		}
+		// web2's guard, acquired before web1 refused, was given back; web1's was not touched.
+		if web1 := state(t, e); !web1.Locked || *web1.Reason != "rollback on web1" || web1.Revision != 1 {
+			t.Errorf("web1's guard: %s", web1)
+		}
+		if web2 := e.state(t, filepath.Join(dir, "web2.guard")); web2.Locked || web2.Revision != 2 {
+			t.Errorf("web2's guard should be acquired (revision 1) then given back (revision 2): %s", web2)
 		}
 	})
 
@@ -349,17 +365,35 @@ func TestPlaybooks(t *testing.T) {
 		}
 	})
 
+	guardConcurrencySubtests(t, newEnv)
+
 	t.Run("ansible-doc documents every role", func(t *testing.T) {
 		t.Parallel()
-		for role, want := range map[string]string{
-			"guard_window": "ENTRY POINT: release", "slo_gate": "slo_consecutive", "rollback": "rollback_command",
-			"promotion": "promote_tasks_file", "cli_tools": "cli_tools_dest_dir",
+		for role, wants := range map[string][]string{
+			"guard_window": {"ENTRY POINT: release", "ENTRY POINT: acquire", "ENTRY POINT: hold", "ENTRY POINT: failed",
+				"guard_window_if_revision", "guard_window_hold_minutes", "threader_guard_run_id"},
+			"slo_gate": {"slo_consecutive"}, "rollback": {"rollback_command"},
+			"promotion": {"promote_tasks_file", "holds the guard-window"}, "cli_tools": {"cli_tools_dest_dir"},
 		} {
-			if out := c.Doc(t, "-t", "role", "threader.guard."+role); !strings.Contains(out, want) {
-				t.Errorf("ansible-doc -t role threader.guard.%s lacks %q:\n%s", role, want, out)
+			out := c.Doc(t, "-t", "role", "threader.guard."+role)
+			for _, want := range wants {
+				if !strings.Contains(out, want) {
+					t.Errorf("ansible-doc -t role threader.guard.%s lacks %q:\n%s", role, want, out)
+				}
 			}
 		}
 	})
+}
+
+// state reads the guard-window at path with the qos_guard CLI.
+func (e *playbookEnv) state(t *testing.T, path string) guardState {
+	t.Helper()
+	out, err := exec.Command(e.cli, "--path", path, "--json", "status").Output()
+	var st guardState
+	if jerr := json.Unmarshal(out, &st); jerr != nil {
+		t.Fatalf("qos_guard status: %v %v: %s", err, jerr, out)
+	}
+	return st
 }
 
 // lock locks this test's guard-window with a playbook, as a rollback would.

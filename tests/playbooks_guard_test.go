@@ -1,0 +1,236 @@
+package tests
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/threader/guard/internal/testenv"
+)
+
+// The guard under concurrency (issue 18), through the collection's playbooks:
+// promotions take the guard atomically and hold it to the end, a failed run
+// leaves it locked naming the failed step, and a release never clears a lock
+// that is newer than the one it waited on.
+
+// Task names of the guard_window role's acquire entry point.
+const (
+	acquireTask = "threader.guard.guard_window : Acquire the guard-window exclusively"
+	refusedTask = "threader.guard.guard_window : Stop on every target when any target refused"
+	failedTask  = "threader.guard.guard_window : Fail, naming the step"
+	releaseTask = "threader.guard.guard_window : Release the guard-window"
+)
+
+// promoOwner is the owner promo_with_guards names itself with on this
+// controller for a run id.
+func promoOwner(runID string) string {
+	host, _ := os.Hostname()
+	return host + ":threader.guard.promo_with_guards:" + runID
+}
+
+func (s guardState) String() string {
+	str := func(p *string) string {
+		if p == nil {
+			return "<nil>"
+		}
+		return fmt.Sprintf("%q", *p)
+	}
+	return fmt.Sprintf("{locked %t, revision %d, %.0fs left, owner %s, reason %s}",
+		s.Locked, s.Revision, s.RemainingSeconds, str(s.Owner), str(s.Reason))
+}
+
+func guardConcurrencySubtests(t *testing.T, newEnv func(*testing.T) *playbookEnv) {
+	t.Run("two promotions started together: exactly one promotes, the other is refused naming the holder", func(t *testing.T) {
+		e := newEnv(t)
+		log := filepath.Join(t.TempDir(), "promotions.log")
+		runs := map[string]*testenv.PlaybookRun{}
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for _, id := range []string{"A", "B"} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				// The promotion takes a while, so that an unguarded one
+				// started beside it would interleave.
+				script := fmt.Sprintf("echo 'start %[1]s' >> %[2]s; sleep 2; echo 'end %[1]s' >> %[2]s", id, log)
+				run := e.play(t, "promo_with_guards", nil, map[string]any{"job": "stable", "threader_guard_run_id": id,
+					"promote_command": []string{"/bin/sh", "-c", script}})
+				mu.Lock()
+				runs[id] = run
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		var winner, loser string
+		for id, run := range runs {
+			if run.ExitCode == 0 {
+				winner = id
+			} else {
+				loser = id
+			}
+		}
+		if winner == "" || loser == "" {
+			t.Fatalf("want exactly one promotion through, got exit codes A=%d B=%d\nA:\n%s\nB:\n%s",
+				runs["A"].ExitCode, runs["B"].ExitCode, runs["A"].Output, runs["B"].Output)
+		}
+		promoted, _ := os.ReadFile(log)
+		if want := fmt.Sprintf("start %[1]s\nend %[1]s\n", winner); string(promoted) != want {
+			t.Errorf("promotions log:\n%s\nwant only %s's promotion, whole:\n%s", promoted, winner, want)
+		}
+		refused := runs[loser].Task(t, refusedTask)
+		msg, _ := refused.Result["msg"].(string)
+		if refused.Status != "failed" || !strings.Contains(msg, fmt.Sprintf("%q", promoOwner(winner))) ||
+			!strings.HasPrefix(msg, "The guard-window refused "+promoOwner(loser)) {
+			t.Errorf("%s's refusal should name the holder %s: %s %q", loser, promoOwner(winner), refused.Status, msg)
+		}
+		for _, tr := range runs[loser].Tasks {
+			if strings.HasSuffix(tr.Action, "slo_check") || strings.HasSuffix(tr.Action, "retry_command") {
+				t.Errorf("%s ran in the refused run", tr.Task)
+			}
+		}
+		st := e.state(t, e.guard)
+		if !st.Locked || *st.Owner != promoOwner(winner) || *st.Reason != "promotion (threader.guard.promo_with_guards)" {
+			t.Errorf("guard after the promotions: %s, want the stability window of %s", st, winner)
+		}
+	})
+
+	t.Run("a promotion that fails midway leaves the guard locked naming the failed step", func(t *testing.T) {
+		e := newEnv(t)
+		held := filepath.Join(t.TempDir(), "held.json")
+		// The promotion records the guard as it is while it runs, then fails.
+		script := fmt.Sprintf("%s --path %s --json status > %s; echo 'canary half promoted' >&2; exit 3", e.cli, e.guard, held)
+		run := e.play(t, "promo_with_guards", nil, map[string]any{"job": "stable", "threader_guard_run_id": "pipeline-77",
+			"promote_command": []string{"/bin/sh", "-c", script}, "retry_attempts": 1, "qos_guard_window": 7})
+		if run.ExitCode == 0 {
+			t.Fatalf("a failed promotion passed:\n%s", run.Output)
+		}
+		owner := promoOwner("pipeline-77")
+		var during guardState
+		if data, err := os.ReadFile(held); err != nil || json.Unmarshal(data, &during) != nil {
+			t.Fatalf("the promotion did not record the guard (%v): %s", err, data)
+		}
+		if !during.Locked || *during.Owner != owner || *during.Reason != "promotion "+owner+" in progress" ||
+			during.RemainingSeconds < 3500 {
+			t.Errorf("guard during the promotion: %s, want held by %s for the 60-minute hold", during, owner)
+		}
+		wantReason := "promotion " + owner + " failed at Run the promotion command: command failed after 1 attempt"
+		st := e.state(t, e.guard)
+		if !st.Locked || *st.Owner != owner || !strings.HasPrefix(*st.Reason, wantReason) || !strings.Contains(*st.Reason, "rc=3") ||
+			st.RemainingSeconds > 420 || st.RemainingSeconds < 380 || st.Revision <= during.Revision {
+			t.Errorf("guard after the failure: %s, want locked ~420s with a reason starting %q", st, wantReason)
+		}
+		msg, _ := run.Task(t, failedTask).Result["msg"].(string)
+		if !strings.HasPrefix(msg, "Promotion "+owner+" failed at Run the promotion command: ") ||
+			!strings.Contains(msg, "The guard-window stays locked for 7 minutes") {
+			t.Errorf("failure message: %q", msg)
+		}
+	})
+
+	t.Run("a rollback's lock during the promotion survives; the promotion fails", func(t *testing.T) {
+		e := newEnv(t)
+		// A rollback locks the guard while the promotion runs (longer than
+		// the promotion's hold, so that it is a write today).
+		script := fmt.Sprintf("%s --path %s --owner rollback-job --reason 'rollback of build 9' lock 120", e.cli, e.guard)
+		run := e.play(t, "promo_with_guards", nil, map[string]any{"job": "stable", "threader_guard_run_id": "pipeline-78",
+			"promote_command": []string{"/bin/sh", "-c", script}})
+		if run.ExitCode == 0 {
+			t.Fatalf("the promotion passed although a rollback took the guard:\n%s", run.Output)
+		}
+		st := e.state(t, e.guard)
+		if !st.Locked || *st.Owner != "rollback-job" || *st.Reason != "rollback of build 9" || st.RemainingSeconds < 7100 {
+			t.Errorf("the rollback's lock did not survive: %s", st)
+		}
+		msg, _ := run.Task(t, failedTask).Result["msg"].(string)
+		if !strings.Contains(msg, "failed at Lock the guard-window") || !strings.Contains(msg, "The guard-window was left as it is") ||
+			!strings.Contains(msg, "rollback of build 9") {
+			t.Errorf("failure message: %q", msg)
+		}
+	})
+
+	t.Run("a release overtaken by a new lock while it polls keeps the new lock", func(t *testing.T) {
+		e := newEnv(t)
+		e.lock(t, 10, "rollback of build 1")
+		gate := newGate(t, e.prom.URL)
+		done := make(chan *testenv.PlaybookRun, 1)
+		go func() {
+			done <- e.play(t, "qos_guard_release", nil, map[string]any{"job": "stable", "prom_url": gate.URL,
+				"slo_interval_seconds": 1, "slo_consecutive": 1, "slo_timeout_seconds": 300})
+		}()
+		// The release has recorded the revision and is polling the SLOs.
+		select {
+		case <-gate.polled:
+		case run := <-done:
+			t.Fatalf("the release ended before polling:\n%s", run.Output)
+		case <-time.After(4 * time.Minute):
+			t.Fatal("the release never polled the SLOs")
+		}
+		rollback := e.play(t, "auto_rollback_on_failure", nil, map[string]any{"rollback_command": []string{"true"},
+			"qos_guard_window": 60, "guard_window_reason": "rollback of build 2"})
+		if rollback.ExitCode != 0 {
+			t.Fatalf("the second rollback failed:\n%s", rollback.Output)
+		}
+		gate.open()
+		run := <-done
+		if run.ExitCode == 0 {
+			t.Fatalf("the release passed although the guard changed while it waited:\n%s", run.Output)
+		}
+		released := run.Task(t, releaseTask)
+		msg, _ := released.Result["msg"].(string)
+		if released.Status != "failed" || !strings.Contains(msg, "rollback of build 2") {
+			t.Errorf("the release should fail saying who changed the guard and why: %s %q", released.Status, msg)
+		}
+		if st := e.state(t, e.guard); !st.Locked || *st.Reason != "rollback of build 2" || st.RemainingSeconds < 3500 {
+			t.Errorf("the second rollback's lock did not survive: %s", st)
+		}
+	})
+}
+
+// gate stands between a playbook and the real Prometheus: it answers 503
+// (a failed SLO evaluation, as slo_check fails closed) until it is opened,
+// and says when the first query arrived. The answers after it opens are
+// Prometheus's own.
+type gate struct {
+	URL    string
+	polled chan struct{}
+	mu     sync.Mutex
+	opened bool
+	first  sync.Once
+}
+
+func newGate(t *testing.T, prometheusURL string) *gate {
+	target, err := url.Parse(prometheusURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	g := &gate{polled: make(chan struct{})}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g.first.Do(func() { close(g.polled) })
+		g.mu.Lock()
+		opened := g.opened
+		g.mu.Unlock()
+		if !opened {
+			http.Error(w, "gate closed by the test", http.StatusServiceUnavailable)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	g.URL = srv.URL
+	return g
+}
+
+func (g *gate) open() {
+	g.mu.Lock()
+	g.opened = true
+	g.mu.Unlock()
+}
