@@ -1,6 +1,7 @@
 package ansiblemod
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"os/user"
@@ -136,5 +137,41 @@ func TestConvertGoTypedValues(t *testing.T) {
 		if err != nil || !cmp.Equal(got, c.want) {
 			t.Errorf("Convert(%s, %#v) = %#v, %v; want %#v", c.typ, c.in, got, err, c.want)
 		}
+	}
+}
+
+// NoLogValues (retry_command's env, issue 10 item 14): the keys stay, each
+// value is masked in invocation, and values of MinSecretLen bytes or more
+// are masked everywhere, also when validation fails.
+func TestNoLogValuesKeepKeysAndMaskValues(t *testing.T) {
+	spec := Spec{Options: map[string]Option{
+		"env":   {Type: Dict, NoLogValues: true},
+		"count": {Type: Int},
+	}}
+	res, _ := invoke(t, spec, `{"env": {"API_TOKEN": "tok-9f8e7d", "DEBUG": "1", "N": 12}, "count": 1}`,
+		func(m *Module) (Result, error) {
+			return Result{"out": "token tok-9f8e7d, debug 1, n 12", "rc": 1, "n": 12}, fmt.Errorf("failed with tok-9f8e7d")
+		})
+	want := map[string]any{"out": "token " + stars + ", debug 1, n 12", "rc": 1, "n": 12, "msg": "failed with " + stars}
+	for k, v := range want {
+		if !cmp.Equal(res[k], v) {
+			t.Errorf("%s = %#v, want %#v", k, res[k], v)
+		}
+	}
+	args := res["invocation"].(map[string]any)["module_args"]
+	wantArgs := map[string]any{"env": map[string]any{"API_TOKEN": placeholder, "DEBUG": placeholder, "N": placeholder}, "count": 1}
+	if diff := cmp.Diff(wantArgs, args); diff != "" {
+		t.Errorf("module_args (-want +got):\n%s", diff)
+	}
+
+	// Validation fails on another option: the values are still masked.
+	res, _ = invoke(t, spec, `{"env": {"API_TOKEN": "tok-9f8e7d"}, "count": "many"}`, nil)
+	if args := res["invocation"].(map[string]any)["module_args"].(map[string]any); !cmp.Equal(args["env"], map[string]any{"API_TOKEN": placeholder}) {
+		t.Errorf("module_args after a validation failure: %#v", args)
+	}
+	// A value that is not a dict yet is masked whole.
+	res, _ = invoke(t, spec, `{"env": "API_TOKEN=tok-9f8e7d", "count": "many"}`, nil)
+	if args := res["invocation"].(map[string]any)["module_args"].(map[string]any); args["env"] != placeholder {
+		t.Errorf("raw env in module_args: %#v", args)
 	}
 }

@@ -287,23 +287,39 @@ func (m *Module) finish(result Result, err error) (map[string]any, bool) {
 // invocationArgs is Ansible's invocation.module_args: the options with the
 // value of every no_log option (or alias of one) replaced.
 func (m *Module) invocationArgs(params map[string]any) map[string]any {
-	secret := map[string]bool{}
+	secret, secretValues := map[string]bool{}, map[string]bool{}
 	for name, o := range m.spec.Options {
-		if o.NoLog {
-			secret[name] = true
-			for _, a := range o.Aliases {
-				secret[a] = true
-			}
+		for _, key := range append([]string{name}, o.Aliases...) {
+			secret[key] = o.NoLog
+			secretValues[key] = o.NoLogValues
 		}
 	}
 	args := map[string]any{}
 	for k, v := range params {
-		if secret[k] && v != nil {
+		switch {
+		case v == nil:
+		case secret[k]:
 			v = noLogPlaceholder
+		case secretValues[k]:
+			v = maskDictValues(v)
 		}
 		args[k] = v
 	}
 	return args
+}
+
+// maskDictValues keeps the keys of a NoLogValues option and masks each value;
+// anything but a dict (a raw value that failed validation) is masked whole.
+func maskDictValues(v any) any {
+	d, ok := v.(map[string]any)
+	if !ok {
+		return noLogPlaceholder
+	}
+	out := make(map[string]any, len(d))
+	for k := range d {
+		out[k] = noLogPlaceholder
+	}
+	return out
 }
 
 // plain turns any result value (structs, typed slices) into JSON-shaped

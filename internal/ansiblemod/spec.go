@@ -79,6 +79,13 @@ type Option struct {
 	// NoLog masks the value everywhere the module reports it: results,
 	// errors, warnings and logs.
 	NoLog bool
+	// NoLogValues, for a Dict option such as an environment, makes its
+	// values secrets while its keys stay visible: invocation shows each key
+	// with its value masked, and every value of at least MinSecretLen bytes
+	// is masked everywhere else, as NoLog values are. Shorter values ("0",
+	// "yes", "C") are hidden in invocation only: they hide nothing, and
+	// starring them out would garble every number and word of a result.
+	NoLogValues bool
 	// Elements is the type of each element of a List option.
 	Elements Type
 	// Options is the sub-spec of a Dict option, or of each element of a List

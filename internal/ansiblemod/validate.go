@@ -132,6 +132,8 @@ func checkSpec(spec Spec, context []string) error {
 			return fmt.Errorf("internal error: option %s has unknown elements type %q", path, o.Elements)
 		case o.Options != nil && !o.hasSubOptions():
 			return fmt.Errorf("internal error: option %s has sub-options but is not of type dict or list with elements dict", path)
+		case o.NoLogValues && o.typ() != Dict:
+			return fmt.Errorf("internal error: option %s sets NoLogValues, which is only supported with type dict", path)
 		case passwordLike.MatchString(name) && !o.NoLog && !o.LogSafe:
 			return fmt.Errorf("internal error: option %s looks like a secret but does not set NoLog (set LogSafe if it holds none)", path)
 		}
@@ -235,6 +237,10 @@ func (vr *validator) resolveAliases(spec Spec, names []string, params map[string
 	}
 }
 
+// MinSecretLen is the shortest value of a NoLogValues option that is masked
+// outside invocation (see Option.NoLogValues).
+const MinSecretLen = 4
+
 // noLogValues lists the secrets among params: the values of NoLog options,
 // also inside sub-options (given under their name or an alias, and whether
 // the sub-options are still a JSON or key=value string or already a dict).
@@ -248,6 +254,13 @@ func noLogValues(spec Spec, params map[string]any) []string {
 			}
 			if o.NoLog {
 				out = append(out, leafStrings(val)...)
+			}
+			if o.NoLogValues {
+				for _, v := range leafStrings(val) {
+					if len(v) >= MinSecretLen {
+						out = append(out, v)
+					}
+				}
 			}
 			if o.hasSubOptions() {
 				for _, sub := range subDicts(val) {

@@ -41,7 +41,7 @@ var spec = ansiblemod.Spec{
 		"retry_on_rc":        {Type: ansiblemod.List, Elements: ansiblemod.Int},
 		"retry_on_output":    {Type: ansiblemod.Str},
 		"chdir":              {Type: ansiblemod.Path},
-		"env":                {Type: ansiblemod.Dict},
+		"env":                {Type: ansiblemod.Dict, NoLogValues: true}, // tokens are passed this way
 		"stdin":              {Type: ansiblemod.Str},
 		"creates":            {Type: ansiblemod.Path},
 		"removes":            {Type: ansiblemod.Path},

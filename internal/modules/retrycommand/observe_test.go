@@ -3,6 +3,7 @@ package retrycommand
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"math"
@@ -170,6 +171,19 @@ func TestModuleKeepsSecretsOutOfMetricsAndLogs(t *testing.T) {
 	}, sock.Env()).JSON
 	if res["failed"] != true || res["attempts"] != 2.0 {
 		t.Fatalf("result %v", res)
+	}
+	// Issue 10 item 14: env values are secrets in the result too: in
+	// invocation (keys kept), stdout, stderr and msg.
+	if whole, _ := json.Marshal(res); strings.Contains(string(whole), token) {
+		t.Errorf("the result holds %q:\n%s", token, whole)
+	}
+	invocation, _ := res["invocation"].(map[string]any)
+	args, _ := invocation["module_args"].(map[string]any)
+	if env, _ := args["env"].(map[string]any); len(env) != 1 || env["API_TOKEN"] != "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER" {
+		t.Errorf("invocation env: %v", args["env"])
+	}
+	if res["stdout"] != "token=********" || !strings.HasSuffix(res["msg"].(string), "token=********") {
+		t.Errorf("stdout %q, msg %q", res["stdout"], res["msg"])
 	}
 	logged := strings.Join(sock.Lines(t, 3), "\n")
 	for where, text := range map[string]string{"textfile": moduletest.ReadFile(t, textfile), "push": pg.Sent(), "log": logged} {
