@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -322,18 +323,19 @@ func TestTextfilePathChecks(t *testing.T) {
 		{filepath.Join(dir, ".prom"), "must be a file name ending in .prom"},
 		{filepath.Join(dir, "missing", "m.prom"), "no such file or directory"},
 	} {
-		err := CheckTextfilePath("metrics_textfile", tc.path)
-		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "metrics_textfile: ") {
+		err := CheckTextfilePath(tc.path)
+		var de *DestinationError
+		if !errors.As(err, &de) || de.Field != FieldTextfile || !strings.Contains(err.Error(), tc.path) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("CheckTextfilePath(%s) = %v, want %q", tc.path, err, tc.want)
 		}
 	}
 	if err := os.Mkdir(filepath.Join(dir, "d.prom"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := CheckTextfilePath("metrics_textfile", filepath.Join(dir, "d.prom")); err == nil || !strings.Contains(err.Error(), "is a directory") {
+	if err := CheckTextfilePath(filepath.Join(dir, "d.prom")); err == nil || !strings.Contains(err.Error(), "is a directory") {
 		t.Errorf("directory accepted: %v", err)
 	}
-	if err := CheckTextfilePath("metrics_textfile", filepath.Join(dir, "ok.prom")); err != nil {
+	if err := CheckTextfilePath(filepath.Join(dir, "ok.prom")); err != nil {
 		t.Errorf("valid path rejected: %v", err)
 	}
 }
@@ -394,5 +396,30 @@ func TestFamiliesAreDocumentedGauges(t *testing.T) {
 		if f.Labels[0] != LabelName || f.Help == "" {
 			t.Errorf("family %q: labels %v help %q", f.Name, f.Labels, f.Help)
 		}
+	}
+}
+
+// The textfile is never read through a symlink or from a FIFO (which would
+// hang the run): the write fails naming the file, and the symlink's target
+// is untouched.
+func TestTextfileIsNotReadThroughASymlinkOrFIFO(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "secret.prom")
+	os.WriteFile(secret, []byte("# TYPE secret gauge\nsecret 42\n"), 0o600)
+	link := filepath.Join(dir, "link.prom")
+	os.Symlink(secret, link)
+	fifo := filepath.Join(dir, "fifo.prom")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{link, fifo} {
+		r := newRecorder(t, Options{Module: "qos_guard", Name: "x"})
+		r.RecordGuard(GuardState{})
+		if err := r.Publish(context.Background(), path, ""); err == nil {
+			t.Errorf("Publish to %s succeeded", path)
+		}
+	}
+	if data, _ := os.ReadFile(secret); string(data) != "# TYPE secret gauge\nsecret 42\n" {
+		t.Errorf("the symlink's target changed: %q", data)
 	}
 }

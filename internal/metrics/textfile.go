@@ -5,11 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -26,22 +28,30 @@ const TextfileSuffix = ".prom"
 const textfileMode fs.FileMode = 0o644
 
 // CheckTextfilePath reports whether path can be a node_exporter textfile:
-// it must end in .prom and its directory must exist. option names the option
-// in the error (for example "metrics_textfile").
-func CheckTextfilePath(option, path string) error {
+// it must end in .prom and its directory must exist. A problem is a
+// *DestinationError with Field FieldTextfile (its message names the path),
+// for the caller to name its option or flag.
+func CheckTextfilePath(path string) error {
+	if err := checkTextfilePath(path); err != nil {
+		return &DestinationError{Field: FieldTextfile, Err: err}
+	}
+	return nil
+}
+
+func checkTextfilePath(path string) error {
 	if !strings.HasSuffix(path, TextfileSuffix) || filepath.Base(path) == TextfileSuffix {
-		return fmt.Errorf("%s: %q must be a file name ending in %s: node_exporter's textfile collector ignores other files", option, path, TextfileSuffix)
+		return fmt.Errorf("%q must be a file name ending in %s: node_exporter's textfile collector ignores other files", path, TextfileSuffix)
 	}
 	dir := filepath.Dir(path)
 	info, err := os.Stat(dir)
 	if err != nil {
-		return fmt.Errorf("%s: directory of %q: %w (it should be node_exporter's --collector.textfile.directory)", option, path, err)
+		return fmt.Errorf("directory of %q: %w (it should be node_exporter's --collector.textfile.directory)", path, err)
 	}
 	if !info.IsDir() {
-		return fmt.Errorf("%s: %s is not a directory", option, dir)
+		return fmt.Errorf("%s is not a directory", dir)
 	}
 	if info, err := os.Lstat(path); err == nil && info.IsDir() {
-		return fmt.Errorf("%s: %s is a directory, not a file", option, path)
+		return fmt.Errorf("%s is a directory, not a file", path)
 	}
 	return nil
 }
@@ -58,8 +68,8 @@ func CheckTextfilePath(option, path string) error {
 // serialised by an flock on PATH.lock, a file node_exporter ignores and that
 // is never removed (removing a lock file races with the next writer).
 func writeTextfile(ctx context.Context, path, name string, fresh []*dto.MetricFamily) error {
-	if err := CheckTextfilePath("metrics_textfile", path); err != nil {
-		return err
+	if err := checkTextfilePath(path); err != nil {
+		return err // Publish names the destination
 	}
 	unlock, err := lockTextfile(ctx, path+".lock")
 	if err != nil {
@@ -93,7 +103,7 @@ func encodeFamilies(families []*dto.MetricFamily) ([]byte, error) {
 // belong to something else, and node_exporter already reports it through
 // node_textfile_scrape_error.
 func readTextfile(path string) (map[string]*dto.MetricFamily, error) {
-	data, err := os.ReadFile(path)
+	data, err := readRegular(path, maxTextfile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return map[string]*dto.MetricFamily{}, nil
 	}
@@ -101,6 +111,28 @@ func readTextfile(path string) (map[string]*dto.MetricFamily, error) {
 		return nil, fmt.Errorf("metrics: read existing textfile: %w", err)
 	}
 	return parseTextfile(path, data)
+}
+
+// maxTextfile bounds the textfile a run reads and merges into.
+const maxTextfile = 16 << 20
+
+// readRegular reads path, refusing a symlink (it is replaced by the rename,
+// never followed), anything but a regular file (a FIFO would hang the run)
+// and more than limit bytes.
+func readRegular(path string, limit int64) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if info, err := f.Stat(); err != nil || !info.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err == nil && int64(len(data)) > limit {
+		err = fmt.Errorf("%s is larger than %d bytes", path, limit)
+	}
+	return data, err
 }
 
 // parseTextfile parses the content of the textfile at path.

@@ -114,8 +114,8 @@ type Run struct {
 // log. Errors name the option and what is wrong; nothing is written yet.
 func Start(cfg Config) (*Run, error) {
 	if cfg.Textfile != "" {
-		if err := metrics.CheckTextfilePath(cfg.option(OptionTextfile), cfg.Textfile); err != nil {
-			return nil, err
+		if err := metrics.CheckTextfilePath(cfg.Textfile); err != nil {
+			return nil, errors.New(cfg.describe(err))
 		}
 	}
 	if cfg.PushgatewayURL != "" {
