@@ -18,6 +18,7 @@ if [ "$purpose" = test ]; then
 	want ansible-lint ansible-lint
 	want yamllint yamllint
 	want shellcheck shellcheck
+	want pytest-3 python3-pytest
 	want victoria-metrics victoria-metrics
 	want prometheus-node-exporter prometheus-node-exporter
 	want prometheus-pushgateway prometheus-pushgateway

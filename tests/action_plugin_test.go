@@ -105,6 +105,12 @@ func inode(t *testing.T, path string) uint64 {
 	return fi.Sys().(*syscall.Stat_t).Ino
 }
 
+// ownCache is the cache root the plugins keep, for the user running the
+// tests, in a threader_guard_cache_dir: the subdirectory threader.guard-UID.
+func ownCache(cacheDir string) string {
+	return filepath.Join(cacheDir, fmt.Sprintf("threader.guard-%d", os.Geteuid()))
+}
+
 // cachedBinaries lists the binaries in a cache root: sha256 dir -> path.
 func cachedBinaries(t *testing.T, root string) map[string]string {
 	t.Helper()
@@ -232,7 +238,7 @@ func TestActionPluginOverSSHWithoutPythonSendsTheBinaryOnce(t *testing.T) {
 		t.Errorf("first play sent the binary %d times, want once:\n%s", n, first.Output)
 	}
 	amd64 := e.sums(t)["amd64"]
-	cached := cachedBinaries(t, cache)
+	cached := cachedBinaries(t, ownCache(cache))
 	if len(cached) != 1 || cached[amd64] == "" {
 		t.Fatalf("cache %s holds %v, want only the amd64 binary %s", cache, cached, amd64)
 	}
@@ -337,7 +343,7 @@ func TestActionPluginSelectsArm64ForAarch64(t *testing.T) {
 		t.Fatalf("the arm64 binary was not sent:\n%s", run.Output)
 	}
 	arm64 := e.sums(t)["arm64"]
-	cached := cachedBinaries(t, cache)
+	cached := cachedBinaries(t, ownCache(cache))
 	if len(cached) != 1 || cached[arm64] == "" {
 		t.Fatalf("cache holds %v, want only the arm64 binary %s", cached, arm64)
 	}
@@ -389,7 +395,7 @@ func TestActionPluginUnsupportedPlatform(t *testing.T) {
 			t.Errorf("%v: a binary was sent to an unsupported target", p)
 		}
 	}
-	if c := cachedBinaries(t, cache); len(c) != 0 {
+	if c := cachedBinaries(t, ownCache(cache)); len(c) != 0 {
 		t.Errorf("cache filled for unsupported targets: %v", c)
 	}
 }
@@ -408,7 +414,7 @@ func TestActionPluginReplacesDamagedBinary(t *testing.T) {
 `, filepath.Join(t.TempDir(), "guard"))
 	mustSucceed(t, e.play(t, inventory, playbook, nil))
 	amd64 := e.sums(t)["amd64"]
-	bin := cachedBinaries(t, cache)[amd64]
+	bin := cachedBinaries(t, ownCache(cache))[amd64]
 	// Same size, same mtime, different bytes: only the ctime (and content) tell.
 	data, _ := os.ReadFile(bin)
 	fi, _ := os.Stat(bin)
@@ -512,7 +518,7 @@ helper ansible_connection=local threader_guard_cache_dir=%s
 	if d := run.Task(t, "delegated"); d.Result["locked"] != true || d.Host != "faraway" {
 		t.Errorf("delegated: %+v", d)
 	}
-	if len(cachedBinaries(t, here)) != 1 {
+	if len(cachedBinaries(t, ownCache(here))) != 1 {
 		t.Errorf("the delegated host's cache dir was not used")
 	}
 }
@@ -679,10 +685,10 @@ func TestActionPluginConcurrentInstallsShareOneCache(t *testing.T) {
 `, e.dir), nil, "--forks", "6")
 	mustSucceed(t, run)
 	amd64 := e.sums(t)["amd64"]
-	if got := fileSHA256(t, filepath.Join(cache, amd64, "threader-guard")); got != amd64 {
+	if got := fileSHA256(t, filepath.Join(ownCache(cache), amd64, "threader-guard")); got != amd64 {
 		t.Errorf("cached binary sha256 %s, want %s", got, amd64)
 	}
-	entries, _ := os.ReadDir(filepath.Join(cache, amd64))
+	entries, _ := os.ReadDir(filepath.Join(ownCache(cache), amd64))
 	for _, en := range entries {
 		if en.Name() != "threader-guard" && en.Name() != "threader-guard.ok" {
 			t.Errorf("left in the cache: %s", en.Name())

@@ -173,6 +173,9 @@ func execute(name string, spec Spec, handler Handler, args []string) (res map[st
 		}
 	}()
 	raw, err := readArgs(args)
+	if err == nil {
+		err = takeEnvironment(raw) // before anything reads the environment
+	}
 	if err != nil {
 		return m.finish(nil, err)
 	}

@@ -13,10 +13,10 @@ subclasses of BinaryModuleAction) do this instead:
 
 1. One remote command (``/bin/sh``, as the become user when there is one)
    asks ``uname -sm``, picks the SHA-256 of the binary for that OS and CPU,
-   and looks for ``~/.cache/threader.guard/SHA256/threader-guard`` (per user,
-   content addressed, 0700). If the file is the one verified before (same
-   device, inode, size, mtime and ctime as recorded next to it after its
-   SHA-256 was checked) or its SHA-256 matches now, it is executed as
+   and looks for ``ROOT/SHA256/threader-guard`` in the per-user cache (see
+   below). If the file is the one verified before (same device, inode, size,
+   mtime and ctime as recorded next to it after its SHA-256 was checked) or
+   its SHA-256 matches now, it is executed as
    ``threader-guard NAME --ansible-args-stdin`` with the module arguments on
    stdin: they never touch the target's disk. That is one round trip.
 2. If the binary is missing or different, the command prints a marker and
@@ -25,20 +25,41 @@ subclasses of BinaryModuleAction) do this instead:
    the cache atomically, and runs the module in the same command.
 3. Any other OS or CPU gets a failed result naming it.
 
+The cache (it runs as whoever the module runs as, root included):
+
+- ROOT is ``~/.cache/threader.guard`` when $HOME is a directory of that
+  user, else ``${TMPDIR:-/tmp}/threader.guard-UID``; with
+  ``threader_guard_cache_dir`` D (absolute, or ``~/...``), ``D/threader.guard-UID``:
+  a directory the user names, possibly shared like /var/tmp, is never
+  chmod-ed or pruned, only that subdirectory is the plugin's.
+- Nothing in it is executed, and no stat record believed, unless every
+  directory from ROOT down is owned by that user, not a symlink and writable
+  by nobody else, and the binary and record are regular files of that user;
+  the directory holding ROOT must be that user's or root's and writable by
+  others only if sticky (``safe`` in FUNCTIONS: one stat for the path).
+- A ROOT that fails is never used nor removed: a private ``ROOT.XXXXXX``
+  (mktemp -d) beside it is used instead, and found again by later tasks. An
+  unsafe directory holding ROOT fails the task, naming it.
+- The binary and its record are written to new files (mktemp) and renamed
+  into place: a symlink or FIFO planted at their path is never followed or
+  opened. Versions unused for 30 days are removed, only inside ROOT.
+
 Arguments go on stdin (``in_data``) whenever the connection can pipeline.
 Otherwise (a connection without pipelining, ``su`` or a password-prompting
 become that needs a terminal, or ``threader_guard_args_on_stdin: false``) they
 go to a file in a private remote temporary directory that the remote command
-opens and removes before the module starts.
+opens and removes before the module starts. The task's ``environment:``
+travels with them (ENVIRONMENT_KEY) and the binary sets it, so its values
+never appear on a remote command line, where ``ps`` shows them to everyone.
 
 ``async`` tasks go through ansible-core's own path (async_wrapper, which needs
 Python on the target): the plugin installs and verifies the binary first, then
 runs the small stub ``plugins/modules/NAME`` with ``THREADER_GUARD_BIN``
-pointing at it, so the binary is not copied per task there either.
+pointing at it, so the binary is not copied per task there either; the
+environment goes in the args file.
 
 Variables (per host, or of the delegated host under ``delegate_to``):
-``threader_guard_cache_dir`` (default ``~/.cache/threader.guard``; ``~`` is
-the home of the user the module runs as) and ``threader_guard_args_on_stdin``
+``threader_guard_cache_dir`` (see above) and ``threader_guard_args_on_stdin``
 (default true).
 """
 
@@ -47,27 +68,25 @@ from __future__ import annotations
 import json
 import os
 import shlex
+from collections.abc import Sequence
 
 from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible.module_utils.parsing.convert_bool import boolean
-from ansible.module_utils.six import string_types
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 from ansible.utils.unsafe_proxy import wrap_var
 from ansible.utils.vars import merge_hash
 from ansible.vars.clean import remove_internal_keys
 
-try:  # ansible-core 2.14+
-    from collections.abc import Sequence
-except ImportError:  # pragma: no cover
-    from collections import Sequence
-
 display = Display()
 
 COLLECTION = "threader.guard"
 BINARY = "threader-guard"
 STDIN_FLAG = "--ansible-args-stdin"
+# The argument that carries the task's environment (internal/ansiblemod
+# EnvironmentKey).
+ENVIRONMENT_KEY = "_threader_guard_environment"
 BIN_DIR = os.path.join(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "files", "bin"
 )
@@ -81,6 +100,7 @@ SUPPORTED = (
 MISSING = "THREADER_GUARD_MISSING"
 UNSUPPORTED = "THREADER_GUARD_UNSUPPORTED"
 INSTALL_FAILED = "THREADER_GUARD_INSTALL_FAILED"
+UNSAFE = "THREADER_GUARD_UNSAFE"
 READY = "THREADER_GUARD_READY"
 
 # Identity of a verified binary, cheap to re-check on every task: a rewrite,
@@ -117,56 +137,139 @@ def supported_platforms(binaries):
     )
 
 
-def cache_root_script(cache_dir):
-    """Shell that sets r to the cache root, as the user the module runs as."""
+def cache_location_script(cache_dir):
+    """Shell that sets p, the directory that holds the cache, and n, the name
+    of the cache root in it, as the user the module runs as (u is its uid).
+
+    Without threader_guard_cache_dir: ~/.cache/threader.guard when $HOME is
+    really this user's (su without -l, sudo without -H, or a service account
+    with /nonexistent keep another one), else ${TMPDIR:-/tmp}/threader.guard-UID.
+    A directory the user names (possibly shared, like /var/tmp) only ever
+    holds the subdirectory threader.guard-UID that the plugin creates.
+    """
     if not cache_dir:
-        # $HOME only if it is really this user's (su without -l, sudo without
-        # -H, or a nologin account with /nonexistent keep another one).
         return (
-            'if [ -n "${HOME:-}" ] && [ -d "$HOME" ] && [ -O "$HOME" ]; then r=$HOME/.cache/threader.guard; '
-            'else r=${TMPDIR:-/tmp}/threader.guard-$(id -u); fi'
+            'if [ -n "${HOME:-}" ] && [ -d "$HOME" ] && [ -O "$HOME" ]; then p=$HOME/.cache n=threader.guard; '
+            "else p=${TMPDIR:-/tmp} n=threader.guard-$u; fi"
         )
     if cache_dir == "~" or cache_dir.startswith("~/"):
-        return 'r="$HOME"%s' % shlex.quote(cache_dir[1:]) if cache_dir != "~" else 'r="$HOME"'
-    if not cache_dir.startswith("/"):
+        rest = cache_dir[1:].rstrip("/")
+        p = '"$HOME"%s' % shlex.quote(rest) if rest else '"$HOME"'
+    elif cache_dir.startswith("/"):
+        p = shlex.quote(cache_dir.rstrip("/") or "/")
+    else:
         raise AnsibleError(
             "threader_guard_cache_dir must be an absolute path or start with ~/, got: %s" % cache_dir
         )
-    return "r=%s" % shlex.quote(cache_dir.rstrip("/") or "/")
+    return "p=%s n=threader.guard-$u" % p
 
 
-def select_script(binaries, cache_dir):
-    """Shell that sets a (arch), h (sha256), r (cache root) and b (binary
-    path) for this target, or prints UNSUPPORTED and exits."""
+# Shell functions of both remote commands. Nothing in the cache is trusted
+# (executed, or its stat record believed) unless the path to it is safe:
+# whoever can write to a directory on the way can swap what is below it.
+#
+# safe TYPES PATH...: letter i of TYPES says what PATH i must be.
+#   p  the directory holding the cache root (symlinks followed): owned by this
+#      user or root, and writable by nobody else unless sticky (like /tmp),
+#      so no one else can rename or replace the root in it;
+#   d  a directory, -  a regular file: not a symlink, owned by this user and
+#      writable by nobody else (a FIFO or device is never opened).
+#   One stat for all paths: cheap enough to run before every task.
+# pick: sets r to the cache root: $p/$n if it is missing or safe, else a
+#   private $p/$n.XXXXXX made before (mktemp -d), else empty. A root someone
+#   else made, a symlink or a writable one is never used, never removed.
+# unsafe PATH: stops, naming PATH, its owner and mode.
+FUNCTIONS = r"""safe() {
+	t=$1 k=$1
+	shift
+	for f; do
+		case $k in p*) ;; *) [ ! -L "$f" ] || return 1 ;; esac
+		k=${k#?}
+	done
+	for m in $(stat -L -c %u:%A -- "$@" 2>/dev/null) .; do
+		case ${t%"${t#?}"}:$m in
+		:.) return 0 ;;
+		p:"$u":d????[!w]??[!w]? | p:0:d????[!w]??[!w]? | p:"$u":d????????[tT] | p:0:d????????[tT]) ;;
+		d:"$u":d????[!w]??[!w]? | -:"$u":-????[!w]??[!w]?) ;;
+		*) return 1 ;;
+		esac
+		t=${t#?}
+	done
+}
+pick() {
+	r=$p/$n
+	{ [ -e "$r" ] || [ -L "$r" ]; } || return 0
+	safe d "$r" && return 0
+	for r in "$p/$n".??????; do
+		safe d "$r" && return 0
+	done
+	r=
+}
+unsafe() {
+	echo "@UNSAFE@ $(stat -L -c %U\(%u\):%A -- "$1" 2>/dev/null || echo unknown:unknown) $1"
+	exit 0
+}""".replace("@UNSAFE@", UNSAFE)
+
+
+def select_script(binaries):
+    """Shell that sets a (arch) and h (sha256) for this target, or prints
+    UNSUPPORTED and exits."""
     cases = []
     for system, machines, arch in SUPPORTED:
         if arch in binaries:
             patterns = "|".join("%s:%s" % (system, m) for m in machines)
             cases.append("%s) a=%s h=%s ;;" % (patterns, arch, binaries[arch][0]))
     return "\n".join(
-        ["umask 077", "set -- $(uname -sm 2>/dev/null)", 'case "${1:-}:${2:-}" in']
+        ["set -- $(uname -sm 2>/dev/null)", 'case "${1:-}:${2:-}" in']
         + cases
-        + [
-            '*) echo "%s ${1:-unknown} ${2:-unknown}"; exit 0 ;;' % UNSUPPORTED,
-            "esac",
-            cache_root_script(cache_dir),
-            "b=$r/$h/%s" % BINARY,
-        ]
+        + ['*) echo "%s ${1:-unknown} ${2:-unknown}"; exit 0 ;;' % UNSUPPORTED, "esac"]
+    )
+
+
+def preamble(select, cache_dir):
+    """umask, then select (which sets h, the binary's SHA-256), u (uid), p
+    and n (cache_location_script) and the functions."""
+    return "\n".join(["umask 077", select, "u=$(id -u)", cache_location_script(cache_dir), FUNCTIONS])
+
+
+def write_record_script():
+    """Records the identity of the verified binary $b in $b.ok: written to a
+    new file (mktemp, O_EXCL) and renamed over the old one, so no symlink or
+    FIFO planted there is ever followed or opened."""
+    return (
+        'o=$(mktemp "$d/.ok.XXXXXX" 2>/dev/null) && v=$(stat -c "%s" -- "$b" 2>/dev/null) && '
+        'printf "%%s\\n" "$v $h" >"$o" && mv -f -- "$o" "$b.ok" 2>/dev/null || rm -f -- "${o:-}" 2>/dev/null' % STAT_FORMAT
     )
 
 
 def launch_script(binaries, cache_dir, run):
-    """The per-task command: find and check the cached binary, then run."""
-    stamp = 'v=$(stat -c "%s" "$b" 2>/dev/null)' % STAT_FORMAT
+    """The per-task command: find and check the cached binary, then run.
+
+    The common case costs one stat for the whole path (safe), one for the
+    binary's identity and a read of the record. Anything else (a missing or
+    unsafe root, a bad record) takes the slow path, which never runs a
+    binary it has not just found safe and hashed."""
+    missing = '{ echo "%s $a $h"; exit 0; }' % MISSING
     return "\n".join(
         [
-            select_script(binaries, cache_dir),
-            "s=",
-            stamp + ' && { read -r s <"$b.ok"; } 2>/dev/null',
+            preamble(select_script(binaries), cache_dir),
+            "r=$p/$n d=$p/$n/$h b=$p/$n/$h/%s s='' v='' k=''" % BINARY,
+            'if safe pdd-- "$p" "$r" "$d" "$b" "$b.ok"; then',
+            "\tk=1",
+            "else",
+            '\t{ [ -e "$p" ] || [ -L "$p" ]; } || ' + missing,
+            '\tsafe p "$p" || unsafe "$p"',
+            "\tpick",
+            "\td=$r/$h b=$r/$h/%s" % BINARY,
+            '\t[ -n "$r" ] && safe dd- "$r" "$d" "$b" || ' + missing,
+            '\tsafe - "$b.ok" && k=1',
+            "fi",
+            '[ -z "$k" ] || { v=$(stat -c "%s" -- "$b" 2>/dev/null) && { read -r s <"$b.ok"; } 2>/dev/null; }'
+            % STAT_FORMAT,
             'if [ "$v $h" != "$s" ]; then',
-            '  set -- $(sha256sum "$b" 2>/dev/null)',
-            '  if [ "${1:-}" != "$h" ]; then echo "%s $a $h"; exit 0; fi' % MISSING,
-            "  " + stamp + ' && printf "%s\\n" "$v $h" >"$b.ok.$$" && mv -f "$b.ok.$$" "$b.ok" 2>/dev/null',
+            '\tset -- $(sha256sum -- "$b" 2>/dev/null)',
+            '\t[ "${1:-}" = "$h" ] || ' + missing,
+            "\t" + write_record_script(),
             "fi",
             run,
         ]
@@ -178,25 +281,33 @@ def install_script(binaries, cache_dir, arch, src, run):
     h = binaries[arch][0]
 
     def fail(why):
-        return '{ rm -f "${t:-}"; echo "%s %s"; exit 0; }' % (INSTALL_FAILED, why)
+        return '{ rm -f -- "${t:-}"; echo "%s %s"; exit 0; }' % (INSTALL_FAILED, why)
 
     return "\n".join(
         [
-            "umask 077",
-            cache_root_script(cache_dir),
-            "h=%s d=$r/%s t=" % (h, h),
-            "b=$d/%s" % BINARY,
-            'mkdir -p "$d" && [ ! -L "$r" ] && [ -O "$r" ] && [ ! -L "$d" ] && [ -O "$d" ] && chmod 700 "$r" "$d" || '
-            + fail('cannot create the private cache directory $d (set threader_guard_cache_dir)'),
+            preamble("h=%s t=''" % h, cache_dir),
+            '{ [ -e "$p" ] || [ -L "$p" ]; } || mkdir -p -- "$p" || '
+            + fail("cannot create the cache directory $p (set threader_guard_cache_dir)"),
+            'safe p "$p" || unsafe "$p"',
+            "pick",
+            '[ -z "$r" ] || [ -e "$r" ] || [ -L "$r" ] || mkdir -- "$r" 2>/dev/null',
+            # Taken by someone else since pick (or never ours): a fresh one.
+            '[ -n "$r" ] && safe d "$r" || r=$(mktemp -d "$p/$n.XXXXXX") || '
+            + fail("cannot create a private cache directory in $p"),
+            'safe d "$r" || ' + fail("the cache directory $r is not private to this user"),
+            "d=$r/$h b=$r/$h/%s" % BINARY,
+            '[ -e "$d" ] || [ -L "$d" ] || mkdir -- "$d" 2>/dev/null',
+            'safe d "$d" || ' + fail("the cache entry $d is not a private directory of this user: remove it"),
             "command -v sha256sum >/dev/null 2>&1 || "
             + fail("sha256sum (coreutils or busybox) is needed on the target to verify the binary"),
-            't=$(mktemp "$d/.new.XXXXXX") && cp %s "$t" || %s' % (shlex.quote(src), fail("cannot copy the binary into $d")),
-            'set -- $(sha256sum "$t" 2>/dev/null); [ "${1:-}" = "$h" ] || '
+            't=$(mktemp "$d/.new.XXXXXX") && cp -- %s "$t" || %s'
+            % (shlex.quote(src), fail("cannot copy the binary into $d")),
+            'set -- $(sha256sum -- "$t" 2>/dev/null); [ "${1:-}" = "$h" ] || '
             + fail("the binary sent is damaged: its SHA-256 is ${1:-unknown}, expected $h"),
-            'chmod 700 "$t" && mv -f "$t" "$b" || ' + fail("cannot move the binary into place at $b"),
-            'v=$(stat -c "%s" "$b" 2>/dev/null) && printf "%%s\\n" "$v $h" >"$b.ok.$$" && mv -f "$b.ok.$$" "$b.ok" 2>/dev/null'
-            % STAT_FORMAT,
-            # Versions not installed again for 30 days are removed.
+            'chmod 700 -- "$t" && mv -f -- "$t" "$b" || ' + fail("cannot move the binary into place at $b"),
+            write_record_script(),
+            # Versions of ours not installed again for 30 days are removed
+            # (only in the root this user owns, never in the directory above).
             'find "$r" -mindepth 1 -maxdepth 1 -type d -mtime +30 -name "%s" ! -name "$h" -exec rm -rf {} + 2>/dev/null'
             % ("[0-9a-f]" * 8 + "*"),
             run,
@@ -221,7 +332,7 @@ class BinaryModuleAction(ActionBase):
     def run(self, tmp=None, task_vars=None):
         self._supports_check_mode = True
         self._supports_async = True
-        result = super(BinaryModuleAction, self).run(tmp, task_vars)
+        result = super().run(tmp, task_vars)
         del tmp
         task_vars = task_vars or {}
         if result.get("skipped"):
@@ -247,11 +358,10 @@ class BinaryModuleAction(ActionBase):
     def _run_now(self, task_vars):
         binaries = load_binaries()
         cache_dir = self._cache_dir(task_vars)
-        module_args = dict(self._task.args)
+        module_args = self._module_args()
         self._update_module_args(self._task.action, module_args, task_vars)
         args = json.dumps(module_args)
-        env = self._compute_environment_string()
-        exe = '%s exec "$b" %s %s' % (env, self.module, STDIN_FLAG)
+        exe = 'exec "$b" %s %s' % (self.module, STDIN_FLAG)
         if self._args_on_stdin(task_vars):
             in_data, run = to_bytes(args, errors="surrogate_or_strict"), exe
         else:
@@ -317,17 +427,40 @@ class BinaryModuleAction(ActionBase):
             return self._marker_failure(word, rest, binaries) or self._module_result(res)
         # The install temp dir is ours to remove; async_wrapper removes its own.
         self._remove_tmp_path(self._connection._shell.tmpdir)
+        # The task environment goes in the args file (module_args), not on
+        # the async_wrapper command line; only the binary's path goes there.
+        module_args = self._module_args()
         environment = self._task.environment
-        envs = list(environment) if isinstance(environment, list) else ([environment] if environment else [])
-        self._task.environment = envs + [{"THREADER_GUARD_BIN": rest}]
+        self._task.environment = [{"THREADER_GUARD_BIN": rest}]
         try:
-            return self._execute_module(
-                module_name="%s.%s" % (COLLECTION, self.module), task_vars=task_vars, wrap_async=True
+            result = self._execute_module(
+                module_name="%s.%s" % (COLLECTION, self.module),
+                module_args=module_args,
+                task_vars=task_vars,
+                wrap_async=True,
             )
-        finally:
+        except BaseException:
             self._task.environment = environment
+            raise
+        # ansible-core then polls the job with async_status run under this
+        # task's environment, on its command line; the poll needs none of it.
+        self._task.environment = None
+        return result
 
     # -- helpers -----------------------------------------------------------
+
+    def _module_args(self):
+        """The task's arguments plus its environment (ENVIRONMENT_KEY): the
+        binary sets the variables itself, so their values (tokens, say) never
+        appear in the remote command line, where any local user sees them."""
+        module_args = dict(self._task.args)
+        environment = {}
+        self._compute_environment_string(environment)
+        if environment:
+            module_args[ENVIRONMENT_KEY] = dict(
+                (to_text(name), to_text(value, nonstring="simplerepr")) for name, value in environment.items()
+            )
+        return module_args
 
     def _remote(self, script, in_data):
         return self._low_level_execute_command(script, sudoable=True, in_data=in_data)
@@ -342,6 +475,15 @@ class BinaryModuleAction(ActionBase):
             return self._fail("cannot install the module binary on the target: %s" % rest)
         if word == MISSING:
             return self._fail("the module binary sent to the target does not verify there (%s)" % rest)
+        if word == UNSAFE:
+            owner_mode, _, path = rest.partition(" ")
+            owner, _, mode = owner_mode.partition(":")
+            return self._fail(
+                "will not keep or run the module binary under %s: it is owned by %s with mode %s, so someone "
+                "else could replace what is in it. The directory holding the cache must belong to the user the "
+                "module runs as (or root) and be writable by nobody else unless sticky (like /tmp); set "
+                "threader_guard_cache_dir to such a directory" % (path, owner, mode)
+            )
         return None
 
     def _module_result(self, res):
@@ -355,7 +497,7 @@ class BinaryModuleAction(ActionBase):
                     "file system? Set threader_guard_cache_dir to a directory where programs may run."
                     % (data.get("msg", "MODULE FAILURE"), rc)
                 )
-        if "results" in data and (not isinstance(data["results"], Sequence) or isinstance(data["results"], string_types)):
+        if "results" in data and (not isinstance(data["results"], Sequence) or isinstance(data["results"], str)):
             data["ansible_module_results"] = data.pop("results")
             display.warning("Found internal 'results' key in module return, renamed to 'ansible_module_results'.")
         remove_internal_keys(data)
