@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"os"
 	"os/exec"
 	"testing"
 
@@ -18,6 +19,7 @@ func TestPytestUnit(t *testing.T) {
 	}
 	cmd := exec.Command(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/unit")
 	cmd.Dir = testenv.RepoRoot()
+	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1") // leave no __pycache__ in the tree
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("pytest tests/unit: %v\n%s", err, out)
 	}
