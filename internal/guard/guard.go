@@ -49,8 +49,9 @@ import (
 // DefaultPath is where the old qos_guard.sh kept the lock.
 const DefaultPath = "/run/threader.qos.guard"
 
-// CorruptLockGrace bounds how long an unreadable or unparseable lock file
-// keeps the guard locked, counted from the file's modification time.
+// CorruptLockGrace bounds how long a lock file that was read but holds no
+// valid lock keeps the guard locked, counted from the file's modification
+// time. A file that cannot be read at all gets no grace: it is an error.
 const CorruptLockGrace = 15 * time.Minute
 
 // Slack is how close two expiries must be to count as the same, so that a

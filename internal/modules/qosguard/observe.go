@@ -49,8 +49,9 @@ func lockWord(st guard.Status) string {
 }
 
 // changeAction names what a change did: lock (from unlocked), extend or
-// shorten (force) the expiry, rewrite (a legacy or unreadable file replaced
-// by the same expiry), unlock, or remove_expired (an expired file removed).
+// shorten (force) the expiry, rewrite (a legacy or corrupt file replaced
+// by the same expiry), unlock, or remove_expired (an expired lock released:
+// the name predates released records, when the file was removed).
 func changeAction(ch guard.Change, unlocking bool) string {
 	switch {
 	case unlocking && ch.Before.Locked:
