@@ -196,6 +196,7 @@ func TestDuplicateAndRecasedKeysAreCorrupt(t *testing.T) {
 		`{"version":2,"expires_at":` + past + `}`,
 		`{"version":1,"revision":-1,"expires_at":` + past + `}`,
 		`{"version":1,"expires_at":` + past + `} {}`,
+		`{"version":1,"expires_at":` + future + `,"unlocked_at":` + past + `}`,
 	} {
 		g, _ := newGuard(t)
 		os.WriteFile(g.Path, []byte(content), 0o644)

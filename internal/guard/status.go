@@ -223,6 +223,10 @@ func decodeRecord(data []byte) (Record, error) {
 		return rec, fmt.Errorf("revision %d out of range", rec.Revision)
 	case rec.ExpiresAt.IsZero():
 		return rec, errors.New("no expires_at")
+	case !rec.UnlockedAt.IsZero() && !rec.ExpiresAt.Equal(rec.UnlockedAt):
+		// The writer sets both to the release time; a released record that
+		// still expires later says two things, so it says nothing.
+		return rec, errors.New("a released record's expires_at must equal its unlocked_at")
 	}
 	return rec, nil
 }
