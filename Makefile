@@ -15,7 +15,7 @@ BINARIES  := $(foreach a,$(ARCHES),files/bin/threader-guard_linux_$(a))
 # plugins/modules/NAME, so ansible-doc and async find it.
 STUBS     := $(basename $(wildcard plugins/modules/*.yml))
 
-.PHONY: all deps build collection install test unit lint molecule demo bench clean
+.PHONY: all deps build collection install test unit fuzz lint molecule demo bench clean
 
 all: collection
 
@@ -63,6 +63,16 @@ test: deps collection
 
 unit:
 	go test -count=1 ./internal/...
+
+# Runs every Go fuzz target for FUZZTIME each. Their seed corpora
+# (testdata/fuzz/FuzzName/) are replayed by every go test, make test included.
+FUZZTIME ?= 30s
+fuzz:
+	@set -e; for pkg in $$(grep -rl --include='*_test.go' '^func Fuzz' internal cmd modules 2>/dev/null | xargs -n1 dirname | sort -u); do \
+	  for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$pkg/*_test.go | sed 's/^func //'); do \
+	    echo "== $$pkg $$f ($(FUZZTIME))"; go test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./$$pkg; \
+	  done; \
+	done
 
 lint: collection
 	THREADER_GUARD_TARBALL=$(CURDIR)/$(TARBALL) go test -count=1 -run 'TestAnsibleLint|TestYamllint|TestShellcheck' ./tests/
