@@ -147,7 +147,7 @@ func (c Command) Validate() error {
 // that ran and failed is described by Result alone.
 //
 // When ctx is canceled while the command runs, the signal named by an
-// interrupt cause (SIGTERM otherwise) goes to the whole process group and
+// interrupt.Cause (SIGTERM otherwise) goes to the whole process group and
 // every other descendant of the command, then SIGKILL after KillGrace. When
 // the command exits on its own, whatever it left running gets SIGTERM, then
 // SIGKILL after KillGrace, too. Run returns only once all of it is gone (or a

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/threader/guard/internal/interrupt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -282,7 +283,7 @@ func TestCancelForwardsTheSignalToTheGroup(t *testing.T) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	go func() {
 		waitForFile(t, ready)
-		cancel(Interrupted{Signal: syscall.SIGINT})
+		cancel(interrupt.Cause{Signal: syscall.SIGINT})
 	}()
 	res := mustRun(t, ctx, Command{
 		Argv:      sh(`trap 'echo got INT >&2; exit 7' INT; echo ok > ` + ready + `; while :; do sleep 0.05; done`),

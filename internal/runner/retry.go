@@ -118,7 +118,7 @@ func (r Retry) policy(onDecision func(backoff.Decision)) backoff.Policy {
 
 // Run runs the attempts. The error is non-nil only for invalid options; a
 // command that failed, could not start or was interrupted is described by
-// the Report. Cancel ctx (with an Interrupted cause to choose the signal) to
+// the Report. Cancel ctx (with an interrupt.Cause to choose the signal) to
 // forward a signal to the running attempt and stop further attempts.
 func (r Retry) Run(ctx context.Context) (Report, error) {
 	if err := r.Validate(); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/threader/guard/internal/interrupt"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -223,7 +224,7 @@ func TestStartErrorIsNotRetried(t *testing.T) {
 
 func TestCancelStopsFurtherAttempts(t *testing.T) {
 	ctx, cancel := context.WithCancelCause(context.Background())
-	time.AfterFunc(150*time.Millisecond, func() { cancel(Interrupted{Signal: syscall.SIGINT}) })
+	time.AfterFunc(150*time.Millisecond, func() { cancel(interrupt.Cause{Signal: syscall.SIGINT}) })
 	rep, _ := Retry{
 		Command:  Command{Argv: []string{"sleep", "300"}, KillGrace: time.Second},
 		Attempts: 5,

@@ -9,23 +9,15 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/threader/guard/internal/interrupt"
 )
 
-// Interrupted is a context cancellation cause naming the signal to forward to
-// the running command's process group. Cancel the context given to Run or
-// Retry.Run with context.WithCancelCause(ctx) and cancel(Interrupted{sig});
-// a plain cancellation forwards SIGTERM.
-type Interrupted struct {
-	Signal syscall.Signal
-}
-
-func (e Interrupted) Error() string { return "interrupted by " + SignalName(e.Signal) }
-
-// forwardedSignal is the signal to send the child group when ctx is done.
+// forwardedSignal is the signal to send the command when ctx is done: the
+// one named by an interrupt.Cause (interrupt.Context sets it), else SIGTERM.
 func forwardedSignal(ctx context.Context) syscall.Signal {
-	var in Interrupted
-	if errors.As(context.Cause(ctx), &in) && in.Signal != 0 {
-		return in.Signal
+	if sig, ok := interrupt.Signal(ctx); ok {
+		return sig
 	}
 	return syscall.SIGTERM
 }

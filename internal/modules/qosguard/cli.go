@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/threader/guard/internal/guard"
+	"github.com/threader/guard/internal/interrupt"
 	"github.com/threader/guard/internal/metrics/observe"
 )
 
@@ -66,9 +67,17 @@ func cliError(err error) error {
 	return err
 }
 
-func runCLI(args []string) int { return cli(args, os.Stdout, os.Stderr) }
+func runCLI(args []string) int {
+	ctx, stop := interrupt.Context(context.Background()) // a signal stops --wait, never a write half-way
+	defer stop()
+	return interrupt.ExitCode(ctx, cliContext(ctx, args, os.Stdout, os.Stderr))
+}
 
 func cli(args []string, stdout, stderr io.Writer) int {
+	return cliContext(context.Background(), args, stdout, stderr)
+}
+
+func cliContext(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	opts, cmd, rest, err := parseCLI(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
@@ -113,7 +122,7 @@ func cli(args []string, stdout, stderr io.Writer) int {
 		}
 		return report(stdout, stderr, opts, ch.After, ch.Changed, err, exitOK)
 	}
-	st, err := g.WaitUnlocked(context.Background(), opts.wait, pollEvery)
+	st, err := g.WaitUnlocked(ctx, opts.wait, pollEvery)
 	code := exitOK
 	if err == nil {
 		observeStatus(obs, st)

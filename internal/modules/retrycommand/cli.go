@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/threader/guard/internal/backoff"
+	"github.com/threader/guard/internal/interrupt"
 	"github.com/threader/guard/internal/metrics/observe"
 	"github.com/threader/guard/internal/runner"
 )
@@ -51,7 +52,7 @@ const (
 
 func runCLI(args []string) int {
 	runner.BecomeSubreaper() // without it, orphans nobody saw stay out of reach (runner/tree.go)
-	ctx, stop := interruptContext(context.Background())
+	ctx, stop := interrupt.Context(context.Background())
 	defer stop()
 	return cli(ctx, args, os.Stdin, os.Stdout, os.Stderr)
 }
@@ -101,11 +102,7 @@ func cli(ctx context.Context, args []string, stdin *os.File, stdout, stderr io.W
 	// An interrupted run reports the signal even when the command exited 0
 	// on it: whoever sent the signal asked the whole run to stop.
 	if ctx.Err() != nil {
-		var in runner.Interrupted
-		if errors.As(context.Cause(ctx), &in) {
-			return 128 + int(in.Signal)
-		}
-		return 128 + int(syscall.SIGTERM)
+		return interrupt.ExitCode(ctx, 128+int(syscall.SIGTERM)) // what was forwarded
 	}
 	if rep.Succeeded() {
 		return exitOK

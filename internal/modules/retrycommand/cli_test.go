@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/threader/guard/internal/backoff"
+	"github.com/threader/guard/internal/interrupt"
 	"github.com/threader/guard/internal/runner"
 )
 
@@ -142,7 +143,7 @@ func TestCLIExitCodesAndLogLines(t *testing.T) {
 
 func TestCLIInterruptedExitCode(t *testing.T) {
 	ctx, cancel := context.WithCancelCause(context.Background())
-	cancel(runner.Interrupted{Signal: 2})
+	cancel(interrupt.Cause{Signal: 2})
 	if code := cli(ctx, []string{"--", "true"}, nil, io.Discard, io.Discard); code != 130 {
 		t.Fatalf("exit %d, want 130", code)
 	}

@@ -8,16 +8,14 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"os"
-	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/threader/guard/internal/ansiblemod"
 	"github.com/threader/guard/internal/backoff"
+	"github.com/threader/guard/internal/interrupt"
 	"github.com/threader/guard/internal/metrics/observe"
 	"github.com/threader/guard/internal/runner"
 )
@@ -90,7 +88,7 @@ func runModule(m *ansiblemod.Module) (ansiblemod.Result, error) {
 
 	// Ansible's task timeout or a killed ansible-playbook stops the module
 	// with a signal: pass it on to the command's process group.
-	ctx, stop := interruptContext(context.Background())
+	ctx, stop := interrupt.Context(context.Background())
 	defer stop()
 	runner.BecomeSubreaper() // without it, orphans nobody saw stay out of reach (runner/tree.go)
 	logAttempts(&job, obs.Log)
@@ -157,6 +155,9 @@ func moduleJob(m *ansiblemod.Module) (runner.Retry, error) {
 			if err != nil {
 				return runner.Retry{}, fmt.Errorf("value of env[%s]: %v", k, err)
 			}
+			if strings.IndexByte(s.(string), 0) >= 0 {
+				return runner.Retry{}, fmt.Errorf("value of env[%s] must not contain a NUL byte", k)
+			}
 			job.Command.Env[k] = s.(string)
 		}
 	}
@@ -166,6 +167,23 @@ func moduleJob(m *ansiblemod.Module) (runner.Retry, error) {
 // commandArgv returns the argv to run: argv as given, cmd split like a shell
 // would (without one), or /bin/sh -c cmd with shell=true.
 func commandArgv(m *ansiblemod.Module) ([]string, error) {
+	argv, err := splitArgv(m)
+	if err != nil {
+		return nil, err
+	}
+	option := "cmd"
+	if m.IsSet("argv") {
+		option = "argv"
+	}
+	for i, word := range argv {
+		if strings.IndexByte(word, 0) >= 0 { // exec would fail with a bare "invalid argument"
+			return nil, fmt.Errorf("value of %s must not contain a NUL byte (word %d)", option, i+1)
+		}
+	}
+	return argv, nil
+}
+
+func splitArgv(m *ansiblemod.Module) ([]string, error) {
 	if m.IsSet("argv") {
 		if m.Bool("shell") {
 			return nil, fmt.Errorf("shell=true runs cmd with /bin/sh -c; use cmd instead of argv")
@@ -304,25 +322,4 @@ func moduleResult(job runner.Retry, rep runner.Report) ansiblemod.Result {
 // roundSeconds gives seconds with millisecond precision, as a float.
 func roundSeconds(d time.Duration) float64 {
 	return float64(d.Round(time.Millisecond).Milliseconds()) / 1000
-}
-
-// interruptContext is canceled, with the signal as its cause, when the
-// process gets SIGINT, SIGTERM or SIGHUP.
-func interruptContext(parent context.Context) (context.Context, func()) {
-	ctx, cancel := context.WithCancelCause(parent)
-	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	done := make(chan struct{})
-	go func() {
-		select {
-		case s := <-ch:
-			cancel(runner.Interrupted{Signal: s.(syscall.Signal)})
-		case <-done:
-		}
-	}()
-	return ctx, func() {
-		signal.Stop(ch)
-		close(done)
-		cancel(nil)
-	}
 }

@@ -197,6 +197,9 @@ func TestModuleBadOptions(t *testing.T) {
 		{map[string]any{"argv": []string{}}, "value of argv must not be empty"},
 		{map[string]any{"cmd": "true", "retry_on_rc": []any{"x"}}, "retry_on_rc"},
 		{map[string]any{"argv": []string{"no-such-program-xyz"}}, "cannot run no-such-program-xyz"},
+		{map[string]any{"argv": []string{"/bin/true", "a\x00b"}}, "value of argv must not contain a NUL byte (word 2)"},
+		{map[string]any{"cmd": "true a\x00b"}, "value of cmd must not contain a NUL byte (word 2)"},
+		{map[string]any{"cmd": "true", "env": map[string]any{"A": "x\x00y"}}, "value of env[A] must not contain a NUL byte"},
 	}
 	for _, c := range cases {
 		res, code := invoke(t, c.args)

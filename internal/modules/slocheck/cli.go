@@ -9,16 +9,15 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/threader/guard/internal/clock"
+	"github.com/threader/guard/internal/interrupt"
 	"github.com/threader/guard/internal/metrics/observe"
 	"github.com/threader/guard/internal/slo"
 )
@@ -66,40 +65,9 @@ const (
 func flagName(option string) string { return "--" + strings.ReplaceAll(option, "_", "-") }
 
 func runCLI(args []string) int {
-	ctx, stop, signaled := interruptContext()
+	ctx, stop := interrupt.Context(context.Background())
 	defer stop()
-	code := cli(ctx, args, os.Stdout, os.Stderr, nil)
-	if sig := signaled(); sig != 0 {
-		return 128 + int(sig)
-	}
-	return code
-}
-
-// interruptContext is canceled by SIGINT or SIGTERM; signaled says which.
-func interruptContext() (context.Context, func(), func() syscall.Signal) {
-	ctx, cancel := context.WithCancel(context.Background())
-	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
-	var got syscall.Signal
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		select {
-		case s := <-ch:
-			got, _ = s.(syscall.Signal)
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	stop := func() { signal.Stop(ch); cancel(); <-done }
-	return ctx, stop, func() syscall.Signal {
-		select {
-		case <-done:
-			return got
-		default:
-			return 0
-		}
-	}
+	return interrupt.ExitCode(ctx, cli(ctx, args, os.Stdout, os.Stderr, nil))
 }
 
 // cli runs the command line; clk is nil except in tests.
