@@ -378,10 +378,12 @@ func tailLines(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// cacheIdentity is the inode and change time of every cached binary: equal
-// before and after the rounds means nothing was sent again.
-func cacheIdentity(root string) (string, error) {
-	matches, _ := filepath.Glob(filepath.Join(root, "*", "threader-guard"))
+// cacheIdentity is the inode and change time of every cached binary in a
+// threader_guard_cache_dir (the plugins keep to its subdirectory
+// threader.guard-UID): equal before and after the rounds means nothing was
+// sent again.
+func cacheIdentity(cacheDir string) (string, error) {
+	matches, _ := filepath.Glob(filepath.Join(cacheDir, "threader.guard-*", "*", "threader-guard"))
 	if len(matches) == 0 {
 		return "", errors.New("no binary in the target's cache after the warm-up")
 	}
