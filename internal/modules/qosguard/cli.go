@@ -24,7 +24,8 @@ Guard-window lock for deployments (drop-in for qos_guard.sh).
                   --exclusive: only if unlocked, expired or held by --owner
   unlock          release the lock; --if-revision N: only if still at revision N
   status          exit 0 when unlocked, 1 when locked
-Exit codes: 0 ok/unlocked, 1 locked, refused or failed, 2 usage error.
+Exit codes: 0 ok/unlocked, 1 locked, refused or failed, 2 usage error,
+128+N interrupted by signal N (SIGINT, SIGTERM, SIGHUP).
 With --metrics-textfile or --pushgateway-url the guard's state is published
 as metrics; lock changes are logged to the system log (see docs/metrics.md).
 
