@@ -339,7 +339,7 @@ func TestQosGuardCLIExclusiveAndIfRevision(t *testing.T) {
 			t.Errorf("%.60v exited %d, want usage error 2: %q", bad, code, errText)
 		}
 	}
-	if _, errText, _ := cli("lock", "307445735"); !strings.Contains(errText, "minutes must be a whole number of minutes from 1 to 527040") {
+	if _, errText, _ := cli("lock", "307445735"); !strings.Contains(errText, "minutes must be a number of minutes from 1 second (0.0167) to 527040") {
 		t.Errorf("huge minutes: %q", errText)
 	}
 	if _, errText, _ := cli("--reason", strings.Repeat("r", 1025), "lock"); !strings.Contains(errText, "--reason must be at most 1024 bytes") {

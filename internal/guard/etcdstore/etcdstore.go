@@ -69,13 +69,32 @@ const (
 )
 
 // FieldError is a config field with a value the store refuses; Problem
-// reads after the field's name. It never quotes the password.
+// reads after the field's name. When the problem names another field,
+// Other is that field and Problem holds one %s for it, so front ends can
+// name both in their words (Describe). It never quotes the password.
 type FieldError struct {
 	Field   string
 	Problem string
+	Other   string
 }
 
-func (e *FieldError) Error() string { return e.Field + " " + e.Problem }
+func (e *FieldError) Error() string {
+	return e.Describe(func(field string) string { return field })
+}
+
+// Describe renders the error with each field named by name.
+func (e *FieldError) Describe(name func(field string) string) string {
+	problem := e.Problem
+	if e.Other != "" {
+		problem = fmt.Sprintf(problem, name(e.Other))
+	}
+	return name(e.Field) + " " + problem
+}
+
+// needsOther is a FieldError whose problem names another field.
+func needsOther(field, problem, other string) error {
+	return &FieldError{Field: field, Problem: problem, Other: other}
+}
 
 func fieldErrorf(field, format string, args ...any) error {
 	return &FieldError{Field: field, Problem: fmt.Sprintf(format, args...)}
@@ -164,13 +183,13 @@ func checkConfig(cfg Config) (bool, error) {
 	case len(cfg.Scope) > maxScopeBytes || !scopePattern.MatchString(cfg.Scope) || cfg.Scope == "." || cfg.Scope == "..":
 		return false, fieldErrorf(FieldScope, "must be 1 to %d letters, digits, '.', '_' or '-', got: %q", maxScopeBytes, truncate(cfg.Scope))
 	case cfg.Username != "" && cfg.Password == "":
-		return false, fieldErrorf(FieldPassword, "is required with %s", FieldUsername)
+		return false, needsOther(FieldPassword, "is required with %s", FieldUsername)
 	case cfg.Username == "" && cfg.Password != "":
-		return false, fieldErrorf(FieldUsername, "is required with %s", FieldPassword)
+		return false, needsOther(FieldUsername, "is required with %s", FieldPassword)
 	case cfg.ClientCert != "" && cfg.ClientKey == "":
-		return false, fieldErrorf(FieldClientKey, "is required with %s", FieldClientCert)
+		return false, needsOther(FieldClientKey, "is required with %s", FieldClientCert)
 	case cfg.ClientCert == "" && cfg.ClientKey != "":
-		return false, fieldErrorf(FieldClientCert, "is required with %s", FieldClientKey)
+		return false, needsOther(FieldClientCert, "is required with %s", FieldClientKey)
 	case cfg.Timeout < 0 || cfg.Timeout > MaxTimeout:
 		return false, fieldErrorf(FieldTimeout, "must be between 1 and %d seconds, got: %s", int(MaxTimeout/time.Second), cfg.Timeout)
 	}
@@ -180,7 +199,7 @@ func checkConfig(cfg Config) (bool, error) {
 		if cfg.CACert == "" {
 			field = FieldClientCert
 		}
-		return false, fieldErrorf(field, "needs https:// endpoints; %s are http://", FieldEndpoints)
+		return false, needsOther(field, "needs https:// endpoints; %s are http://", FieldEndpoints)
 	}
 	if useTLS {
 		if _, err := tlsInfo(cfg).ClientConfig(); err != nil {
@@ -255,7 +274,7 @@ func tlsFileError(cfg Config, err error) error {
 	case cfg.ClientKey != "" && strings.Contains(msg, cfg.ClientKey):
 		return fieldErrorf(FieldClientKey, "cannot be used: %v", err)
 	}
-	return fieldErrorf(FieldClientCert, "cannot be used with %s: %v", FieldClientKey, err)
+	return needsOther(FieldClientCert, "cannot be used with %s: "+strings.ReplaceAll(err.Error(), "%", "%%"), FieldClientKey)
 }
 
 // Value is the key as read: its data and mod revision (0 when absent).

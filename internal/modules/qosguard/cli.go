@@ -7,12 +7,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/user"
 	"strconv"
 	"time"
 
 	"github.com/threader/guard/internal/guard"
+	"github.com/threader/guard/internal/guard/etcdstore"
 	"github.com/threader/guard/internal/interrupt"
 	"github.com/threader/guard/internal/metrics/observe"
 )
@@ -20,7 +22,7 @@ import (
 const usage = `usage: qos_guard [flags] lock [minutes] | unlock | status
 
 Guard-window lock for deployments (drop-in for qos_guard.sh).
-  lock [minutes]  lock for at least this many minutes (default $QOS_GUARD_WINDOW or 15)
+  lock [minutes]  lock for at least this many minutes, 0.1 = 6 s (default $QOS_GUARD_WINDOW or 15)
                   --exclusive: only if unlocked, expired or held by --owner
   unlock          release the lock; --if-revision N: only if still at revision N
   status          exit 0 when unlocked, 1 when locked
@@ -45,6 +47,8 @@ type cliOptions struct {
 	ifRevision                int64 // -1: not given
 	wait, lockTimeout         time.Duration
 	observe                   observe.Flags
+	backend, endpoints        string
+	etcd                      etcdstore.Config // Endpoints from endpoints; Password from QOS_GUARD_ETCD_PASSWORD
 }
 
 // cliFlags names, once, the flag or argument of each guard field, so a
@@ -65,7 +69,7 @@ func cliError(err error) error {
 			return fmt.Errorf("%s %s", flag, fe.Problem)
 		}
 	}
-	return err
+	return etcdFieldError(err, etcdFlags, "")
 }
 
 func runCLI(args []string) int {
@@ -87,7 +91,7 @@ func cliContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "qos_guard: %v\n", err)
 		return exitUsage
 	}
-	minutes, err := checkCommand(cmd, rest)
+	duration, err := checkCommand(cmd, rest)
 	if err == nil {
 		err = checkFlagsFit(cmd, opts)
 	}
@@ -100,10 +104,13 @@ func cliContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return exitUsage
 	}
 	defer obs.FinishCLI(stderr) // publishing failures are warnings, the exit code stays
-	g := &guard.Guard{Path: opts.path, LockTimeout: opts.lockTimeout}
+	g, closeGuard, err := openGuard(opts.backend, opts.path, opts.lockTimeout, opts.etcd)
+	if err != nil {
+		return usageError(stderr, cliError(err).Error())
+	}
+	defer closeGuard()
 	switch cmd {
 	case "lock":
-		duration, _ := guard.MinutesDuration(int64(minutes)) // checked by checkCommand
 		ch, err := g.Lock(guard.LockOptions{
 			Duration: duration, Reason: opts.reason, Owner: opts.owner,
 			Force: opts.force, Exclusive: opts.exclusive,
@@ -136,7 +143,7 @@ func cliContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 
 // checkCommand checks the command and its arguments before anything runs;
 // for lock it returns the minutes.
-func checkCommand(cmd string, rest []string) (int, error) {
+func checkCommand(cmd string, rest []string) (time.Duration, error) {
 	switch cmd {
 	case "lock":
 		return lockMinutes(rest)
@@ -169,7 +176,9 @@ func startCLIObserving(opts cliOptions) (*observe.Run, error) {
 	return observe.Start(opts.observe.Config(moduleName, opts.name))
 }
 
-func lockMinutes(rest []string) (int, error) {
+// lockMinutes reads the lock's minutes, fractions included (0.1 is 6
+// seconds), at least 1 second and at most MaxLockMinutes.
+func lockMinutes(rest []string) (time.Duration, error) {
 	text, from := "15", "default"
 	if env, ok := os.LookupEnv("QOS_GUARD_WINDOW"); ok && env != "" {
 		text, from = env, "QOS_GUARD_WINDOW"
@@ -181,19 +190,26 @@ func lockMinutes(rest []string) (int, error) {
 	default:
 		return 0, errors.New("lock takes at most one argument: minutes")
 	}
-	n, err := strconv.ParseInt(text, 10, 64)
-	if err != nil || n < 1 || n > guard.MaxLockMinutes {
-		return 0, fmt.Errorf("%s must be a whole number of minutes from 1 to %d (one year), got %q", from, guard.MaxLockMinutes, text)
+	n, err := strconv.ParseFloat(text, 64)
+	if err != nil || math.IsNaN(n) || n*60 < 1 || n > guard.MaxLockMinutes {
+		return 0, fmt.Errorf("%s must be a number of minutes from 1 second (0.0167) to %d (one year), got %q", from, guard.MaxLockMinutes, text)
 	}
-	return int(n), nil
+	return time.Duration(math.Round(n*60*1000)) * time.Millisecond, nil
 }
 
 // parseCLI accepts flags before and after the command, as people type them.
 func parseCLI(args []string, stderr io.Writer) (cliOptions, string, []string, error) {
-	opts := cliOptions{path: guard.DefaultPath, owner: currentUser()}
-	if env := os.Getenv("QOS_GUARD_PATH"); env != "" {
-		opts.path = env
+	opts := cliOptions{path: guard.DefaultPath, owner: currentUser(), backend: backendFile}
+	opts.etcd = etcdstore.Config{Scope: etcdstore.DefaultScope, Prefix: etcdstore.DefaultPrefix}
+	for env, into := range map[string]*string{
+		"QOS_GUARD_PATH": &opts.path, "QOS_GUARD_BACKEND": &opts.backend,
+		"QOS_GUARD_ETCD_ENDPOINTS": &opts.endpoints, "QOS_GUARD_SCOPE": &opts.etcd.Scope,
+	} {
+		if v := os.Getenv(env); v != "" {
+			*into = v
+		}
 	}
+	opts.etcd.Password = os.Getenv("QOS_GUARD_ETCD_PASSWORD") // never a flag: command lines are visible to every user
 	fs := flag.NewFlagSet("qos_guard", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
@@ -207,6 +223,15 @@ func parseCLI(args []string, stderr io.Writer) (cliOptions, string, []string, er
 	fs.DurationVar(&opts.wait, "wait", 0, "wait up to this long for the guard to unlock, e.g. 5m (status)")
 	fs.BoolVar(&opts.json, "json", false, "print the result as JSON")
 	fs.StringVar(&opts.name, "name", "", "name of the guard in metrics and log lines (default qos_guard)")
+	fs.StringVar(&opts.backend, "backend", opts.backend, "where the guard lives: file or etcd (env QOS_GUARD_BACKEND)")
+	fs.StringVar(&opts.endpoints, "etcd-endpoints", opts.endpoints, "etcd members' client URLs, comma-separated (env QOS_GUARD_ETCD_ENDPOINTS)")
+	fs.StringVar(&opts.etcd.Scope, "scope", opts.etcd.Scope, "the guard's name with the etcd backend (env QOS_GUARD_SCOPE)")
+	fs.StringVar(&opts.etcd.Prefix, "etcd-prefix", opts.etcd.Prefix, "etcd key prefix; the guard is the key prefix+scope")
+	fs.StringVar(&opts.etcd.Username, "etcd-username", "", "etcd user (its password from env QOS_GUARD_ETCD_PASSWORD)")
+	fs.StringVar(&opts.etcd.CACert, "etcd-ca-cert", "", "CA certificate (PEM) for the etcd members' certificates")
+	fs.StringVar(&opts.etcd.ClientCert, "etcd-client-cert", "", "client certificate (PEM) for etcd")
+	fs.StringVar(&opts.etcd.ClientKey, "etcd-client-key", "", "client certificate's key (PEM) for etcd")
+	fs.DurationVar(&opts.etcd.Timeout, "etcd-timeout", etcdstore.DefaultTimeout, "fail closed when etcd has not answered within this long")
 	opts.observe.Register(fs)
 	var positional []string
 	for len(args) > 0 {
@@ -229,10 +254,37 @@ func parseCLI(args []string, stderr io.Writer) (cliOptions, string, []string, er
 	if opts.lockTimeout <= 0 || opts.lockTimeout > guard.MaxLockTimeout {
 		return opts, "", nil, fmt.Errorf("--lock-timeout must be more than 0s and at most %s, got %s", guard.MaxLockTimeout, opts.lockTimeout)
 	}
+	if err := checkBackendFlags(fs, &opts); err != nil {
+		return opts, "", nil, err
+	}
 	if opts.ifRevision < -1 || opts.ifRevision > guard.MaxRevision || (opts.ifRevision == -1 && flagGiven(fs, "if-revision")) {
 		return opts, "", nil, fmt.Errorf("--if-revision must be between 0 and %d, got %d", int64(guard.MaxRevision), opts.ifRevision)
 	}
 	return opts, positional[0], positional[1:], nil
+}
+
+// checkBackendFlags checks --backend and refuses flags of the other
+// backend, so a guard is never silently a different one than meant.
+func checkBackendFlags(fs *flag.FlagSet, opts *cliOptions) error {
+	switch opts.backend {
+	case backendFile:
+		for _, name := range []string{"etcd-endpoints", "scope", "etcd-prefix", "etcd-username", "etcd-ca-cert", "etcd-client-cert", "etcd-client-key", "etcd-timeout"} {
+			if flagGiven(fs, name) {
+				return fmt.Errorf("--%s is only valid with --backend etcd", name)
+			}
+		}
+	case backendEtcd:
+		if flagGiven(fs, "path") {
+			return errors.New("--path is only valid with --backend file; the etcd guard is the key --etcd-prefix + --scope")
+		}
+		if opts.etcd.Timeout <= 0 || opts.etcd.Timeout > etcdstore.MaxTimeout {
+			return fmt.Errorf("--etcd-timeout must be more than 0s and at most %s, got %s", etcdstore.MaxTimeout, opts.etcd.Timeout)
+		}
+		opts.etcd.Endpoints = splitEndpoints(opts.endpoints)
+	default:
+		return fmt.Errorf("--backend must be file or etcd, got %q", opts.backend)
+	}
+	return nil
 }
 
 func flagGiven(fs *flag.FlagSet, name string) bool {
@@ -265,7 +317,7 @@ func report(stdout, stderr io.Writer, opts cliOptions, st guard.Status, changed 
 	if err != nil {
 		fmt.Fprintf(stderr, "qos_guard: %v\n", err)
 		if opts.json && errors.Is(err, guard.ErrRefused) {
-			writeJSON(stdout, st, false, err.Error()) // the holder as read, with its revision
+			writeJSON(stdout, opts, st, false, err.Error()) // the holder as read, with its revision
 		}
 		return exitLocked // fail closed: a guard that cannot be read or written does not let a deployment through
 	}
@@ -273,15 +325,16 @@ func report(stdout, stderr io.Writer, opts cliOptions, st guard.Status, changed 
 		fmt.Fprintf(stderr, "qos_guard: warning: %s\n", st.Warning)
 	}
 	if opts.json {
-		writeJSON(stdout, st, changed, st.Message())
+		writeJSON(stdout, opts, st, changed, st.Message())
 	} else {
 		fmt.Fprintln(stdout, st.Message())
 	}
 	return code
 }
 
-func writeJSON(stdout io.Writer, st guard.Status, changed bool, msg string) {
+func writeJSON(stdout io.Writer, opts cliOptions, st guard.Status, changed bool, msg string) {
 	fields := st.Fields()
+	fields["backend"] = opts.backend
 	fields["changed"] = changed
 	fields["msg"] = msg
 	json.NewEncoder(stdout).Encode(fields)

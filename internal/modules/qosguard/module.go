@@ -13,6 +13,7 @@ import (
 
 	"github.com/threader/guard/internal/ansiblemod"
 	"github.com/threader/guard/internal/guard"
+	"github.com/threader/guard/internal/guard/etcdstore"
 	"github.com/threader/guard/internal/metrics/observe"
 )
 
@@ -32,6 +33,16 @@ var spec = ansiblemod.Spec{
 		"exclusive":            {Type: ansiblemod.Bool, Default: false},
 		"if_revision":          {Type: ansiblemod.Int},
 		"lock_timeout_seconds": {Type: ansiblemod.Int, Default: int(guard.DefaultLockTimeout / time.Second)},
+		"backend":              {Type: ansiblemod.Str, Default: backendFile, Choices: []any{backendFile, backendEtcd}},
+		"etcd_endpoints":       {Type: ansiblemod.List, Elements: ansiblemod.Str},
+		"scope":                {Type: ansiblemod.Str, Default: etcdstore.DefaultScope},
+		"etcd_prefix":          {Type: ansiblemod.Str, Default: etcdstore.DefaultPrefix},
+		"etcd_username":        {Type: ansiblemod.Str},
+		"etcd_password":        {Type: ansiblemod.Str, NoLog: true},
+		"etcd_ca_cert":         {Type: ansiblemod.Path},
+		"etcd_client_cert":     {Type: ansiblemod.Path},
+		"etcd_client_key":      {Type: ansiblemod.Path},
+		"etcd_timeout_seconds": {Type: ansiblemod.Int, Default: int(etcdstore.DefaultTimeout / time.Second)},
 	}),
 	SupportsCheckMode: true,
 }
@@ -57,6 +68,9 @@ const maxWaitSeconds = 24 * 60 * 60
 
 func runModule(m *ansiblemod.Module) (ansiblemod.Result, error) {
 	res, err := runGuard(m)
+	if res != nil {
+		res["backend"] = m.Str("backend")
+	}
 	return res, inOptionWords(err)
 }
 
@@ -69,7 +83,7 @@ func inOptionWords(err error) error {
 			return fmt.Errorf("value of %s %s", option, fe.Problem)
 		}
 	}
-	return err
+	return etcdFieldError(err, etcdOptions, "value of ")
 }
 
 func runGuard(m *ansiblemod.Module) (ansiblemod.Result, error) {
@@ -81,7 +95,11 @@ func runGuard(m *ansiblemod.Module) (ansiblemod.Result, error) {
 		return nil, err
 	}
 	defer obs.FinishModule(m) // publishes unless in check mode; a failure is a warning
-	g := &guard.Guard{Path: m.Str("path"), LockTimeout: time.Duration(m.Int("lock_timeout_seconds")) * time.Second}
+	g, closeGuard, err := openGuard(m.Str("backend"), m.Str("path"), time.Duration(m.Int("lock_timeout_seconds"))*time.Second, etcdConfig(m))
+	if err != nil {
+		return nil, err
+	}
+	defer closeGuard()
 	owner := m.Str("owner")
 	if owner == "" {
 		owner = currentUser()
@@ -136,6 +154,9 @@ func checkOptions(m *ansiblemod.Module) error {
 	if n, most := m.Int("lock_timeout_seconds"), int(guard.MaxLockTimeout/time.Second); n < 1 || n > most {
 		return fmt.Errorf("value of lock_timeout_seconds must be between 1 and %d, got: %d", most, n)
 	}
+	if err := checkBackendOptions(m); err != nil {
+		return err
+	}
 	state := m.Str("state")
 	if m.Bool("exclusive") && state != "locked" {
 		return fmt.Errorf("exclusive is only valid with state=locked, got state=%s", state)
@@ -144,6 +165,39 @@ func checkOptions(m *ansiblemod.Module) error {
 		return fmt.Errorf("if_revision is only valid with state=unlocked, got state=%s", state)
 	}
 	return nil
+}
+
+// etcdOptionNames are the options that only the etcd backend uses.
+var etcdOptionNames = []string{"etcd_endpoints", "scope", "etcd_prefix", "etcd_username", "etcd_password",
+	"etcd_ca_cert", "etcd_client_cert", "etcd_client_key", "etcd_timeout_seconds"}
+
+// checkBackendOptions refuses options of the other backend, so a guard is
+// never silently a different one than the user meant.
+func checkBackendOptions(m *ansiblemod.Module) error {
+	if m.Str("backend") == backendEtcd {
+		if m.Provided("path") {
+			return fmt.Errorf("path is only valid with backend=file; the etcd guard is the key etcd_prefix + scope")
+		}
+		if n := m.Int("etcd_timeout_seconds"); n < 1 || n > int(etcdstore.MaxTimeout/time.Second) {
+			return fmt.Errorf("value of etcd_timeout_seconds must be between 1 and %d, got: %d", int(etcdstore.MaxTimeout/time.Second), n)
+		}
+		return nil
+	}
+	for _, name := range etcdOptionNames {
+		if m.Provided(name) {
+			return fmt.Errorf("%s is only valid with backend=etcd, got backend=%s", name, m.Str("backend"))
+		}
+	}
+	return nil
+}
+
+func etcdConfig(m *ansiblemod.Module) etcdstore.Config {
+	return etcdstore.Config{
+		Endpoints: m.Strings("etcd_endpoints"), Prefix: m.Str("etcd_prefix"), Scope: m.Str("scope"),
+		Username: m.Str("etcd_username"), Password: m.Str("etcd_password"),
+		CACert: m.Str("etcd_ca_cert"), ClientCert: m.Str("etcd_client_cert"), ClientKey: m.Str("etcd_client_key"),
+		Timeout: time.Duration(m.Int("etcd_timeout_seconds")) * time.Second,
+	}
 }
 
 // changeResult reports a lock or unlock. A refusal (exclusive, if_revision)
