@@ -204,3 +204,98 @@ func TestQosGuardEtcdCLIAuthAndTLS(t *testing.T) {
 		t.Fatalf("no password: %d %q", code, errText)
 	}
 }
+
+// The module with backend etcd through real ansible-playbook, over TLS
+// with a user whose role covers only the prefix: two separate playbook
+// runs share one guard; the password (no_log) never shows; a wrong one and
+// a cluster without quorum fail saying the state is unknown.
+func TestQosGuardEtcdModuleInPlaybook(t *testing.T) {
+	c := testenv.StartEtcd(t, testenv.EtcdOptions{TLS: true})
+	user, _ := c.EnableAuth("deployer", "/threader.guard/")
+	col := testenv.InstallCollection(t)
+	x := c.TLS
+	play := func(password, tasks string) string {
+		return fmt.Sprintf(`---
+- name: fleet guard
+  hosts: localhost
+  gather_facts: false
+  module_defaults:
+    threader.guard.qos_guard:
+      backend: etcd
+      etcd_endpoints: [%s]
+      scope: web
+      etcd_username: %s
+      etcd_password: %s
+      etcd_ca_cert: %s
+      etcd_client_cert: %s
+      etcd_client_key: %s
+      etcd_timeout_seconds: 3
+  tasks:
+%s`, strings.Join(c.Endpoints(), ", "), user.Name, password, x.CACert, x.ClientCert, x.ClientKey, tasks)
+	}
+	first := col.Playbook(t, play(user.Password, `
+    - name: take
+      threader.guard.qos_guard: {state: locked, exclusive: true, owner: pipeline-1, minutes: 30, reason: promotion 1}
+`))
+	if first.ExitCode != 0 {
+		t.Fatalf("first run failed (%d):\n%s", first.ExitCode, first.Output)
+	}
+	taken := first.Task(t, "take").Result
+	if taken["changed"] != true || taken["backend"] != "etcd" || taken["path"] != "/threader.guard/web" || taken["revision"].(float64) <= 0 {
+		t.Fatalf("take: %+v", taken)
+	}
+	second := col.Playbook(t, play(user.Password, `
+    - name: refuse while locked
+      threader.guard.qos_guard: {state: status, fail_when_locked: true}
+      ignore_errors: true
+    - name: second pipeline
+      threader.guard.qos_guard: {state: locked, exclusive: true, owner: pipeline-2, minutes: 30}
+      ignore_errors: true
+    - name: release what the first run took
+      threader.guard.qos_guard: {state: unlocked, if_revision: `+fmt.Sprint(taken["revision"])+`}
+`))
+	if second.ExitCode != 0 {
+		t.Fatalf("second run failed (%d):\n%s", second.ExitCode, second.Output)
+	}
+	for name, want := range map[string]string{"refuse while locked": "locked until", "second pipeline": `already held by owner "pipeline-1"`} {
+		r := second.Task(t, name)
+		if msg, _ := r.Result["msg"].(string); r.Status != "ignored" || !strings.Contains(msg, want) || !strings.Contains(msg, "promotion 1") && name != "refuse while locked" {
+			t.Errorf("%s: %s %q, want failed with %q", name, r.Status, msg, want)
+		}
+	}
+	if r := second.Task(t, "release what the first run took").Result; r["changed"] != true || r["locked"] != false {
+		t.Errorf("release: %+v", r)
+	}
+	if strings.Contains(first.Output+second.Output, user.Password) {
+		t.Error("the etcd password appears in ansible-playbook's output")
+	}
+
+	wrong := "not-" + user.Password
+	bad := col.Playbook(t, play(wrong, `
+    - name: status with a wrong password
+      threader.guard.qos_guard: {state: status}
+      ignore_errors: true
+`))
+	r := bad.Task(t, "status with a wrong password")
+	msg, _ := r.Result["msg"].(string)
+	if r.Status != "ignored" || !strings.Contains(msg, "the guard's state is unknown") || r.Result["locked"] != nil {
+		t.Errorf("wrong password: %s %+v", r.Status, r.Result)
+	}
+	if strings.Contains(bad.Output, wrong) {
+		t.Error("the wrong password appears in ansible-playbook's output")
+	}
+
+	for _, m := range c.Followers() {
+		c.Kill(m)
+	}
+	down := col.Playbook(t, play(user.Password, `
+    - name: status without quorum
+      threader.guard.qos_guard: {state: status}
+      ignore_errors: true
+`))
+	r = down.Task(t, "status without quorum")
+	msg, _ = r.Result["msg"].(string)
+	if r.Status != "ignored" || !strings.Contains(msg, "the guard's state is unknown") || r.Result["locked"] != nil {
+		t.Errorf("without quorum: %s %+v", r.Status, r.Result)
+	}
+}
