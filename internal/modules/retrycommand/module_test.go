@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/threader/guard/internal/modules/moduletest"
@@ -206,6 +208,33 @@ func TestModuleBadOptions(t *testing.T) {
 		msg, _ := res["msg"].(string)
 		if code == 0 || res["failed"] != true || !strings.Contains(msg, c.want) {
 			t.Errorf("%v: exit %d, msg %q; want failure containing %q", c.args, code, msg, c.want)
+		}
+	}
+}
+
+// Issue 10 item 9, through the module as Ansible runs it: a grandchild that
+// left the session (setsid) and ignores SIGTERM does not outlive the task,
+// whether the attempt times out or exits.
+func TestModuleLeavesNoDescendants(t *testing.T) {
+	for _, then := range []string{"exit 0", "sleep 1000"} {
+		dir := t.TempDir()
+		script := fmt.Sprintf(`setsid sh -c 'trap "" TERM; sleep 1000 & echo $! > %[1]s/sleep; echo $$ > %[1]s/gc; wait' </dev/null >/dev/null 2>&1 &
+while [ ! -s %[1]s/gc ]; do sleep 0.01; done
+%[2]s`, dir, then)
+		res, _ := invoke(t, map[string]any{"argv": []string{"sh", "-c", script}, "attempts": 1, "timeout_seconds": 3, "kill_grace_seconds": 0.2})
+		if res["stop_reason"] == nil {
+			t.Fatalf("%s: result %v", then, res)
+		}
+		for _, name := range []string{"gc", "sleep"} {
+			text, err := os.ReadFile(filepath.Join(dir, name))
+			pid, _ := strconv.Atoi(strings.TrimSpace(string(text)))
+			if err != nil || pid == 0 {
+				t.Fatalf("%s: %s pid file: %v %q", then, name, err, text)
+			}
+			if stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil && !strings.Contains(string(stat), ") Z ") {
+				syscall.Kill(pid, syscall.SIGKILL)
+				t.Errorf("%s: %s %d outlived the module", then, name, pid)
+			}
 		}
 	}
 }
