@@ -259,6 +259,8 @@ func TestEndpointConfigErrors(t *testing.T) {
 		"URL: is empty":                            {},
 		`URL: "ftp://x" must start with http://`:   {URL: "ftp://x"},
 		`URL: "http://" has no host`:               {URL: "http://"},
+		`URL: "http://h:99999" has port 99999`:     {URL: "http://h:99999"},
+		`URL: "http://h:0/" has port 0`:            {URL: "http://h:0/"},
 		"URL: \"http://x?a=b\" must not have":      {URL: "http://x?a=b"},
 		"URL: \"http://u:xxxxx@x\" must not carry": {URL: "http://u:p@x"},
 		"Timeout: must be > 0":                     {URL: "http://x", Timeout: -1},

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -127,6 +128,11 @@ func (ep Endpoint) parseBaseURL() (*url.URL, error) {
 	}
 	if u.Host == "" {
 		return nil, configErrorf("URL", "%q has no host", raw)
+	}
+	if port := u.Port(); port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return nil, configErrorf("URL", "%q has port %s; a port is 1 to 65535", raw, port)
+		}
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
 		return nil, configErrorf("URL", "%q must not have a query or fragment", raw)

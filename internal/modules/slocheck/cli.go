@@ -364,13 +364,17 @@ func (s *secondsFlag) String() string {
 
 func (s *secondsFlag) Set(v string) error {
 	v = strings.TrimSpace(v)
-	if f, err := strconv.ParseFloat(v, 64); err == nil && f >= 0 && f < 1e9 {
-		*s = secondsFlag(seconds(f))
-		return nil
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		d, derr := time.ParseDuration(v)
+		if derr != nil {
+			return fmt.Errorf("want seconds (30, 0.5) or a duration (1m30s), 0 or greater, got %q", v)
+		}
+		f = d.Seconds()
 	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 {
-		return fmt.Errorf("want seconds (30, 0.5) or a duration (1m30s), 0 or greater, got %q", v)
+	d, err := checkedSeconds(f, true) // --request-timeout-seconds 0 is refused with the other options
+	if err != nil {
+		return err
 	}
 	*s = secondsFlag(d)
 	return nil

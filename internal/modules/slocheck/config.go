@@ -131,6 +131,9 @@ func (c config) plan(name namer) (plan, error) {
 	if len(checks) == 0 {
 		return p, fmt.Errorf("no checks to run: %s is false and %s is empty", name("default_checks"), name("checks"))
 	}
+	if err := uniqueNames(checks, c.defaultChecks, name); err != nil {
+		return p, err
+	}
 	// A client is built (and its options checked) for each source a check uses.
 	queriers := map[slo.Source]slo.Querier{}
 	for _, ch := range checks {
@@ -187,6 +190,24 @@ func (c config) checkNumbers(name namer) error {
 		return fmt.Errorf("%s %s is too short for %d passing evaluations in a row %s apart: it must be at least %s",
 			name("timeout_seconds"), secondsText(c.timeout), c.consecutive, secondsText(c.interval),
 			secondsText(c.interval*time.Duration(c.consecutive-1)))
+	}
+	return nil
+}
+
+// uniqueNames refuses two checks of one name: results, messages and the
+// check label of the metrics tell checks apart by name.
+func uniqueNames(checks []slo.Check, defaults bool, name namer) error {
+	seen := map[string]bool{}
+	for _, ch := range checks {
+		if !seen[ch.Name] {
+			seen[ch.Name] = true
+			continue
+		}
+		if defaults && (ch.Name == check5xxRatio || ch.Name == checkHealthRatio || ch.Name == checkErrorLogs) {
+			return fmt.Errorf("%s: check name %q is used twice: it is the name of a default check (rename yours, or set %s to false)",
+				name("checks"), ch.Name, name("default_checks"))
+		}
+		return fmt.Errorf("%s: check name %q is used twice", name("checks"), ch.Name)
 	}
 	return nil
 }

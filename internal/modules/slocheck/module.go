@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/threader/guard/internal/ansiblemod"
 	"github.com/threader/guard/internal/metrics/observe"
@@ -122,9 +123,17 @@ func moduleConfig(m *ansiblemod.Module) (config, error) {
 	c.max5xx, c.minHealth, c.maxErrLogs = m.Float("max_5xx_ratio"), m.Float("min_health_ratio"), m.Float("max_error_logs_per_min")
 	c.errorLogRegex = m.Str("error_log_regex")
 	c.defaultChecks = m.Bool("default_checks")
-	c.interval, c.timeout = seconds(m.Float("interval_seconds")), seconds(m.Float("timeout_seconds"))
+	for option, dst := range map[string]*time.Duration{
+		"interval_seconds": &c.interval, "timeout_seconds": &c.timeout, "request_timeout_seconds": &c.requestTimeout,
+	} {
+		d, err := checkedSeconds(m.Float(option), option != "request_timeout_seconds")
+		if err != nil {
+			return c, fmt.Errorf("%s %v", option, err)
+		}
+		*dst = d
+	}
 	c.consecutive = m.Int("consecutive")
-	c.requestTimeout, c.requestRetries = seconds(m.Float("request_timeout_seconds")), m.Int("request_retries")
+	c.requestRetries = m.Int("request_retries")
 	c.failOnViolation = m.Bool("fail_on_violation")
 	c.acceptWarnings = m.Bool("accept_warnings")
 	for i, raw := range m.List("checks") {
