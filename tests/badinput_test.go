@@ -38,8 +38,7 @@ type badCase struct {
 // pendingOnMain lists cases whose fix belongs to another part of the code
 // and is not on main yet: they run, and one that starts to pass is reported
 // so that it is taken off this list. Empty once everything has landed.
-var pendingOnMain = map[string]string{
-}
+var pendingOnMain = map[string]string{}
 
 func badInputCases(guardDir string) []badCase {
 	long := strings.Repeat("x", 129)
