@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -278,5 +281,61 @@ func TestSLOCheckCLI(t *testing.T) {
 	out, errOut, code = runSLOCLI(t, append(base, "--job", "stable", "--request-timeout-seconds", "2")...)
 	if code != 1 || !strings.Contains(out, "connection refused") {
 		t.Errorf("stopped Prometheus: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// Issue 10 item 3 through real ansible-playbook: the configured Prometheus
+// URL redirects to another host (here the real Prometheus, on another
+// port, which would answer "stable"). The task fails naming the redirect
+// target; the bearer token, tenant and custom header never reach the other
+// host (a recording stand-in for it in the second task).
+func TestSLOCheckModuleRefusesRedirectsToAnotherHost(t *testing.T) {
+	c := testenv.InstallCollection(t)
+	_, p, loki := sloBackends(t, time.Minute)
+	var mu sync.Mutex
+	var received []http.Header
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		received = append(received, r.Header.Clone())
+		mu.Unlock()
+		http.Error(w, "should never be asked", http.StatusTeapot)
+	}))
+	defer other.Close()
+	redirectTo := func(target string) *httptest.Server {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, target+r.URL.RequestURI(), http.StatusFound)
+		}))
+		t.Cleanup(srv.Close)
+		return srv
+	}
+	toPrometheus, toOther := redirectTo(p.URL), redirectTo(other.URL)
+	run := c.Playbook(t, sloPlay(toPrometheus.URL, loki.URL, fmt.Sprintf(`
+    - name: redirected to a real Prometheus
+      threader.guard.slo_check: {job: stable}
+      ignore_errors: true
+    - name: redirected with credentials
+      threader.guard.slo_check:
+        job: stable
+        prometheus_url: %s
+        prometheus_bearer_token: tok-5be2
+        prometheus_tenant: team-a
+        prometheus_headers: {X-Api-Key: key-81c0}
+      ignore_errors: true
+`, toOther.URL)))
+	for task, target := range map[string]string{"redirected to a real Prometheus": p.URL, "redirected with credentials": other.URL} {
+		tr := run.Task(t, task)
+		msg, _ := tr.Result["msg"].(string)
+		want := "5xx_ratio: prometheus: redirect (302) to " + target + "/api/v1/query?"
+		if tr.Status != "ignored" || tr.Result["passed"] != false || !strings.HasPrefix(msg, want) || !strings.Contains(msg, " refused: only redirects within ") {
+			t.Errorf("%s: %s %q, want it to start with %q", task, tr.Status, msg, want)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(received) != 0 {
+		t.Fatalf("the other host received %d requests, the first with %v", len(received), received[0])
+	}
+	if strings.Contains(run.Output, "tok-5be2") {
+		t.Error("the bearer token appears in the output")
 	}
 }

@@ -151,3 +151,29 @@ func TestTrustRulesAgainstRealPrometheus(t *testing.T) {
 		}
 	})
 }
+
+// Loki's envelope carries warnings the same way (for example when a
+// querier hit a limit and the answer is partial): the error-log check fails
+// unless accepted.
+func TestLokiWarningsFailTheErrorLogCheck(t *testing.T) {
+	p := startScenarioPrometheus(t)
+	loki := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		// A count over some lines, stamped at the query time, with a warning.
+		at, _ := strconv.ParseInt(r.FormValue("time"), 10, 64)
+		io.WriteString(w, `{"status":"success","warnings":["max entries limit reached"],"data":{"resultType":"vector","result":[`+
+			`{"metric":{},"value":[`+strconv.FormatFloat(float64(at)/1e9, 'f', 3, 64)+`,"3"]}]}}`)
+	}))
+	t.Cleanup(loki.Close)
+	args := []string{"--prometheus-url", p.URL, "--loki-url", loki.URL, "--loki-tenant", tenant, "--job", "stable",
+		"--request-timeout-seconds", "5", "--default-checks=false",
+		"--checks", `{name: lines, source: loki, query: 'sum(count_over_time({job="stable"}[15m]))', min: 1}`}
+	res, r := jsonResult(t, nil, args...)
+	want := "loki answered with warnings, so the data may be incomplete: max entries limit reached"
+	if c := checkByName(t, res, "lines"); r.code != exitFailed || c["reason"] != want {
+		t.Errorf("exit %d: %v", r.code, c)
+	}
+	if r := invokeCLI(t, nil, append(args, "--accept-warnings")...); r.code != exitPassed {
+		t.Errorf("--accept-warnings: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
