@@ -435,3 +435,25 @@ func TestQosGuardUnreadableLockFailsClosed(t *testing.T) {
 		t.Errorf("module: %q, want a failure saying %q", out, want)
 	}
 }
+
+// Issue 10 item 11: another process holding PATH.lock blocked `lock`
+// forever; now it waits --lock-timeout and fails naming the file.
+func TestQosGuardCLILockTimeout(t *testing.T) {
+	bin := testenv.BuildCLI(t, "qos_guard")
+	path := filepath.Join(t.TempDir(), "g")
+	f, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	out, code := testenv.Run(t, nil, bin, "--path", path, "--no-syslog", "--lock-timeout", "200ms", "lock", "5")
+	if code != 1 || !strings.Contains(out, "timed out after 200ms waiting for "+path+".lock") || !strings.Contains(out, "--lock-timeout") {
+		t.Fatalf("lock while PATH.lock is held: %d %q", code, out)
+	}
+	if out, code := testenv.Run(t, nil, bin, "--path", path, "--no-syslog", "status"); code != 0 {
+		t.Fatalf("status needs no writers' lock: %d %q", code, out)
+	}
+}

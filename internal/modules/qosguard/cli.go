@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/threader/guard/internal/atomicfile"
 	"github.com/threader/guard/internal/guard"
 	"github.com/threader/guard/internal/guard/etcdstore"
 	"github.com/threader/guard/internal/interrupt"
@@ -68,6 +69,10 @@ func cliError(err error) error {
 		if flag, ok := cliFlags[fe.Field]; ok {
 			return fmt.Errorf("%s %s", flag, fe.Problem)
 		}
+	}
+	var timeout *atomicfile.LockTimeoutError
+	if errors.As(err, &timeout) {
+		return fmt.Errorf("%w (--lock-timeout sets how long to wait)", err)
 	}
 	return etcdFieldError(err, etcdFlags, "")
 }
@@ -315,7 +320,7 @@ func report(stdout, stderr io.Writer, opts cliOptions, st guard.Status, changed 
 		return usageError(stderr, cliError(err).Error())
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "qos_guard: %v\n", err)
+		fmt.Fprintf(stderr, "qos_guard: %v\n", cliError(err))
 		if opts.json && errors.Is(err, guard.ErrRefused) {
 			writeJSON(stdout, opts, st, false, err.Error()) // the holder as read, with its revision
 		}

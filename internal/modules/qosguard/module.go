@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/threader/guard/internal/ansiblemod"
+	"github.com/threader/guard/internal/atomicfile"
 	"github.com/threader/guard/internal/guard"
 	"github.com/threader/guard/internal/guard/etcdstore"
 	"github.com/threader/guard/internal/metrics/observe"
@@ -82,6 +83,10 @@ func inOptionWords(err error) error {
 		if option, ok := moduleOptions[fe.Field]; ok {
 			return fmt.Errorf("value of %s %s", option, fe.Problem)
 		}
+	}
+	var timeout *atomicfile.LockTimeoutError
+	if errors.As(err, &timeout) {
+		return fmt.Errorf("%w (lock_timeout_seconds sets how long to wait)", err)
 	}
 	return etcdFieldError(err, etcdOptions, "value of ")
 }

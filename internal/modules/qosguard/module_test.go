@@ -79,7 +79,7 @@ func TestModuleLockTimeoutNamesTheWritersLock(t *testing.T) {
 	defer holder()
 	res := qosGuard.Run(t, map[string]any{"state": "locked", "path": path, "lock_timeout_seconds": 1}).JSON
 	msg, _ := res["msg"].(string)
-	if res["failed"] != true || !strings.Contains(msg, path+".lock") || !strings.Contains(msg, "timed out after 1s") {
+	if res["failed"] != true || !strings.Contains(msg, path+".lock") || !strings.Contains(msg, "timed out after 1s") || !strings.Contains(msg, "lock_timeout_seconds") {
 		t.Fatalf("result %v, want a timeout naming %s.lock", res, path)
 	}
 	if _, err := os.Stat(path); !os.IsNotExist(err) {
