@@ -43,6 +43,7 @@ var pendingOnMain = map[string]string{}
 func badInputCases(guardDir string) []badCase {
 	long := strings.Repeat("x", 129)
 	huge := strings.Repeat("y", 70*1024)
+	hugeInt := "1" + strings.Repeat("0", 400) // beyond float64 too
 	var cs []badCase
 	add := func(module, name, option, want string, args map[string]any) {
 		cs = append(cs, badCase{name: module + ": " + name, module: module, args: args, option: option, want: want})
@@ -88,6 +89,7 @@ func badInputCases(guardDir string) []badCase {
 	q("minutes YAML float overflow", "minutes", "unable to convert to int", locked("minutes", yamlRaw("1.0e+400")))
 	q("minutes beyond int64", "minutes", "unable to convert to int", locked("minutes", yamlRaw("9223372036854775808")))
 	q("minutes twenty digits", "minutes", "unable to convert to int", locked("minutes", yamlRaw("99999999999999999999")))
+	q("minutes 400 digits", "minutes", "unable to convert to int", locked("minutes", yamlRaw(hugeInt)))
 	q("minutes hex text", "minutes", "unable to convert to int", locked("minutes", "0x10"))
 	q("minutes empty text", "minutes", "unable to convert to int", locked("minutes", ""))
 	q("minutes list", "minutes", "unable to convert to int", locked("minutes", []any{5}))
@@ -153,6 +155,7 @@ func badInputCases(guardDir string) []badCase {
 		{"YAML inf", yamlRaw(".inf"), "unable to convert to int"},
 		{"YAML float overflow", yamlRaw("1.0e+400"), "unable to convert to int"},
 		{"twenty digits", yamlRaw("99999999999999999999"), "unable to convert to int"},
+		{"400 digits", yamlRaw(hugeInt), "unable to convert to int"},
 		{"list", []any{3}, "unable to convert to int"},
 		{"empty text", "", "unable to convert to int"},
 	} {
@@ -274,6 +277,7 @@ func badInputCases(guardDir string) []badCase {
 	s("checks max NaN", "max", "", checks(check("max", "NaN")))
 	s("checks max YAML inf", "max", "", checks(map[string]any{"name": "c1", "query": "up", "max": yamlRaw(".inf")}))
 	s("checks min -inf", "min", "", checks(check("max", nil, "min", "-inf")))
+	s("checks max 400 digits", "max", "", checks(map[string]any{"name": "c1", "query": "up", "max": yamlRaw(hugeInt)}))
 	s("checks max a word", "max", "unable to convert to float", checks(check("max", "high")))
 	s("checks source unknown", "source", "value of source must be one of: prometheus, loki, got: graphite", checks(check("source", "graphite")))
 	s("checks on_empty unknown", "on_empty", "value of on_empty must be one of: fail, pass", checks(check("on_empty", "ignore")))
@@ -289,7 +293,8 @@ func badInputCases(guardDir string) []badCase {
 		s("interval_seconds "+v.label, "interval_seconds", v.want, map[string]any{"interval_seconds": v.val})
 	}
 	for _, v := range []numCase{{"zero", 0, "1 or greater"}, {"negative", -1, "1 or greater"}, {"fraction", 1.5, "unable to convert to int"},
-		{"word", "x", "unable to convert to int"}, {"without interval", 2, "interval_seconds"}} {
+		{"word", "x", "unable to convert to int"}, {"400 digits", yamlRaw(hugeInt), "unable to convert to int"},
+		{"without interval", 2, "interval_seconds"}} {
 		s("consecutive "+v.label, "consecutive", v.want, map[string]any{"consecutive": v.val})
 	}
 	for _, v := range []numCase{{"negative", -1, ""}, {"NaN text", "NaN", ""}, {"YAML inf", yamlRaw(".inf"), ""}} {

@@ -345,7 +345,8 @@ func plain(v any) (any, error) {
 	if err := dec.Decode(&out); err != nil {
 		return nil, err
 	}
-	return normalize(out), nil
+	// A JSON number beyond float64 (a 400-digit integer) normalizes to ±Inf.
+	return finite(reflect.ValueOf(normalize(out))), nil
 }
 
 var (

@@ -89,3 +89,23 @@ func TestRunStdinNonFinite(t *testing.T) {
 		t.Errorf("exit %d, result %v", p.code, res)
 	}
 }
+
+// A number beyond float64 (Python's json.dumps of 10**400, from a template)
+// is refused by name, and the failed result, which echoes it in invocation,
+// can still be encoded: it used to hold +Inf, which made Run report an
+// internal error instead of the option.
+func TestHugeNumberInFailedArgsEncodes(t *testing.T) {
+	huge := "1" + strings.Repeat("0", 400)
+	for _, args := range []string{`{"minutes": ` + huge + `}`, `{"minutes": 1e400}`, `{"minutes": -1e400, "raw": [1e999]}`} {
+		res, failed := invoke(t, numberSpec, args, nil)
+		if _, err := json.Marshal(res); err != nil || !failed {
+			t.Fatalf("%.40s: failed=%v, result cannot be encoded: %v", args, failed, err)
+		}
+		if msg, _ := res["msg"].(string); !strings.HasPrefix(msg, "argument 'minutes' is of type <class '") {
+			t.Errorf("%.40s: msg %q", args, msg)
+		}
+		if inv, _ := res["invocation"].(map[string]any)["module_args"].(map[string]any); inv["minutes"] != "Infinity" && inv["minutes"] != "-Infinity" {
+			t.Errorf("%.40s: invocation minutes = %#v", args, inv["minutes"])
+		}
+	}
+}
