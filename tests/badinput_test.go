@@ -216,6 +216,9 @@ func badInputCases(guardDir string) []badCase {
 	r("env not a dict", "env", "unable to convert to dict", map[string]any{"env": "just words"})
 	r("env list", "env", "unable to convert to dict", map[string]any{"env": []any{"A=1"}})
 	r("env bad JSON text", "env", "unable to convert to dict", map[string]any{"env": "{not json"})
+	// 1.5 million open brackets: the Python-literal reader used to recurse until
+	// the Go stack overflowed (a fatal error with a goroutine dump).
+	r("env deeply nested literal", "env", "unable to convert to dict", map[string]any{"env": "{'a': " + strings.Repeat("(", 1_500_000)})
 	r("env empty name", "env", "", map[string]any{"env": map[string]any{"": "x"}})
 	r("env name with =", "env", "", map[string]any{"env": map[string]any{"A=B": "x"}})
 	r("env name with NUL", "env", "", map[string]any{"env": map[string]any{"A\u0000": "x"}})

@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"os/user"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -173,5 +174,22 @@ func TestNoLogValuesKeepKeysAndMaskValues(t *testing.T) {
 	res, _ = invoke(t, spec, `{"env": "API_TOKEN=tok-9f8e7d", "count": "many"}`, nil)
 	if args := res["invocation"].(map[string]any)["module_args"].(map[string]any); args["env"] != placeholder {
 		t.Errorf("raw env in module_args: %#v", args)
+	}
+}
+
+// Nesting is bounded as in Python (200 brackets): a dict option holding a
+// long run of [ used to recurse until the Go stack overflowed, a fatal error
+// that kills the module with a goroutine dump instead of a message.
+func TestPythonDictNestingLimit(t *testing.T) {
+	nested := func(n int) string { return "{'a': " + strings.Repeat("[", n-1) + strings.Repeat("]", n-1) + "}" }
+	if _, ok := parsePythonDict(nested(200)); !ok {
+		t.Error("200 nested brackets are refused; Python reads them")
+	}
+	if m, ok := parsePythonDict(nested(201)); ok {
+		t.Errorf("201 nested brackets parse (%v); Python refuses them", m)
+	}
+	deep := "{'a': " + strings.Repeat("(", 5_000_000)
+	if _, err := Convert(Dict, deep); err == nil {
+		t.Error("5 million open brackets convert to a dict")
 	}
 }

@@ -22,9 +22,16 @@ func parsePythonDict(s string) (map[string]any, bool) {
 }
 
 type pyParser struct {
-	src string
-	pos int
+	src   string
+	pos   int
+	depth int // brackets open
 }
+
+// maxPyNesting is Python's limit on nested brackets (MAXLEVEL of its
+// tokenizer): deeper text is a SyntaxError there. Without a limit, a long
+// run of [ in a dict option recursed until the Go stack overflowed, a fatal
+// error no recover() catches.
+const maxPyNesting = 200
 
 func (p *pyParser) space() {
 	for p.pos < len(p.src) && strings.IndexByte(" \t\r\n", p.src[p.pos]) >= 0 {
@@ -48,14 +55,19 @@ func (p *pyParser) value() (any, bool) {
 		return nil, false
 	}
 	switch c := p.src[p.pos]; {
-	case c == '{':
+	case c == '{' || c == '[' || c == '(':
+		if p.depth == maxPyNesting {
+			return nil, false
+		}
 		p.pos++
-		return p.dict()
-	case c == '[':
-		p.pos++
-		return p.sequence(']')
-	case c == '(':
-		p.pos++
+		p.depth++
+		defer func() { p.depth-- }()
+		switch c {
+		case '{':
+			return p.dict()
+		case '[':
+			return p.sequence(']')
+		}
 		return p.sequence(')')
 	case c == '\'' || c == '"':
 		return p.strings()
