@@ -53,26 +53,28 @@ $(TARBALL): build galaxy.yml meta/runtime.yml $(shell find plugins playbooks rol
 install: collection
 	ansible-galaxy collection install --force $(TARBALL)
 
+# The race detector needs cgo (gcc); the shipped binaries do not (GOBUILD).
+GOTEST    := CGO_ENABLED=1 go test -race -count=1
+# Time budget of each fuzz target under `make fuzz`.
+FUZZTIME  ?= 30s
+
 # All tests: Go unit tests, integration tests that run real ansible-playbook
-# against the built collection, real Prometheus/VictoriaMetrics/etcd/sshd
-# started by the tests, and the linters (as Go tests in tests/lint).
+# against the built collection (the bad-input battery among them), real
+# Prometheus/VictoriaMetrics/etcd/sshd started by the tests, the fuzz targets'
+# seed corpora (testdata/fuzz, replayed as tests) and the linters (as Go tests
+# in tests/lint), all under the race detector.
 test: deps collection
 	test -z "$$(gofmt -l internal modules cmd tests bench 2>/dev/null)" || { gofmt -l internal modules cmd tests bench; echo 'gofmt: files above need formatting'; exit 1; }
 	go vet ./...
-	THREADER_GUARD_TARBALL=$(CURDIR)/$(TARBALL) go test -count=1 -timeout 40m ./...
+	THREADER_GUARD_TARBALL=$(CURDIR)/$(TARBALL) $(GOTEST) -timeout 40m ./...
 
 unit:
-	go test -count=1 ./internal/...
+	$(GOTEST) ./internal/...
 
-# Runs every Go fuzz target for FUZZTIME each. Their seed corpora
-# (testdata/fuzz/FuzzName/) are replayed by every go test, make test included.
-FUZZTIME ?= 30s
+# Every fuzz target of the repository (found with go test -list), FUZZTIME
+# each: make fuzz FUZZTIME=2m
 fuzz:
-	@set -e; for pkg in $$(grep -rl --include='*_test.go' '^func Fuzz' internal cmd modules 2>/dev/null | xargs -n1 dirname | sort -u); do \
-	  for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$pkg/*_test.go | sed 's/^func //'); do \
-	    echo "== $$pkg $$f ($(FUZZTIME))"; go test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./$$pkg; \
-	  done; \
-	done
+	scripts/fuzz.sh $(FUZZTIME)
 
 lint: collection
 	THREADER_GUARD_TARBALL=$(CURDIR)/$(TARBALL) go test -count=1 -run 'TestAnsibleLint|TestYamllint|TestShellcheck' ./tests/

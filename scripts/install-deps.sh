@@ -25,6 +25,9 @@ if [ "$purpose" = test ]; then
 	want sshd openssh-server
 	want qemu-aarch64 qemu-user
 	want etcd etcd-server
+	# cgo, for the race detector of make test: a C compiler and libc headers
+	want gcc gcc
+	[ -e /usr/include/stdio.h ] || need_pkgs="$need_pkgs libc6-dev"
 fi
 if ! command -v go >/dev/null 2>&1 && [ ! -x /usr/local/go/bin/go ]; then
 	need_pkgs="$need_pkgs golang-go"
