@@ -241,30 +241,53 @@ func (r *Recorder) recordErrors() error {
 	return errors.Join(r.errs...)
 }
 
+// LabelValueError is a value that cannot be a label value. It names what
+// the value is in this package's words (Label: "name", "instance", "SLO
+// check name"); a module or CLI names it as its own option with Describe.
+type LabelValueError struct {
+	Label   string
+	Shown   string // the masked value as shown in messages (quoted, shortened); "" when empty
+	Problem string // e.g. "contains control characters"
+}
+
+func (e *LabelValueError) Error() string { return "metrics: " + e.Describe(e.Label) }
+
+// Describe writes the problem with the value named as what:
+// `checks[0].name "a\tb" contains control characters`.
+func (e *LabelValueError) Describe(what string) string {
+	if e.Shown == "" {
+		return what + " " + e.Problem
+	}
+	return what + " " + e.Shown + " " + e.Problem
+}
+
 // labelValue masks v and checks it is a short, printable, valid UTF-8 label
 // value. Errors show the masked value only.
-func (r *Recorder) labelValue(what, v string) (string, error) {
+func (r *Recorder) labelValue(label, v string) (string, error) {
 	masked := r.mask(v)
+	bad := func(shown, problem string) (string, error) {
+		return "", &LabelValueError{Label: label, Shown: shown, Problem: problem}
+	}
 	switch {
 	case strings.TrimSpace(masked) == "":
-		return "", fmt.Errorf("metrics: %s must not be empty", what)
+		return bad("", "must not be empty")
 	case !utf8.ValidString(masked):
-		return "", fmt.Errorf("metrics: %s %q is not valid UTF-8", what, masked)
+		return bad(fmt.Sprintf("%q", masked), "is not valid UTF-8")
 	case len(masked) > MaxLabelValueBytes:
-		return "", fmt.Errorf("metrics: %s %.40q... is %d bytes; label values are limited to %d bytes: use a short name, not a command or a query",
-			what, masked, len(masked), MaxLabelValueBytes)
+		return bad(fmt.Sprintf("%.40q...", masked), fmt.Sprintf(
+			"is %d bytes; label values are limited to %d bytes: use a short name, not a command or a query", len(masked), MaxLabelValueBytes))
 	case strings.IndexFunc(masked, unicode.IsControl) >= 0:
-		return "", fmt.Errorf("metrics: %s %q contains control characters", what, masked)
+		return bad(fmt.Sprintf("%q", masked), "contains control characters")
 	}
 	return masked, nil
 }
 
 // ValidateName reports whether name would be accepted as the `name` label
 // (or a check name), so modules can reject a bad option before doing work.
-// option is the option's name, used in the error.
-func ValidateName(option, name string) error {
+// The error is a *LabelValueError.
+func ValidateName(name string) error {
 	r := Recorder{mask: func(s string) string { return s }}
-	_, err := r.labelValue(option, name)
+	_, err := r.labelValue(LabelName, name)
 	return err
 }
 

@@ -311,7 +311,7 @@ func TestNewRejectsBadOptions(t *testing.T) {
 			t.Errorf("New(%+v) = %v, want error containing %q", tc.opts, err, tc.want)
 		}
 	}
-	if err := ValidateName("name", strings.Repeat("y", 129)); err == nil || !strings.HasPrefix(err.Error(), "metrics: name ") {
+	if err := ValidateName(strings.Repeat("y", 129)); err == nil || !strings.HasPrefix(err.Error(), "metrics: name ") {
 		t.Errorf("ValidateName = %v", err)
 	}
 }
@@ -421,5 +421,18 @@ func TestTextfileIsNotReadThroughASymlinkOrFIFO(t *testing.T) {
 	}
 	if data, _ := os.ReadFile(secret); string(data) != "# TYPE secret gauge\nsecret 42\n" {
 		t.Errorf("the symlink's target changed: %q", data)
+	}
+}
+
+// The caller names the value as its option; this package never does.
+func TestLabelValueErrorIsTypedAndDescribedByTheCaller(t *testing.T) {
+	var lerr *LabelValueError
+	if err := ValidateName("a\tb"); !errors.As(err, &lerr) || lerr.Label != LabelName ||
+		lerr.Describe("checks[3].name") != `checks[3].name "a\tb" contains control characters` ||
+		err.Error() != `metrics: name "a\tb" contains control characters` {
+		t.Fatalf("%#v", err)
+	}
+	if err := ValidateName(" "); !errors.As(err, &lerr) || lerr.Describe("--name") != "--name must not be empty" {
+		t.Fatalf("%v", err)
 	}
 }

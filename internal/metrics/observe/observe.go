@@ -124,7 +124,7 @@ func Start(cfg Config) (*Run, error) {
 		}
 	}
 	if cfg.Name != "" {
-		if err := metrics.ValidateName("name", cfg.Name); err != nil {
+		if err := metrics.ValidateName(cfg.Name); err != nil {
 			return nil, fmt.Errorf("%v (it becomes a metric label)", err)
 		}
 	}
@@ -172,9 +172,11 @@ func CheckName(option, name string) error {
 // The modules check names with it before doing anything, so a bad one fails
 // the task up front instead of leaving a run without metrics.
 func CheckLabel(option, value string) error {
-	if err := metrics.ValidateName(option, value); err != nil {
-		// Drop "metrics: ": to the user, the error is about their option.
-		return errors.New(strings.TrimPrefix(err.Error(), "metrics: "))
+	var lerr *metrics.LabelValueError
+	if err := metrics.ValidateName(value); errors.As(err, &lerr) {
+		return errors.New(lerr.Describe(option))
+	} else if err != nil {
+		return err
 	}
 	return nil
 }
