@@ -324,6 +324,9 @@ func TestQosGuardCLIExclusiveAndIfRevision(t *testing.T) {
 	if code != 1 || !strings.Contains(errText, `held by owner "a"`) || !strings.Contains(errText, "reason: deploy a") || res["revision"] != 1.0 {
 		t.Fatalf("second owner: %d %v %q", code, res, errText)
 	}
+	if _, errText, _ := cli("lock", "--exclusive"); !strings.Contains(errText, "warning: --exclusive without --owner") {
+		t.Errorf("exclusive without an owner should warn: %q", errText)
+	}
 	if res, errText, code := cli("--owner", "a", "lock", "--exclusive", "30"); code != 0 || res["changed"] != true || res["revision"] != 2.0 {
 		t.Fatalf("holder extends: %d %v %s", code, res, errText)
 	}

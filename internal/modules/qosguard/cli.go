@@ -45,6 +45,7 @@ const (
 type cliOptions struct {
 	path, reason, owner, name string
 	json, force, exclusive    bool
+	ownerGiven                bool  // --owner was given (the default is the user)
 	ifRevision                int64 // -1: not given
 	wait, lockTimeout         time.Duration
 	observe                   observe.Flags
@@ -116,6 +117,9 @@ func cliContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	defer closeGuard()
 	switch cmd {
 	case "lock":
+		if opts.exclusive && !opts.ownerGiven {
+			fmt.Fprintf(stderr, "qos_guard: warning: --exclusive without --owner: every run as %s counts as the same holder; give an --owner that identifies the run\n", opts.owner)
+		}
 		ch, err := g.Lock(guard.LockOptions{
 			Duration: duration, Reason: opts.reason, Owner: opts.owner,
 			Force: opts.force, Exclusive: opts.exclusive,
@@ -262,6 +266,7 @@ func parseCLI(args []string, stderr io.Writer) (cliOptions, string, []string, er
 	if err := checkBackendFlags(fs, &opts); err != nil {
 		return opts, "", nil, err
 	}
+	opts.ownerGiven = flagGiven(fs, "owner")
 	if opts.ifRevision < -1 || opts.ifRevision > guard.MaxRevision || (opts.ifRevision == -1 && flagGiven(fs, "if-revision")) {
 		return opts, "", nil, fmt.Errorf("--if-revision must be between 0 and %d, got %d", int64(guard.MaxRevision), opts.ifRevision)
 	}

@@ -1,6 +1,7 @@
 package qosguard
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -98,4 +99,11 @@ func holdFlock(t *testing.T, lockPath string) (release func()) {
 		t.Fatal(err)
 	}
 	return func() { f.Close() }
+}
+
+func TestModuleExclusiveWithoutOwnerWarns(t *testing.T) {
+	res := qosGuard.Run(t, map[string]any{"state": "locked", "exclusive": true, "path": filepath.Join(t.TempDir(), "guard")}).JSON
+	if res["failed"] == true || !strings.Contains(fmt.Sprint(res["warnings"]), "exclusive without owner") {
+		t.Fatalf("result %v, want a warning about the missing owner", res)
+	}
 }
