@@ -156,6 +156,54 @@ func guardConcurrencySubtests(t *testing.T, newEnv func(*testing.T) *playbookEnv
 		}
 	})
 
+	t.Run("an unreachable target stops the promotion everywhere; the guards taken are given back", func(t *testing.T) {
+		e := newEnv(t)
+		dir := t.TempDir()
+		inventory := filepath.Join(dir, "inventory.ini")
+		os.WriteFile(inventory, []byte(fmt.Sprintf("[threader]\n"+
+			"web1 ansible_connection=local qos_guard_path=%s\n"+
+			"web2 ansible_host=127.0.0.1 ansible_port=%d ansible_user=nobody qos_guard_path=%s/web2.guard\n",
+			e.guard, testenv.FreePort(t), dir)), 0o644)
+		vars := map[string]any{"job": "stable", "prom_url": e.prom.URL, "loki_url": "", "threader_guard_run_id": "pipeline-9",
+			"promote_command": []string{"touch", filepath.Join(dir, "promoted")}}
+		run := e.c.RunPlaybook(t, nil, "-i", inventory, "threader.guard.promo_with_guards", "-e", mustJSON(t, vars))
+		if run.ExitCode == 0 {
+			t.Fatalf("promotion passed with web2 unreachable:\n%s", run.Output)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "promoted")); !os.IsNotExist(err) {
+			t.Errorf("promote_command ran on web1 (stat: %v)", err)
+		}
+		msg, _ := run.Task(t, refusedTask).Result["msg"].(string)
+		if !strings.HasPrefix(msg, "The guard-window refused "+promoOwner("pipeline-9")+" on web2, so nothing ran on any target: web2: ") {
+			t.Errorf("refusal: %q", msg)
+		}
+		if web1 := e.state(t, e.guard); web1.Locked || web1.Revision != 2 {
+			t.Errorf("web1's guard should be acquired (revision 1) then given back (revision 2): %s", web1)
+		}
+	})
+
+	t.Run("a failed SLO gate on several targets locks every target's guard naming it", func(t *testing.T) {
+		e := newEnv(t)
+		dir := t.TempDir()
+		inventory := filepath.Join(dir, "inventory.ini")
+		os.WriteFile(inventory, []byte(fmt.Sprintf("[threader]\n"+
+			"web1 ansible_connection=local qos_guard_path=%s\n"+
+			"web2 ansible_connection=local qos_guard_path=%s/web2.guard\n", e.guard, dir)), 0o644)
+		vars := map[string]any{"job": "unstable", "prom_url": e.prom.URL, "loki_url": "", "threader_guard_run_id": "pipeline-10",
+			"promote_command": []string{"touch", filepath.Join(dir, "promoted")}}
+		run := e.c.RunPlaybook(t, nil, "-i", inventory, "threader.guard.promo_with_guards", "-e", mustJSON(t, vars))
+		if run.ExitCode == 0 {
+			t.Fatalf("promotion passed an unstable service:\n%s", run.Output)
+		}
+		// The gate runs once, on web1; web2 fails with it and names the same step.
+		want := "promotion " + promoOwner("pipeline-10") + " failed at Fail unless the SLOs passed: SLO gate failed (job unstable"
+		for _, path := range []string{e.guard, filepath.Join(dir, "web2.guard")} {
+			if st := e.state(t, path); !st.Locked || st.Reason == nil || !strings.HasPrefix(*st.Reason, want) {
+				t.Errorf("guard %s: %s, want locked with a reason starting %q", path, st, want)
+			}
+		}
+	})
+
 	t.Run("a release overtaken by a new lock while it polls keeps the new lock", func(t *testing.T) {
 		e := newEnv(t)
 		e.lock(t, 10, "rollback of build 1")
