@@ -460,3 +460,51 @@ func TestQosGuardCLILockTimeout(t *testing.T) {
 		t.Fatalf("status needs no writers' lock: %d %q", code, out)
 	}
 }
+
+// Releases that read the same revision race, as CLI processes, with a new
+// lock: at most one release succeeds, every other is refused (exit 1), and
+// the new lock, when it came after the release, survives with its reason.
+func TestQosGuardCLICompareAndReleaseRace(t *testing.T) {
+	bin := testenv.BuildCLI(t, "qos_guard")
+	for round := range 5 {
+		path := filepath.Join(t.TempDir(), "g")
+		run := func(args ...string) (string, int) {
+			return testenv.Run(t, nil, bin, append([]string{"--path", path, "--no-syslog", "--lock-timeout", "2m"}, args...)...)
+		}
+		if out, code := run("--reason", "rollback 1", "lock", "30"); code != 0 {
+			t.Fatalf("lock: %d %s", code, out)
+		}
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		released := 0
+		for range 10 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				out, code := run("unlock", "--if-revision", "1")
+				switch {
+				case code == 0:
+					mu.Lock()
+					released++
+					mu.Unlock()
+				case code != 1 || !strings.Contains(out, "changed since revision 1"):
+					t.Errorf("release: %d %q", code, out)
+				}
+			}()
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if out, code := run("--force", "--reason", "rollback 2", "lock", "60"); code != 0 {
+				t.Errorf("second lock: %d %q", code, out)
+			}
+		}()
+		wg.Wait()
+		out, _ := run("--json", "status")
+		var st map[string]any
+		json.Unmarshal([]byte(out), &st)
+		if released > 1 || st["locked"] != true || st["reason"] != "rollback 2" {
+			t.Fatalf("round %d: %d releases succeeded, final %v; want at most one and the second lock kept", round, released, st)
+		}
+	}
+}
