@@ -38,7 +38,9 @@ type badCase struct {
 // pendingOnMain lists cases whose fix belongs to another part of the code
 // and is not on main yet: they run, and one that starts to pass is reported
 // so that it is taken off this list. Empty once everything has landed.
-var pendingOnMain = map[string]string{}
+var pendingOnMain = map[string]string{
+	"qos_guard: etcd_endpoints bad port": "etcdstore: check endpoint URLs (port 1-65535) before dialing, naming etcd_endpoints",
+}
 
 func badInputCases(guardDir string) []badCase {
 	long := strings.Repeat("x", 129)
@@ -124,6 +126,45 @@ func badInputCases(guardDir string) []badCase {
 	q("unknown option differing in case", "State", "Unsupported parameters for", map[string]any{"State": "status"})
 	q("lock_timeout_seconds negative", "lock_timeout_seconds", "", locked("lock_timeout_seconds", -1))
 	q("lock_timeout_seconds NaN", "lock_timeout_seconds", "", locked("lock_timeout_seconds", "NaN"))
+	q("lock_timeout_seconds zero", "lock_timeout_seconds", "between 1 and", locked("lock_timeout_seconds", 0))
+	q("lock_timeout_seconds a billion", "lock_timeout_seconds", "between 1 and", locked("lock_timeout_seconds", 1_000_000_000))
+	q("wait_seconds over a day", "wait_seconds", "at most", map[string]any{"wait_seconds": 86401})
+	q("exclusive with status", "exclusive", "only valid with state=locked", map[string]any{"exclusive": true})
+	q("exclusive not a boolean", "exclusive", "is not a valid boolean", locked("exclusive", "sometimes"))
+	q("if_revision with locked", "if_revision", "only valid with state=unlocked", locked("if_revision", 3))
+	q("if_revision word", "if_revision", "unable to convert to int", map[string]any{"state": "unlocked", "if_revision": "latest"})
+	q("if_revision negative", "if_revision", "", map[string]any{"state": "unlocked", "if_revision": -1})
+	q("backend unknown", "backend", "value of backend must be one of", map[string]any{"backend": "consul"})
+	q("etcd_endpoints with backend file", "etcd_endpoints", "only valid with backend=etcd", map[string]any{"etcd_endpoints": []any{deadURLMark}})
+	q("scope with backend file", "scope", "only valid with backend=etcd", map[string]any{"scope": "web"})
+	etcd := func(kv ...any) map[string]any {
+		m := map[string]any{"backend": "etcd", "etcd_endpoints": []any{deadURLMark}, "etcd_timeout_seconds": 2}
+		for i := 0; i < len(kv); i += 2 {
+			if kv[i+1] == nil {
+				delete(m, kv[i].(string))
+			} else {
+				m[kv[i].(string)] = kv[i+1]
+			}
+		}
+		return m
+	}
+	q("etcd with path", "path", "only valid with backend=file", etcd("path", guardDir+"/x.guard"))
+	q("etcd without endpoints", "etcd_endpoints", "", etcd("etcd_endpoints", nil))
+	q("etcd_endpoints empty list", "etcd_endpoints", "", etcd("etcd_endpoints", []any{}))
+	q("etcd_endpoints not a URL", "etcd_endpoints", "", etcd("etcd_endpoints", []any{"not a url"}))
+	q("etcd_endpoints ftp", "etcd_endpoints", "", etcd("etcd_endpoints", []any{"ftp://127.0.0.1:1"}))
+	q("etcd_endpoints empty element", "etcd_endpoints", "", etcd("etcd_endpoints", []any{""}))
+	q("etcd_endpoints bad port", "etcd_endpoints", "", etcd("etcd_endpoints", []any{"http://127.0.0.1:99999"}))
+	q("etcd_endpoints dict", "etcd_endpoints", "unable to convert to list", etcd("etcd_endpoints", map[string]any{"a": 1}))
+	q("etcd_timeout_seconds zero", "etcd_timeout_seconds", "between 1 and", etcd("etcd_timeout_seconds", 0))
+	q("etcd_timeout_seconds NaN", "etcd_timeout_seconds", "unable to convert to int", etcd("etcd_timeout_seconds", "NaN"))
+	q("etcd_timeout_seconds a billion", "etcd_timeout_seconds", "between 1 and", etcd("etcd_timeout_seconds", 1_000_000_000))
+	q("etcd scope with control character", "scope", "", etcd("scope", "web\n"))
+	q("etcd_ca_cert missing", "etcd_ca_cert", "", etcd("etcd_ca_cert", "/nonexistent-threader-dir/ca.pem"))
+	q("etcd_ca_cert not PEM", "etcd_ca_cert", "", etcd("etcd_ca_cert", "/etc/hostname"))
+	q("etcd_ca_cert with NUL", "etcd_ca_cert", "", etcd("etcd_ca_cert", "/etc/a\u0000b"))
+	q("etcd_client_cert without key", "etcd_client_key", "", etcd("etcd_client_cert", "/etc/hostname"))
+	q("etcd_username without password", "etcd_password", "", etcd("etcd_username", "deploy"))
 
 	// ---- retry_command -----------------------------------------------
 	r := func(name, option, want string, args map[string]any) { add("retry_command", name, option, want, args) }
@@ -334,6 +375,30 @@ func badInputCases(guardDir string) []badCase {
 }
 
 // baseArgs are a valid argument set per module; each case changes it.
+// deadURLMark, as an argument value (or a list element), stands for the
+// case's own counting loopback URL.
+const deadURLMark = "DEAD-URL"
+
+// withDeadURL replaces deadURLMark in args; it reports whether it did.
+func withDeadURL(args map[string]any, url string) bool {
+	found := false
+	for k, v := range args {
+		switch x := v.(type) {
+		case string:
+			if x == deadURLMark {
+				args[k], found = url, true
+			}
+		case []any:
+			for i, e := range x {
+				if e == deadURLMark {
+					x[i], found = url, true
+				}
+			}
+		}
+	}
+	return found
+}
+
 func baseArgs(module, deadURL string) map[string]any {
 	switch module {
 	case "qos_guard":
@@ -416,12 +481,10 @@ func TestBadInputBattery(t *testing.T) {
 			t.Fatalf("case name %q is not unique, or has template characters", tc.name)
 		}
 		seen[tc.name] = true
-		var deadURL string
-		if tc.module == "slo_check" {
-			deadURL, connections[tc.name] = countingListener(t)
-		}
+		// slo_check and etcd cases point at a loopback port of their own.
+		deadURL, counter := countingListener(t)
 		args := baseArgs(tc.module, deadURL)
-		if tc.module == "qos_guard" { // a lock file of its own: no case sees another's lock
+		if tc.module == "qos_guard" && tc.args["backend"] != "etcd" { // a lock file of its own
 			args["path"] = filepath.Join(guardDir, fmt.Sprintf("case%03d.guard", i))
 		}
 		for k, v := range tc.args {
@@ -430,6 +493,9 @@ func TestBadInputBattery(t *testing.T) {
 			} else {
 				args[k] = v
 			}
+		}
+		if withDeadURL(args, deadURL) || tc.module == "slo_check" {
+			connections[tc.name] = counter
 		}
 		fmt.Fprintf(&tasks, "    - name: %s\n      threader.guard.%s: %s\n      ignore_errors: true\n", jsonText(tc.name), tc.module, flowYAML(args))
 	}
