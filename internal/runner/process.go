@@ -96,6 +96,9 @@ type Result struct {
 	// Interrupted is true when the context was canceled while the command ran
 	// and Run forwarded a signal to it.
 	Interrupted bool
+	// Leftovers counts the processes the command left running when it
+	// exited, which Run then stopped (see Command.KillGrace).
+	Leftovers int
 	// Duration is the wall-clock time from start to exit.
 	Duration time.Duration
 	// Stdout and Stderr are the ends of the output, at most OutputLimit
@@ -223,7 +226,7 @@ func Run(ctx context.Context, c Command) (Result, error) {
 	close(exited)
 	sv := <-supervised
 
-	res.TimedOut, res.Interrupted = sv.timedOut, sv.interrupted
+	res.TimedOut, res.Interrupted, res.Leftovers = sv.timedOut, sv.interrupted, sv.leftovers
 	res.RC, res.Signal = exitStatus(cmd.ProcessState)
 	res.Stdout, res.StdoutTruncated = stdout.String()
 	res.Stderr, res.StderrTruncated = stderr.String()
@@ -233,6 +236,7 @@ func Run(ctx context.Context, c Command) (Result, error) {
 // supervision is what the supervisor did to the command.
 type supervision struct {
 	timedOut, interrupted bool
+	leftovers             int
 }
 
 // supervise follows the command's processes until the leader exits, the
@@ -250,7 +254,7 @@ func supervise(ctx context.Context, t *tree, pgid int, timeout, grace time.Durat
 	track := time.NewTicker(trackInterval)
 	defer track.Stop()
 	leftovers := func() supervision {
-		t.stop(pgid, syscall.SIGTERM, grace, nil)
+		sv.leftovers = t.stop(pgid, syscall.SIGTERM, grace, nil)
 		return sv
 	}
 	for {

@@ -64,6 +64,8 @@ type Attempt struct {
 	// Interrupted is true when ctx was canceled while the attempt ran and
 	// the signal was forwarded to it (it may still have exited 0).
 	Interrupted bool
+	// Leftovers is as in Result: processes the attempt left, then stopped.
+	Leftovers int
 	// Err is set when the command could not be started.
 	Err error
 
@@ -141,7 +143,8 @@ func (r Retry) Run(ctx context.Context) (Report, error) {
 		a := Attempt{
 			Number: d.Try.Number, RC: rep.Last.RC, Signal: rep.Last.Signal, TimedOut: rep.Last.TimedOut,
 			Duration: rep.Last.Duration, Delay: d.Try.Delay, Interrupted: rep.Last.Interrupted, Err: lastErr,
-			Retry: d.Retry, NextDelay: d.NextDelay, Stop: d.Stop,
+			Leftovers: rep.Last.Leftovers,
+			Retry:     d.Retry, NextDelay: d.NextDelay, Stop: d.Stop,
 		}
 		if d.Stop == backoff.StopNotRetryable {
 			a.Why = why

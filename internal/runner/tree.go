@@ -335,8 +335,10 @@ func (t *tree) knows(k procKey) bool {
 // to whatever is left after grace. It returns once they are gone, or a
 // bounded time after SIGKILL (a process in uninterruptible sleep dies only
 // when it wakes; one of another user cannot be signalled at all). pgid 0
-// leaves the group out; hardKill, if set, runs with the SIGKILL.
-func (t *tree) stop(pgid int, sig unix.Signal, grace time.Duration, hardKill func()) {
+// leaves the group out; hardKill, if set, runs with the SIGKILL. It returns
+// how many processes it found and signalled itself (group members reached
+// through the group alone are not counted).
+func (t *tree) stop(pgid int, sig unix.Signal, grace time.Duration, hardKill func()) (found int) {
 	signaled := map[procKey]bool{}
 	graceOver := time.Now().Add(grace)
 	if pgid > 0 { // first, as it is quick: most of the command is usually there
@@ -346,7 +348,7 @@ func (t *tree) stop(pgid int, sig unix.Signal, grace time.Duration, hardKill fun
 	for first := true; ; first = false {
 		live, _ := t.scan()
 		if len(live) == 0 && !(pgid > 0 && groupAlive(pgid)) {
-			return
+			return len(signaled)
 		}
 		for _, p := range live {
 			if first && pgid > 0 && p.pgid == pgid {
@@ -373,7 +375,7 @@ func (t *tree) stop(pgid int, sig unix.Signal, grace time.Duration, hardKill fun
 		live, _ := t.scan()
 		group := pgid > 0 && groupAlive(pgid)
 		if len(live) == 0 && !group || !time.Now().Before(end) {
-			return
+			return len(signaled)
 		}
 		for _, p := range live {
 			signalProc(p, unix.SIGKILL)

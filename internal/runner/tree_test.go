@@ -80,7 +80,7 @@ func TestInterruptKillsASetsidGrandchildThatIgnoresTERM(t *testing.T) {
 func TestExitStopsWhatTheCommandLeftRunning(t *testing.T) {
 	dir := t.TempDir()
 	res := mustRun(t, context.Background(), Command{Argv: escapee(dir, "echo done; exit 3"), KillGrace: 200 * time.Millisecond})
-	if res.RC != 3 || res.TimedOut || res.Interrupted || res.Stdout != "done\n" {
+	if res.RC != 3 || res.TimedOut || res.Interrupted || res.Stdout != "done\n" || res.Leftovers != 2 {
 		t.Fatalf("result %+v", res)
 	}
 	assertEscapeesGone(t, dir)

@@ -87,6 +87,9 @@ func cli(ctx context.Context, args []string, stdin *os.File, stdout, stderr io.W
 		prefix = "retry_command[" + cf.name + "]: "
 	}
 	job.OnAttempt = func(a runner.Attempt) {
+		if note := leftoversNote(a); note != "" {
+			fmt.Fprintln(stderr, prefix+note)
+		}
 		if line := attemptLine(a, job.Attempts); line != "" {
 			fmt.Fprintln(stderr, prefix+line)
 		}
@@ -132,6 +135,23 @@ func attemptLine(a runner.Attempt, max int) string {
 		return fmt.Sprintf("%s failed (%s); giving up: the next delay of %s would pass the deadline", head, runner.Describe(a), runner.Seconds(a.NextDelay))
 	}
 	return fmt.Sprintf("%s failed (%s); giving up", head, runner.Describe(a))
+}
+
+// leftoversNote says that an attempt left processes running, which were
+// stopped: someone who started a daemon with "cmd &" learns why it is gone.
+func leftoversNote(a runner.Attempt) string {
+	if a.Leftovers == 0 {
+		return ""
+	}
+	return fmt.Sprintf("attempt %d left %d %s running when it exited; %s stopped (nothing the command starts outlives retry_command)",
+		a.Number, a.Leftovers, plural(a.Leftovers, "process", "processes"), plural(a.Leftovers, "it was", "they were"))
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // childStdin passes our stdin through to the command, as the old script did,

@@ -171,4 +171,10 @@ func TestAttemptLine(t *testing.T) {
 			t.Errorf("attemptLine(%+v) = %q, want %q", c.a, got, c.want)
 		}
 	}
+	if got := leftoversNote(runner.Attempt{Number: 2, Leftovers: 1}); got != "attempt 2 left 1 process running when it exited; it was stopped (nothing the command starts outlives retry_command)" {
+		t.Errorf("leftoversNote = %q", got)
+	}
+	if leftoversNote(runner.Attempt{Number: 1}) != "" {
+		t.Error("a note without leftovers")
+	}
 }

@@ -97,6 +97,11 @@ func runModule(m *ansiblemod.Module) (ansiblemod.Result, error) {
 		return nil, err
 	}
 	observeRun(obs, job, rep, m.Bool("rollback"))
+	for _, a := range rep.History {
+		if note := leftoversNote(a); note != "" {
+			m.Warn("%s", note)
+		}
+	}
 	res := moduleResult(job, rep)
 	if !rep.Succeeded() {
 		return res, fmt.Errorf("%s", rep.Message())

@@ -225,6 +225,9 @@ while [ ! -s %[1]s/gc ]; do sleep 0.01; done
 		if res["stop_reason"] == nil {
 			t.Fatalf("%s: result %v", then, res)
 		}
+		if warnings := fmt.Sprint(res["warnings"]); then == "exit 0" && !strings.Contains(warnings, "attempt 1 left 2 processes running when it exited; they were stopped") {
+			t.Errorf("warnings %s", warnings)
+		}
 		for _, name := range []string{"gc", "sleep"} {
 			text, err := os.ReadFile(filepath.Join(dir, name))
 			pid, _ := strconv.Atoi(strings.TrimSpace(string(text)))
