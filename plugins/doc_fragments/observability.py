@@ -28,6 +28,9 @@ options:
       - The grouping key is C(job) (the module's short name), C(instance) (the host the module runs on) and
         C(name).
       - C(http://user:password@host:9091) sends basic auth; the password is masked in the task's output.
+      - The push is sent only to the origin (scheme, host, port) of this URL. A redirect within it is followed; a
+        redirect to another scheme, host or port is not, so the basic auth never leaves the Pushgateway, and the
+        push fails with a warning naming the target. Connection errors, 429 and 5xx are retried twice.
     type: str
 notes:
   - Metrics are published only when O(metrics_textfile) or O(pushgateway_url) is set, never in check mode, and
