@@ -336,9 +336,8 @@ func (t *tree) knows(k procKey) bool {
 // bounded time after SIGKILL (a process in uninterruptible sleep dies only
 // when it wakes; one of another user cannot be signalled at all). pgid 0
 // leaves the group out; hardKill, if set, runs with the SIGKILL. It returns
-// how many processes it found and signalled itself (group members reached
-// through the group alone are not counted).
-func (t *tree) stop(pgid int, sig unix.Signal, grace time.Duration, hardKill func()) (found int) {
+// how many of the command's processes, the leader aside, it found running.
+func (t *tree) stop(pgid int, sig unix.Signal, grace time.Duration, hardKill func()) int {
 	signaled := map[procKey]bool{}
 	graceOver := time.Now().Add(grace)
 	if pgid > 0 { // first, as it is quick: most of the command is usually there
