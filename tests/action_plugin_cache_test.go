@@ -90,7 +90,7 @@ func TestActionPluginNeverRunsABinaryPlantedInTheFallbackCache(t *testing.T) {
 
 	work := filepath.Join(base, "work")
 	os.Mkdir(work, 0o777)
-	os.Chmod(work, 0o777)
+	os.Chmod(work, 0o777|os.ModeSticky) // sticky: the guard refuses a directory anyone may write otherwise
 	playbook := fmt.Sprintf(`---
 - hosts: target
   gather_facts: false

@@ -457,7 +457,7 @@ func TestActionPluginBecomeUsesTheBecomeUsersCache(t *testing.T) {
 	u := testUser(t)
 	e := newPluginEnv(t)
 	work := t.TempDir()
-	os.Chmod(work, 0o777)
+	os.Chmod(work, 0o777|os.ModeSticky) // sticky: the guard refuses a directory anyone may write otherwise
 	os.Chmod(filepath.Dir(work), 0o755)
 	root := filepath.Join(u.HomeDir, ".cache", "threader.guard")
 	os.RemoveAll(root)

@@ -221,3 +221,22 @@ func TestRecordRoundTrip(t *testing.T) {
 		t.Fatalf("round trip: %+v, %v", got, err)
 	}
 }
+
+// A directory every user may write, without the sticky bit, lets anyone
+// replace a lock by a released record: the guard refuses it. (On main it
+// was used.) A sticky one such as /tmp is accepted.
+func TestWorldWritableDirectoryIsRefused(t *testing.T) {
+	g, _ := newGuard(t)
+	dir := filepath.Dir(g.Path)
+	os.Chmod(dir, 0o777)
+	if _, err := g.Lock(LockOptions{Duration: time.Minute}); err == nil || !strings.Contains(err.Error(), "writable by every user and not sticky") {
+		t.Fatalf("Lock in a 0777 directory: %v", err)
+	}
+	if _, err := g.Status(); err == nil {
+		t.Fatal("Status in a 0777 directory read a lock anyone could have written")
+	}
+	os.Chmod(dir, 0o777|os.ModeSticky)
+	if _, err := g.Lock(LockOptions{Duration: time.Minute}); err != nil {
+		t.Fatalf("Lock in a sticky 0777 directory: %v", err)
+	}
+}

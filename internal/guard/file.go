@@ -13,8 +13,11 @@ import (
 	"github.com/threader/guard/internal/atomicfile"
 )
 
-// checkPath rejects relative paths: a lock that depends on the working
-// directory is not one lock.
+// checkPath rejects relative paths (a lock that depends on the working
+// directory is not one lock) and a directory every user may write without
+// the sticky bit: anyone could replace a lock there by a released record.
+// (In a sticky directory such as /tmp others cannot replace or remove the
+// guard's files; what they can plant there only locks or fails.)
 func (g *Guard) checkPath() error {
 	if !filepath.IsAbs(g.Path) {
 		return fmt.Errorf("lock path must be absolute, got %q", g.Path)
@@ -26,6 +29,9 @@ func (g *Guard) checkPath() error {
 	}
 	if !info.IsDir() {
 		return fmt.Errorf("%s, the directory of the lock path %s, is not a directory", dir, g.Path)
+	}
+	if perm := info.Mode(); perm&0o002 != 0 && perm&fs.ModeSticky == 0 {
+		return fmt.Errorf("%s, the directory of the lock path %s, is writable by every user and not sticky: anyone could replace the lock; use a directory only the deployers can write, such as /run", dir, g.Path)
 	}
 	return nil
 }
