@@ -35,6 +35,9 @@ func TestModuleExclusiveAndCompareAndRelease(t *testing.T) {
 		!strings.Contains(msg, `by owner "rollback"`) || !strings.Contains(msg, "reason: rollback 2") {
 		t.Errorf("stale release: %v", stale)
 	}
+	if dry := run(map[string]any{"state": "unlocked", "if_revision": 1, "_ansible_check_mode": true}); dry["failed"] != true || dry["revision"] != 2.0 {
+		t.Errorf("stale release in check mode: %v, want the same refusal", dry)
+	}
 	if st := run(map[string]any{}); st["locked"] != true || st["reason"] != "rollback 2" {
 		t.Errorf("the newer lock was lost: %v", st)
 	}
