@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -374,6 +375,14 @@ func badInputCases(guardDir string) []badCase {
 	return cs
 }
 
+// argPath is the lock path the case runs with: its own path option, or def.
+func (tc badCase) argPath(def string) string {
+	if p, ok := tc.args["path"].(string); ok {
+		return p
+	}
+	return def
+}
+
 // baseArgs are a valid argument set per module; each case changes it.
 // deadURLMark, as an argument value (or a list element), stands for the
 // case's own counting loopback URL.
@@ -470,6 +479,7 @@ func TestBadInputBattery(t *testing.T) {
 	guardDir := t.TempDir()
 	cases := badInputCases(guardDir)
 	connections := map[string]*atomic.Int64{}
+	lockFiles := map[string]string{} // qos_guard cases: a refused task writes no lock
 	t.Logf("%d cases", len(cases))
 	if len(cases) < 150 {
 		t.Fatalf("the battery has %d cases, want at least 150", len(cases))
@@ -486,6 +496,7 @@ func TestBadInputBattery(t *testing.T) {
 		args := baseArgs(tc.module, deadURL)
 		if tc.module == "qos_guard" && tc.args["backend"] != "etcd" { // a lock file of its own
 			args["path"] = filepath.Join(guardDir, fmt.Sprintf("case%03d.guard", i))
+			lockFiles[tc.name] = args["path"].(string)
 		}
 		for k, v := range tc.args {
 			if v == nil {
@@ -517,7 +528,12 @@ func TestBadInputBattery(t *testing.T) {
 		}
 		problem := judge(tc, tr)
 		if n := connections[tc.name]; problem == "" && n != nil && n.Load() > 0 {
-			problem = fmt.Sprintf("made %d connection(s): a bad option must fail before any HTTP request", n.Load())
+			problem = fmt.Sprintf("made %d connection(s): a bad option must fail before any request", n.Load())
+		}
+		if path, ok := lockFiles[tc.name]; problem == "" && ok && path == tc.argPath(path) {
+			if _, err := os.Lstat(path); !os.IsNotExist(err) {
+				problem = fmt.Sprintf("the refused task left %s (stat: %v)", path, err)
+			}
 		}
 		if why, pending := pendingOnMain[tc.name]; pending {
 			if problem == "" {
