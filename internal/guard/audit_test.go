@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -95,14 +96,19 @@ func TestLegacyEpochOutOfRangeLocksWithNoEnd(t *testing.T) {
 
 // Item 6: 307445735 minutes overflowed time.Duration into a 25-second lock.
 func TestMinutesAreBounded(t *testing.T) {
-	for _, n := range []int64{0, -1, MaxLockMinutes + 1, 307445735, 1 << 62} {
+	for _, n := range []float64{0, -1, MaxLockMinutes + 1, 307445735, 1 << 62, 0.01, math.NaN(), math.Inf(1)} {
 		var fe *FieldError
 		if _, err := MinutesDuration(n); !errors.As(err, &fe) || fe.Field != FieldDuration {
-			t.Errorf("MinutesDuration(%d): %v, want a FieldError on the duration", n, err)
+			t.Errorf("MinutesDuration(%v): %v, want a FieldError on the duration", n, err)
 		}
 	}
 	if d, err := MinutesDuration(MaxLockMinutes); err != nil || d != MaxLockMinutes*time.Minute {
 		t.Errorf("MinutesDuration(max) = %v, %v", d, err)
+	}
+	for minutes, want := range map[float64]time.Duration{0.1: 6 * time.Second, 0.05: 3 * time.Second, 1.0 / 60: time.Second, 2.5: 150 * time.Second} {
+		if d, err := MinutesDuration(minutes); err != nil || d != want {
+			t.Errorf("MinutesDuration(%v) = %v, %v; want %v", minutes, d, err, want)
+		}
 	}
 	g, _ := newGuard(t)
 	if _, err := g.Lock(LockOptions{Duration: MaxLockMinutes*time.Minute + time.Second}); err == nil {

@@ -2,6 +2,8 @@ package guard
 
 import (
 	"fmt"
+	"math"
+	"strconv"
 	"time"
 	"unicode/utf8"
 )
@@ -89,17 +91,24 @@ func checkText(field, text string) error {
 	return nil
 }
 
-// MinutesDuration converts a number of minutes to a lock duration, refusing
-// what is out of bounds before multiplying, so the product cannot overflow
-// (307445735 minutes used to become a 25-second lock).
-func MinutesDuration(minutes int64) (time.Duration, error) {
-	if minutes < 1 {
-		return 0, fieldErrorf(FieldDuration, "must be greater than 0, got: %d", minutes)
+// MinutesDuration converts a number of minutes, fractions included (0.1
+// is 6 seconds), to a lock duration, refusing what is out of bounds before
+// multiplying, so the product cannot overflow (307445735 minutes used to
+// become a 25-second lock). A lock is at least 1 second; it is rounded to
+// the millisecond.
+func MinutesDuration(minutes float64) (time.Duration, error) {
+	text := strconv.FormatFloat(minutes, 'f', -1, 64)
+	if !(minutes > 0) { // NaN too
+		return 0, fieldErrorf(FieldDuration, "must be greater than 0, got: %s", text)
 	}
 	if minutes > MaxLockMinutes {
-		return 0, fieldErrorf(FieldDuration, "must be at most %d (one year of minutes), got: %d", MaxLockMinutes, minutes)
+		return 0, fieldErrorf(FieldDuration, "must be at most %d (one year of minutes), got: %s", MaxLockMinutes, text)
 	}
-	return time.Duration(minutes) * time.Minute, nil
+	d := time.Duration(math.Round(minutes*float64(time.Minute/time.Millisecond))) * time.Millisecond
+	if d < time.Second {
+		return 0, fieldErrorf(FieldDuration, "must be at least 1 second (0.0167 minutes), got: %s", text)
+	}
+	return d, nil
 }
 
 // heldBy reports whether the guard is held under owner's name. A legacy or

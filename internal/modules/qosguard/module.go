@@ -24,7 +24,7 @@ var spec = ansiblemod.Spec{
 	Options: observe.WithOptions(map[string]ansiblemod.Option{
 		"state":                {Type: ansiblemod.Str, Default: "status", Choices: []any{"locked", "unlocked", "status"}},
 		"path":                 {Type: ansiblemod.Path, Default: guard.DefaultPath},
-		"minutes":              {Type: ansiblemod.Int, Default: 15},
+		"minutes":              {Type: ansiblemod.Float, Default: 15.0},
 		"reason":               {Type: ansiblemod.Str},
 		"owner":                {Type: ansiblemod.Str},
 		"force":                {Type: ansiblemod.Bool, Default: false},
@@ -111,7 +111,7 @@ func runGuard(m *ansiblemod.Module) (ansiblemod.Result, error) {
 	}
 	switch m.Str("state") {
 	case "locked":
-		duration, err := guard.MinutesDuration(int64(m.Int("minutes")))
+		duration, err := guard.MinutesDuration(m.Float("minutes"))
 		if err != nil {
 			return nil, err
 		}
@@ -148,7 +148,7 @@ func checkOptions(m *ansiblemod.Module) error {
 	if p := m.Str("path"); !filepath.IsAbs(p) {
 		return fmt.Errorf("value of path must be an absolute path, got: %s", p)
 	}
-	if _, err := guard.MinutesDuration(int64(m.Int("minutes"))); err != nil {
+	if _, err := guard.MinutesDuration(m.Float("minutes")); err != nil {
 		return err
 	}
 	if n := m.Int("wait_seconds"); n < 0 {

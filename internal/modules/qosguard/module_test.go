@@ -110,3 +110,17 @@ func TestModuleExclusiveWithoutOwnerWarns(t *testing.T) {
 		t.Fatalf("result %v, want a warning about the missing owner", res)
 	}
 }
+
+// minutes takes fractions (issue 11): 0.1 is 6 seconds; under a second is
+// refused naming the option.
+func TestModuleFractionalMinutes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "guard")
+	res := qosGuard.Run(t, map[string]any{"state": "locked", "path": path, "minutes": 0.1}).JSON
+	if res["failed"] == true || res["locked"] != true || res["remaining_seconds"].(float64) > 6 || res["remaining_seconds"].(float64) < 4 {
+		t.Fatalf("minutes 0.1: %v", res)
+	}
+	res = qosGuard.Run(t, map[string]any{"state": "locked", "path": path, "minutes": "0.005"}).JSON
+	if msg, _ := res["msg"].(string); res["failed"] != true || !strings.Contains(msg, "value of minutes must be at least 1 second (0.0167 minutes), got: 0.005") {
+		t.Fatalf("minutes 0.005: %v", res)
+	}
+}
