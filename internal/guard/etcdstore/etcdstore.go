@@ -304,12 +304,17 @@ type UnavailableError struct {
 	Op        string // what was being done
 	Err       error
 	Timeout   time.Duration
+	TLS       bool // the endpoints are https: a refused handshake looks like no answer too
 }
 
 func (e *UnavailableError) Error() string {
 	why := e.Err.Error()
 	if errors.Is(e.Err, context.DeadlineExceeded) {
-		why = fmt.Sprintf("no answer within %s (no quorum, or the members are down or unreachable)", e.Timeout)
+		why = fmt.Sprintf("no answer within %s (no quorum, or the members are down or unreachable", e.Timeout)
+		if e.TLS {
+			why += ", or the TLS handshake failed: check the CA and client certificates"
+		}
+		why += ")"
 	}
 	return fmt.Sprintf("etcd guard %s at %s: cannot %s: %s; the guard's state is unknown, so it counts as locked",
 		e.Key, strings.Join(e.Endpoints, ","), e.Op, why)
@@ -325,7 +330,7 @@ func (s *Store) unavailable(op string, err error) error {
 	} else {
 		err = errors.New(plainGRPC(err))
 	}
-	return &UnavailableError{Key: s.key, Endpoints: s.cfg.Endpoints, Op: op, Err: err, Timeout: s.cfg.Timeout}
+	return &UnavailableError{Key: s.key, Endpoints: s.cfg.Endpoints, Op: op, Err: err, Timeout: s.cfg.Timeout, TLS: s.tls}
 }
 
 // plainGRPC is a gRPC error's description without "rpc error: code = ...".
