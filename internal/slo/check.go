@@ -91,8 +91,9 @@ func (r Range) contains(v float64) bool { return v >= r.Min && v <= r.Max }
 
 func (r Range) String() string { return "[" + FormatValue(r.Min) + ", " + FormatValue(r.Max) + "]" }
 
-// Ratio is the valid range of a ratio.
-var Ratio = &Range{Min: 0, Max: 1}
+// Ratio returns the valid range of a ratio, [0, 1] (a new value each time,
+// so no check can change another's).
+func Ratio() *Range { return &Range{Min: 0, Max: 1} }
 
 // DefaultMaxSkew is how far a sample's timestamp may be from the evaluation
 // time when Trust.MaxSkew is zero.

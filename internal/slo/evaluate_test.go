@@ -299,9 +299,9 @@ func TestStaleFutureAndUntimedSamplesFail(t *testing.T) {
 // ">= 0.995", but neither is a ratio: broken data fails.
 func TestValuesOutsideTheValidRangeFail(t *testing.T) {
 	ratio5xx := maxCheck("5xx_ratio", "q", 0.01)
-	ratio5xx.Valid = Ratio
+	ratio5xx.Valid = Ratio()
 	health := minCheck("health_ratio", "q", 0.995)
-	health.Valid = Ratio
+	health.Valid = Ratio()
 	for c, v := range map[*Check]float64{&ratio5xx: -0.5, &health: 7} {
 		r := evalOne(t, *c, answers{"q": one(v)})
 		want := FormatValue(v) + " is outside [0, 1], the valid range of this check: broken data"

@@ -234,9 +234,9 @@ func defaultChecks(c config, window model.Duration, lokiOn bool) []slo.Check {
 	sel := fmt.Sprintf("{job=%s}", strconv.Quote(c.job))
 	win := window.String()
 	checks := []slo.Check{
-		{Name: check5xxRatio, Source: slo.Prometheus, Max: slo.Float(c.max5xx), Valid: slo.Ratio,
+		{Name: check5xxRatio, Source: slo.Prometheus, Max: slo.Float(c.max5xx), Valid: slo.Ratio(),
 			Query: fmt.Sprintf("avg_over_time(job:http_5xx_ratio_1m%s[%s])", sel, win)},
-		{Name: checkHealthRatio, Source: slo.Prometheus, Min: slo.Float(c.minHealth), Valid: slo.Ratio,
+		{Name: checkHealthRatio, Source: slo.Prometheus, Min: slo.Float(c.minHealth), Valid: slo.Ratio(),
 			Query: fmt.Sprintf("avg_over_time(job:health_ok_ratio_1m%s[%s])", sel, win)},
 	}
 	if lokiOn {
