@@ -129,6 +129,30 @@ func TestQosGuardEtcdCLI(t *testing.T) {
 		}
 	})
 
+	t.Run("status --wait returns when another process unlocks", func(t *testing.T) {
+		if _, errText, code := etcdCLI(t, nil, append(via(0, "wait"), "lock", "30")...); code != 0 {
+			t.Fatalf("lock: %d %s", code, errText)
+		}
+		type outcome struct {
+			res  map[string]any
+			code int
+		}
+		done := make(chan outcome, 1)
+		go func() {
+			res, _, code := etcdCLI(t, nil, append(via(1, "wait"), "--wait", "2m", "status")...)
+			done <- outcome{res, code}
+		}()
+		time.Sleep(2 * time.Second) // let the waiter read the lock first; the order does not change the outcome
+		if _, errText, code := etcdCLI(t, nil, append(via(2, "wait"), "unlock")...); code != 0 {
+			t.Fatalf("unlock: %d %s", code, errText)
+		}
+		var got outcome
+		testenv.Within(t, 90*time.Second, func() { got = <-done })
+		if got.code != 0 || got.res["locked"] != false {
+			t.Fatalf("status --wait: exit %d, %v; want unlocked once the other process unlocked", got.code, got.res)
+		}
+	})
+
 	t.Run("bad etcd flags are usage errors naming the flag", func(t *testing.T) {
 		cases := map[string][]string{
 			"--etcd-endpoints must name at least one":  {"status"},

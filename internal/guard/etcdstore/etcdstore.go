@@ -353,7 +353,9 @@ func (s *Store) connect(ctx context.Context) (*clientv3.Client, error) {
 		Password:             s.cfg.Password,
 		Logger:               zap.NewNop(),
 		DialTimeout:          s.cfg.Timeout,
-		DialKeepAliveTime:    s.cfg.Timeout,
+		// Pings more often than etcd's --grpc-keepalive-min-time (5 s)
+		// make it close the connection (too_many_pings).
+		DialKeepAliveTime:    max(s.cfg.Timeout, 10*time.Second),
 		DialKeepAliveTimeout: s.cfg.Timeout,
 	}
 	if d, ok := ctx.Deadline(); ok {
