@@ -348,11 +348,11 @@ func (s *Store) connect(ctx context.Context) (*clientv3.Client, error) {
 		return s.client, nil
 	}
 	cfg := clientv3.Config{
-		Endpoints:            s.cfg.Endpoints,
-		Username:             s.cfg.Username,
-		Password:             s.cfg.Password,
-		Logger:               zap.NewNop(),
-		DialTimeout:          s.cfg.Timeout,
+		Endpoints:   s.cfg.Endpoints,
+		Username:    s.cfg.Username,
+		Password:    s.cfg.Password,
+		Logger:      zap.NewNop(),
+		DialTimeout: s.cfg.Timeout,
 		// Pings more often than etcd's --grpc-keepalive-min-time (5 s)
 		// make it close the connection (too_many_pings).
 		DialKeepAliveTime:    max(s.cfg.Timeout, 10*time.Second),
