@@ -273,6 +273,35 @@ func badInputCases(guardDir string) []badCase {
 	r("pushgateway_url ftp", "pushgateway_url", "", map[string]any{"pushgateway_url": "ftp://127.0.0.1:1"})
 	r("unknown option", "retries", "Unsupported parameters for", map[string]any{"retries": 3})
 	r("unknown option differing in case", "ARGV", "Unsupported parameters for", map[string]any{"ARGV": []any{"true"}})
+	// Issue 15: retry policies name the entry and the field.
+	pol := func(kv ...any) map[string]any {
+		m := map[string]any{"name": "p", "match_rc": []any{1}}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i].(string)] = kv[i+1]
+		}
+		return m
+	}
+	policies := func(ps ...map[string]any) map[string]any {
+		l := make([]any, len(ps))
+		for i, p := range ps {
+			l[i] = p
+		}
+		return map[string]any{"retry_policies": l}
+	}
+	r("retry_policies bad regexp", "retry_policies[1].match_output", "not a valid regular expression",
+		policies(pol(), pol("name", "q", "match_output", "(?<=x)y")))
+	r("retry_policies unknown action", "action", "retry, stop", policies(pol("action", "later")))
+	r("retry_policies negative attempts", "retry_policies[0].attempts", "1 or greater", policies(pol("attempts", -1)))
+	r("retry_policies negative base", "retry_policies[0].base_seconds", "0 or greater", policies(pol("base_seconds", -1)))
+	r("retry_policies negative max delay", "retry_policies[0].max_delay_seconds", "0 or greater", policies(pol("max_delay_seconds", -0.5)))
+	r("retry_policies NaN factor", "factor", "", policies(pol("factor", "NaN")))
+	r("retry_policies factor below 1", "retry_policies[0].factor", "1 or greater", policies(pol("factor", 0.5)))
+	r("retry_policies no match", "retry_policies[0].match_output", "match_rc must be set", policies(map[string]any{"name": "p"}))
+	r("retry_policies duplicate name", "retry_policies[1].name", "earlier rule", policies(pol(), pol()))
+	r("retry_policies name with spaces", "retry_policies[0].name", "", policies(pol("name", "rate limited")))
+	r("retry_policies not a list of dicts", "retry_policies", "", map[string]any{"retry_policies": []any{"rate"}})
+	r("retry_policies unknown key", "retries", "", policies(pol("retries", 3)))
+	r("honor_retry_after not a boolean", "honor_retry_after", "is not a valid boolean", map[string]any{"honor_retry_after": "sure"})
 
 	// ---- slo_check -----------------------------------------------------
 	s := func(name, option, want string, args map[string]any) { add("slo_check", name, option, want, args) }

@@ -317,3 +317,83 @@ while [ ! -s %[1]s/gc ]; do sleep 0.01; done
 		})
 	}
 }
+
+// rateLimited answers like a rate-limited API: HTTP 429 with a Retry-After
+// header on its first run, 503 on its second, 200 after; with "deny" in its
+// argument it answers 401.
+func rateLimited(counter string) string {
+	return fmt.Sprintf(`n=$(cat %[1]s 2>/dev/null || echo 0); n=$((n+1)); echo $n > %[1]s
+case "$n" in
+1) printf 'HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\n' >&2; exit 22;;
+2) printf 'HTTP/1.1 503 Service Unavailable\r\n' >&2; exit 22;;
+*) echo '{"ok": true}';;
+esac`, counter)
+}
+
+// Issue 15: retry policies and Retry-After hints through ansible-playbook,
+// with the exact delays in history.
+func TestRetryCommandPoliciesInPlaybook(t *testing.T) {
+	c := testenv.InstallCollection(t)
+	dir := t.TempDir()
+	run := c.Playbook(t, retryPlay(dir, fmt.Sprintf(`
+    - name: rate limited
+      threader.guard.retry_command:
+        argv: [/bin/sh, -c, %q]
+        attempts: 3
+        base_seconds: 0.1
+        honor_retry_after: true
+        retry_policies:
+          - {name: unauthorized, match_output: "HTTP/[0-9.]+ 40[13]", action: stop}
+          - {name: rate-limited, match_output: "HTTP/[0-9.]+ 429", attempts: 6, base_seconds: 30, max_delay_seconds: 60}
+      register: rate
+    - name: unauthorized
+      threader.guard.retry_command:
+        cmd: sh -c 'printf "HTTP/1.1 401 Unauthorized\r\n" >&2; exit 22'
+        attempts: 5
+        base_seconds: 0
+        retry_policies:
+          - {name: unauthorized, match_output: "HTTP/[0-9.]+ 40[13]", action: stop}
+      ignore_errors: true
+`, rateLimited(filepath.Join(dir, "count")))))
+	if run.ExitCode != 0 {
+		t.Fatalf("playbook failed (%d):\n%s", run.ExitCode, run.Output)
+	}
+	rate := run.Task(t, "rate limited")
+	h := historyOf(t, rate)
+	// 429 with Retry-After: 1 -> 1 s (not the policy's 30 s); 503 matches no
+	// policy -> the task's 0.1 * 2 = 0.2 s.
+	if rate.Status != "ok" || len(h) != 3 || h[1]["delay_seconds"] != 1.0 || h[2]["delay_seconds"] != 0.2 ||
+		h[0]["policy"] != "rate-limited" || h[0]["hint_seconds"] != 1.0 || h[1]["policy"] != nil || h[1]["hint_seconds"] != nil {
+		t.Errorf("rate limited: %+v", rate.Result)
+	}
+	un := run.Task(t, "unauthorized")
+	if un.Status != "ignored" || un.Result["attempts"] != 1.0 || un.Result["stop_reason"] != "policy:unauthorized" ||
+		!strings.Contains(fmt.Sprint(un.Result["msg"]), "retry policy unauthorized says stop") {
+		t.Errorf("unauthorized: %+v", un.Result)
+	}
+}
+
+// The same through the CLI, with a policies file.
+func TestRetryCommandCLIPoliciesAndRetryAfter(t *testing.T) {
+	bin := testenv.BuildCLI(t, "retry_command")
+	dir := t.TempDir()
+	file := filepath.Join(dir, "policies.yml")
+	os.WriteFile(file, []byte("- {name: rate-limited, match_output: 'HTTP/[0-9.]+ 429', attempts: 6, base_seconds: 30}\n"), 0o600)
+	out, code := testenv.Run(t, nil, bin, "--honor-retry-after", "--policies-file", file, "--policy", "unauthorized:HTTP/[0-9.]+ 401:stop",
+		"3", "0.1", "--", "sh", "-c", rateLimited(filepath.Join(dir, "count")))
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	for _, want := range []string{"attempt 1/3 failed (rc=22); retrying in 1s (policy rate-limited, Retry-After 1s)", "attempt 2/3 failed (rc=22); retrying in 0.2s", "attempt 3/3 succeeded"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	out, code = testenv.Run(t, nil, bin, "--policy", "unauthorized:HTTP/[0-9.]+ 40[13]:stop", "5", "0", "--", "sh", "-c", `echo "HTTP/1.1 403 Forbidden" >&2; exit 22`)
+	if code != 1 || !strings.Contains(out, "attempt 1/5 failed (rc=22); not retrying: retry policy unauthorized says stop") {
+		t.Errorf("stop policy: exit %d:\n%s", code, out)
+	}
+	if out, code := testenv.Run(t, nil, bin, "--policy", "x:(:retry", "--", "true"); code != 2 || !strings.Contains(out, "--policy #1: match_output is not a valid regular expression") {
+		t.Errorf("bad policy: exit %d:\n%s", code, out)
+	}
+}

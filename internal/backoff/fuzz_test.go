@@ -47,3 +47,23 @@ func FuzzScheduleDelay(f *testing.F) {
 		}
 	})
 }
+
+// FuzzRetryAfterHint: any output gives either no hint or a non-negative
+// one, and a hint's digits appear in the output.
+func FuzzRetryAfterHint(f *testing.F) {
+	for _, s := range []string{"Retry-After: 5", "retry after 10 seconds", "Retry-After: 99999999999999999999", "retry-after:\t0", "RETRY   AFTER 3 secs", "Retry-After: -1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, ok := RetryAfterHint(s)
+		if !ok {
+			if d != 0 {
+				t.Fatalf("no hint but %v", d)
+			}
+			return
+		}
+		if d < 0 || d%time.Second != 0 && d != MaxDuration {
+			t.Fatalf("RetryAfterHint(%q) = %v", s, d)
+		}
+	})
+}

@@ -68,6 +68,12 @@ type Decision struct {
 	NextDelay time.Duration
 	// Stop is set when Retry is false: why the loop ends after this attempt.
 	Stop StopReason
+	// Rule is the name of the rule that decided, "" when none matched.
+	Rule string
+	// Hint is the retry-after hint that set NextDelay (before the MaxDelay
+	// cap), when HasHint; only with Policy.HonorRetryAfter.
+	Hint    time.Duration
+	HasHint bool
 }
 
 // Outcome summarises a finished loop.
@@ -110,6 +116,13 @@ type Policy struct {
 	// OnDecision, if set, is called after every attempt (exactly once per
 	// attempt, before any sleep).
 	OnDecision func(Decision)
+	// Rules decide failures by what they printed and their exit status
+	// before Attempts and Schedule do (adaptive.go); the first match wins.
+	// Only RunFailures gives them something to match.
+	Rules []Rule
+	// HonorRetryAfter lets a retry-after hint in a failed attempt's output
+	// replace the computed delay (adaptive.go).
+	HonorRetryAfter bool
 }
 
 // MinLimit is the smallest non-zero Timeout or Deadline. Zero means no limit,
@@ -128,7 +141,10 @@ func (p Policy) Validate() error {
 	if p.Deadline < 0 || p.Deadline > 0 && p.Deadline < MinLimit {
 		return fmt.Errorf("deadline must be 0 (none) or at least %v, got %v", MinLimit, p.Deadline)
 	}
-	return p.Schedule.Validate()
+	if err := p.Schedule.Validate(); err != nil {
+		return err
+	}
+	return validateRules(p.Rules)
 }
 
 // ErrInvalidPolicy wraps every validation error returned by Run.
@@ -143,6 +159,15 @@ var ErrInvalidPolicy = errors.New("invalid retry policy")
 // attempt function receives ctx and should stop early), or cuts a sleep short.
 // An attempt that reports Succeeded wins even if ctx was canceled meanwhile.
 func (p Policy) Run(ctx context.Context, attempt func(context.Context, Try) Verdict) (Outcome, error) {
+	return p.RunFailures(ctx, func(ctx context.Context, tr Try) (Verdict, Failure) {
+		return attempt(ctx, tr), Failure{}
+	})
+}
+
+// RunFailures is Run for an attempt function that also describes its
+// failure, so that Rules and HonorRetryAfter can judge it. The Failure of a
+// successful attempt is ignored.
+func (p Policy) RunFailures(ctx context.Context, attempt func(context.Context, Try) (Verdict, Failure)) (Outcome, error) {
 	if err := p.Validate(); err != nil {
 		return Outcome{}, fmt.Errorf("%w: %v", ErrInvalidPolicy, err)
 	}
@@ -160,6 +185,7 @@ func (p Policy) Run(ctx context.Context, attempt func(context.Context, Try) Verd
 	}
 
 	try := Try{Number: 1}
+	seen := ruleState{}
 	for {
 		if ctx.Err() != nil {
 			return finish(StopCanceled)
@@ -175,9 +201,9 @@ func (p Policy) Run(ctx context.Context, attempt func(context.Context, Try) Verd
 			}
 		}
 
-		verdict := attempt(ctx, try)
+		verdict, failure := attempt(ctx, try)
 		out.Attempts = try.Number
-		d := p.decide(ctx, try, verdict, remaining)
+		d := p.decide(ctx, try, verdict, failure, seen, remaining)
 		if p.OnDecision != nil {
 			p.OnDecision(d)
 		}
@@ -194,25 +220,31 @@ func (p Policy) Run(ctx context.Context, attempt func(context.Context, Try) Verd
 	}
 }
 
-// decide turns an attempt's verdict into what the loop does next.
-func (p Policy) decide(ctx context.Context, try Try, v Verdict, remaining func() time.Duration) Decision {
-	d := Decision{Try: try, Verdict: v}
+// decide turns an attempt's verdict (or the rule its failure matches) into
+// what the loop does next.
+func (p Policy) decide(ctx context.Context, try Try, v Verdict, f Failure, seen ruleState, remaining func() time.Duration) Decision {
 	switch {
 	case v == Succeeded:
-		d.Stop = StopSucceeded
+		return Decision{Try: try, Verdict: v, Stop: StopSucceeded}
 	case ctx.Err() != nil:
-		d.Stop = StopCanceled
-	case v != Retryable:
-		d.Stop = StopNotRetryable
-	case try.Number >= p.Attempts:
-		d.Stop = StopExhausted
-	default:
-		d.NextDelay = p.Schedule.Delay(try.Number)
-		if p.Deadline > 0 && d.NextDelay >= remaining() {
-			d.Stop = StopDeadline
-		} else {
+		return Decision{Try: try, Verdict: v, Stop: StopCanceled}
+	}
+	d, sched, matched := p.adapt(try, f, seen)
+	d.Try, d.Verdict = try, v
+	if !matched {
+		switch {
+		case v != Retryable:
+			d.Stop = StopNotRetryable
+		case try.Number >= p.Attempts:
+			d.Stop = StopExhausted
+		default:
+			d.NextDelay = p.Schedule.Delay(try.Number)
 			d.Retry = true
 		}
+	}
+	p.applyHint(&d, f, sched)
+	if d.Retry && p.Deadline > 0 && d.NextDelay >= remaining() {
+		d.Retry, d.Stop = false, StopDeadline
 	}
 	return d
 }

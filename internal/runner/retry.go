@@ -41,6 +41,14 @@ type Retry struct {
 	// RetryOnOutput, when set, must match stdout or stderr of a failed
 	// attempt for it to be retried.
 	RetryOnOutput *regexp.Regexp
+	// Policies decide failed attempts by their output (stdout, a newline,
+	// stderr) and exit status before RetryOnRC and RetryOnOutput do; see
+	// backoff's adaptive.go. A command that could not start or was
+	// interrupted is never retried, whatever they say.
+	Policies []backoff.Rule
+	// HonorRetryAfter lets a "Retry-After: N" hint in a failed attempt's
+	// output replace the computed delay.
+	HonorRetryAfter bool
 	// OnAttempt, if set, is called once after every attempt, when it is
 	// known whether another attempt follows (for logs and metrics).
 	OnAttempt func(Attempt)
@@ -77,6 +85,12 @@ type Attempt struct {
 	Stop backoff.StopReason
 	// Why explains a failure that was not retried ("rc 2 is not in retry_on_rc").
 	Why string
+	// Policy names the policy that decided after this attempt ("" for none).
+	Policy string
+	// Hint is the retry-after hint found in the output when HasHint (only
+	// with HonorRetryAfter); NextDelay is the delay actually used.
+	Hint    time.Duration
+	HasHint bool
 }
 
 // Report is the result of a whole Retry run.
@@ -101,20 +115,35 @@ func (r Retry) Validate() error {
 	if err := r.Command.Validate(); err != nil {
 		return err
 	}
-	if r.RetryOnOutput != nil && r.Command.Passthrough {
-		return errors.New("retry_on_output needs the output captured, but Command.Passthrough is set")
+	if r.Command.Passthrough && r.NeedsOutput() {
+		return errors.New("retry_on_output, retry policies and honor_retry_after need the output captured, but Command.Passthrough is set")
 	}
 	return r.policy(nil).Validate()
 }
 
+// NeedsOutput reports whether deciding a failure reads the attempt's output.
+func (r Retry) NeedsOutput() bool {
+	if r.RetryOnOutput != nil || r.HonorRetryAfter {
+		return true
+	}
+	for _, p := range r.Policies {
+		if p.MatchOutput != nil {
+			return true
+		}
+	}
+	return false
+}
+
 func (r Retry) policy(onDecision func(backoff.Decision)) backoff.Policy {
 	return backoff.Policy{
-		Attempts:   r.Attempts,
-		Schedule:   r.Schedule,
-		Timeout:    r.Command.Timeout,
-		Deadline:   r.Deadline,
-		Clock:      r.Clock,
-		OnDecision: onDecision,
+		Attempts:        r.Attempts,
+		Schedule:        r.Schedule,
+		Timeout:         r.Command.Timeout,
+		Deadline:        r.Deadline,
+		Clock:           r.Clock,
+		OnDecision:      onDecision,
+		Rules:           r.Policies,
+		HonorRetryAfter: r.HonorRetryAfter,
 	}
 }
 
@@ -130,14 +159,14 @@ func (r Retry) Run(ctx context.Context) (Report, error) {
 	var lastErr error
 	var why string
 
-	attempt := func(ctx context.Context, try backoff.Try) backoff.Verdict {
+	attempt := func(ctx context.Context, try backoff.Try) (backoff.Verdict, backoff.Failure) {
 		cmd := r.Command
 		cmd.Timeout = try.Timeout
 		res, err := Run(ctx, cmd)
 		rep.Last, lastErr = res, err
 		v, reason := r.verdict(res, err)
 		why = reason
-		return v
+		return v, failure(res, err)
 	}
 	onDecision := func(d backoff.Decision) {
 		a := Attempt{
@@ -145,6 +174,7 @@ func (r Retry) Run(ctx context.Context) (Report, error) {
 			Duration: rep.Last.Duration, Delay: d.Try.Delay, Interrupted: rep.Last.Interrupted, Err: lastErr,
 			Leftovers: rep.Last.Leftovers,
 			Retry:     d.Retry, NextDelay: d.NextDelay, Stop: d.Stop,
+			Policy: d.Rule, Hint: d.Hint, HasHint: d.HasHint,
 		}
 		if d.Stop == backoff.StopNotRetryable {
 			a.Why = why
@@ -155,7 +185,7 @@ func (r Retry) Run(ctx context.Context) (Report, error) {
 		}
 	}
 
-	out, err := r.policy(onDecision).Run(ctx, attempt)
+	out, err := r.policy(onDecision).RunFailures(ctx, attempt)
 	if err != nil {
 		return Report{}, err
 	}
@@ -180,6 +210,15 @@ func (r Retry) verdict(res Result, err error) (backoff.Verdict, string) {
 		return backoff.Permanent, "the output does not match retry_on_output"
 	}
 	return backoff.Retryable, ""
+}
+
+// failure describes an attempt to the policies; one that could not start or
+// was interrupted is not theirs to judge.
+func failure(res Result, err error) backoff.Failure {
+	if err != nil || res.Interrupted {
+		return backoff.Failure{}
+	}
+	return backoff.Failure{Ran: true, RC: res.RC, Output: res.Stdout + "\n" + res.Stderr}
 }
 
 // messageTailBytes is how much of the end of the output a failure message quotes.
@@ -212,6 +251,9 @@ func (r Report) Message() string {
 		fmt.Fprintf(&b, "; not retried: %s", last.Why)
 	case backoff.StopDeadline:
 		fmt.Fprintf(&b, "; stopped: a %s delay would pass the %s deadline", Seconds(last.NextDelay), Seconds(r.Deadline))
+	}
+	if name, ok := r.Stop.Rule(); ok {
+		fmt.Fprintf(&b, "; not retried: retry policy %s says stop", name)
 	}
 	if end := outputEnd(r.Last); end != "" {
 		b.WriteString(": ")

@@ -273,3 +273,61 @@ func TestSeconds(t *testing.T) {
 		}
 	}
 }
+
+// Policies see stdout and stderr of a real process; a stop policy ends the
+// run with its name, and a hint sets the delay.
+func TestPoliciesAndRetryAfterHintOnRealProcesses(t *testing.T) {
+	fake := clock.NewFake(epoch)
+	rep, err := Retry{
+		Command:  Command{Argv: counter(t, []int{1, 1, 3}, "HTTP 429; Retry-After: 12", "HTTP 503", "401 unauthorized")},
+		Attempts: 5,
+		Schedule: backoff.Schedule{Base: time.Second},
+		Policies: []backoff.Rule{
+			{Name: "auth", MatchOutput: regexp.MustCompile(`unauthorized`), Action: backoff.ActionStop},
+			{Name: "rate", MatchOutput: regexp.MustCompile(`HTTP 429`), Attempts: 5, Schedule: backoff.Schedule{Base: 30 * time.Second}},
+		},
+		HonorRetryAfter: true,
+		RetryOnRC:       []int{9}, // policies decide before this filter
+		Clock:           fake,
+	}.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// attempt 1 matches rate (hint 12s); attempt 2 matches nothing and rc 1
+	// is not in retry_on_rc: not retried.
+	if rep.Stop != backoff.StopNotRetryable || len(rep.History) != 2 {
+		t.Fatalf("report %+v", rep)
+	}
+	h := rep.History[0]
+	if h.Policy != "rate" || !h.HasHint || h.Hint != 12*time.Second || h.NextDelay != 12*time.Second {
+		t.Fatalf("attempt 1 %+v", h)
+	}
+	if rep.History[1].Policy != "" || rep.History[1].Delay != 12*time.Second {
+		t.Fatalf("attempt 2 %+v", rep.History[1])
+	}
+}
+
+func TestStopPolicyNamesItselfInTheMessage(t *testing.T) {
+	rep, err := Retry{
+		Command:  Command{Argv: counter(t, []int{1, 3}, "busy", "401 unauthorized")},
+		Attempts: 5,
+		Policies: []backoff.Rule{{Name: "auth", MatchRC: []int{3}, Action: backoff.ActionStop}},
+		Clock:    clock.NewFake(epoch),
+	}.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Stop != backoff.StopByRule("auth") || len(rep.History) != 2 || rep.History[1].Policy != "auth" {
+		t.Fatalf("report %+v", rep)
+	}
+	if msg := rep.Message(); !strings.Contains(msg, "retry policy auth says stop") {
+		t.Fatalf("message %q", msg)
+	}
+}
+
+func TestPoliciesReadingOutputRefusePassthrough(t *testing.T) {
+	err := Retry{Command: Command{Argv: []string{"true"}, Passthrough: true}, Attempts: 1, HonorRetryAfter: true}.Validate()
+	if err == nil || !strings.Contains(err.Error(), "honor_retry_after") {
+		t.Fatalf("got %v", err)
+	}
+}

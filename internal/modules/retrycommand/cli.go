@@ -78,9 +78,9 @@ func cli(ctx context.Context, args []string, stdin *os.File, stdout, stderr io.W
 	}
 	defer obs.FinishCLI(stderr) // publishing failures are warnings, the exit code stays
 	job.Command.Stdout, job.Command.Stderr = stdout, stderr
-	// Without retry_on_output nothing needs the output: the child writes to
+	// When nothing reads the output (retry_on_output, policies, hints): the child writes to
 	// our stdout and stderr itself, as under retry_backoff.sh.
-	job.Command.Passthrough = job.RetryOnOutput == nil
+	job.Command.Passthrough = !job.NeedsOutput()
 	job.Command.StdinFile = childStdin(stdin)
 	prefix := "retry_command: "
 	if cf.name != "" {
@@ -128,13 +128,32 @@ func attemptLine(a runner.Attempt, max int) string {
 		}
 		return head + " succeeded"
 	case a.Retry:
-		return fmt.Sprintf("%s failed (%s); retrying in %s", head, runner.Describe(a), runner.Seconds(a.NextDelay))
+		return fmt.Sprintf("%s failed (%s); retrying in %s%s", head, runner.Describe(a), runner.Seconds(a.NextDelay), decidedBy(a))
 	case a.Stop == backoff.StopNotRetryable:
 		return fmt.Sprintf("%s failed (%s); not retrying: %s", head, runner.Describe(a), a.Why)
 	case a.Stop == backoff.StopDeadline:
-		return fmt.Sprintf("%s failed (%s); giving up: the next delay of %s would pass the deadline", head, runner.Describe(a), runner.Seconds(a.NextDelay))
+		return fmt.Sprintf("%s failed (%s); giving up: the next delay of %s%s would pass the deadline", head, runner.Describe(a), runner.Seconds(a.NextDelay), decidedBy(a))
 	}
-	return fmt.Sprintf("%s failed (%s); giving up", head, runner.Describe(a))
+	if name, ok := a.Stop.Rule(); ok {
+		return fmt.Sprintf("%s failed (%s); not retrying: retry policy %s says stop", head, runner.Describe(a), name)
+	}
+	return fmt.Sprintf("%s failed (%s); giving up%s", head, runner.Describe(a), decidedBy(a))
+}
+
+// decidedBy names the policy and the retry-after hint behind a delay:
+// " (policy rate-limited, Retry-After 30s)".
+func decidedBy(a runner.Attempt) string {
+	var parts []string
+	if a.Policy != "" {
+		parts = append(parts, "policy "+a.Policy)
+	}
+	if a.HasHint {
+		parts = append(parts, "Retry-After "+runner.Seconds(a.Hint))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
 }
 
 // leftoversNote says that an attempt left processes running, which were
@@ -173,8 +192,10 @@ type cliFlags struct {
 	factor                                 float64
 	maxDelay, timeout, killGrace, deadline secondsFlag
 	jitter, retryOnOutput, name            string
-	rollback                               bool
+	rollback, honorRetryAfter              bool
 	retryOnRC                              rcList
+	policies                               policyFlags
+	policiesFile                           string
 	observe                                observe.Flags
 }
 
@@ -193,6 +214,9 @@ func parseCLI(args []string, stderr io.Writer) (runner.Retry, cliFlags, error) {
 	fs.StringVar(&f.retryOnOutput, "retry-on-output", "", "retry only when stdout or stderr matches this regular expression (Go RE2)")
 	fs.StringVar(&f.name, "name", "", "name of this step in log lines and metrics (default retry_command)")
 	fs.BoolVar(&f.rollback, "rollback", false, "the command is a rollback: also publish its outcome as rollback metrics and log a rollback line")
+	fs.BoolVar(&f.honorRetryAfter, "honor-retry-after", false, "a 'Retry-After: N' or 'retry after N seconds' hint in a failed attempt's output sets the next delay (capped by --max-delay; never past --deadline)")
+	fs.Var(&f.policies, "policy", "retry policy NAME:REGEX:ACTION[:attempts[:base[:factor]]] (repeatable; the first that matches a failure's output decides; ACTION retry or stop)")
+	fs.StringVar(&f.policiesFile, "policies-file", "", "YAML list of retry policies, with the keys of the module's retry_policies (checked after the --policy flags)")
 	f.observe.Register(fs)
 
 	positional, command, err := splitArgs(fs, args)
@@ -232,7 +256,44 @@ func parseCLI(args []string, stderr io.Writer) (runner.Retry, cliFlags, error) {
 		}
 		job.RetryOnOutput = re
 	}
+	job.HonorRetryAfter = f.honorRetryAfter
+	if job.Policies, err = cliPolicies(f, job); err != nil {
+		return runner.Retry{}, f, err
+	}
 	return job, f, job.Validate()
+}
+
+// cliPolicies builds the --policy flags' policies, then the policies file's.
+func cliPolicies(f cliFlags, job runner.Retry) ([]backoff.Rule, error) {
+	specs := []policySpec(f.policies)
+	if f.policiesFile != "" {
+		fromFile, err := readPoliciesFile(f.policiesFile)
+		if err != nil {
+			return nil, fmt.Errorf("--policies-file %s: %v", f.policiesFile, err)
+		}
+		specs = append(specs, fromFile...)
+	}
+	rules, err := buildPolicies(specs, job)
+	var re *backoff.RuleError
+	if errors.As(err, &re) && re.Index >= len(f.policies) {
+		re.Index -= len(f.policies)
+		return nil, policyError("--policies-file "+f.policiesFile, re)
+	}
+	return rules, policyError("--policy", err)
+}
+
+// policyFlags collects --policy values.
+type policyFlags []policySpec
+
+func (l *policyFlags) String() string { return fmt.Sprintf("%d policies", len(*l)) }
+
+func (l *policyFlags) Set(v string) error {
+	s, err := policyFlag(v)
+	if err != nil {
+		return err
+	}
+	*l = append(*l, s)
+	return nil
 }
 
 // splitArgs parses flags anywhere before the command and returns the

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -176,5 +178,78 @@ func TestAttemptLine(t *testing.T) {
 	}
 	if leftoversNote(runner.Attempt{Number: 1}) != "" {
 		t.Error("a note without leftovers")
+	}
+}
+
+// Issue 15: --policy, --policies-file and --honor-retry-after.
+func TestCLIPolicies(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "policies.yml")
+	if err := os.WriteFile(file, []byte("- name: rate\n  match_output: 'HTTP/[0-9.]+ 429'\n  attempts: 9\n  max_delay_seconds: 120\n- name: auth\n  match_rc: [77]\n  action: stop\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	job := parse(t, "--honor-retry-after", "--policy", "conn:dial tcp: i/o timeout:retry:6:0.5:3", "--policy", "denied:denied:stop",
+		"--policies-file", file, "4", "1", "--", "true")
+	if !job.HonorRetryAfter || len(job.Policies) != 4 {
+		t.Fatalf("job %+v", job)
+	}
+	conn, denied, rate, auth := job.Policies[0], job.Policies[1], job.Policies[2], job.Policies[3]
+	if conn.Name != "conn" || conn.MatchOutput.String() != "dial tcp: i/o timeout" || conn.Action != backoff.ActionRetry ||
+		conn.Attempts != 6 || conn.Schedule.Base != 500*time.Millisecond || conn.Schedule.Factor != 3 {
+		t.Fatalf("conn %+v", conn)
+	}
+	if denied.Action != backoff.ActionStop || denied.Attempts != 4 || denied.Schedule.Base != time.Second {
+		t.Fatalf("denied inherits the task's: %+v", denied)
+	}
+	if rate.Attempts != 9 || rate.Schedule.MaxDelay != 120*time.Second || rate.Schedule.Base != time.Second || auth.Action != backoff.ActionStop || !slices.Equal(auth.MatchRC, []int{77}) {
+		t.Fatalf("file policies %+v %+v", rate, auth)
+	}
+}
+
+func TestCLIPolicyErrorsNameTheFlag(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yml")
+	os.WriteFile(bad, []byte("- name: a\n  match_output: '('\n"), 0o600)
+	unknown := filepath.Join(dir, "unknown.yml")
+	os.WriteFile(unknown, []byte("- name: a\n  match_rc: [1]\n  retries: 3\n"), 0o600)
+	dup := filepath.Join(dir, "dup.yml")
+	os.WriteFile(dup, []byte("- name: a\n  match_rc: [1]\n"), 0o600)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--policy", "a:(:retry"}, "--policy #1: match_output is not a valid regular expression"},
+		{[]string{"--policy", "a:x:later"}, `invalid value "a:x:later" for flag -policy: want NAME:REGEX:ACTION`},
+		{[]string{"--policy", "a:x:retry:-1"}, "--policy #1: attempts must be 1 or greater, got: -1"},
+		{[]string{"--policy", "a:x:retry:2:-3"}, "--policy #1: base_seconds must be 0 or greater, got: -3"},
+		{[]string{"--policy", "a:x:retry:2:1:0.5"}, "--policy #1: factor must be a finite number, 1 or greater"},
+		{[]string{"--policy", "a:x:retry", "--policy", "b:x:stop", "--policy", "b:y:stop"}, `--policy #3: name "b" is used by an earlier rule`},
+		{[]string{"--policy", "a b:x:stop"}, "--policy #1: name must be 1 to 64 characters"},
+		{[]string{"--policies-file", bad}, "--policies-file " + bad + ": entry 0: match_output is not a valid regular expression"},
+		{[]string{"--policies-file", unknown}, "field retries not found"},
+		{[]string{"--policy", "a:x:stop", "--policies-file", dup}, "--policies-file " + dup + `: entry 0: name "a" is used by an earlier rule`},
+		{[]string{"--policies-file", filepath.Join(dir, "missing.yml")}, "--policies-file " + filepath.Join(dir, "missing.yml") + ": open"},
+	} {
+		_, _, err := parseCLI(append(c.args, "--", "true"), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("parseCLI(%q): error %v, want %q", c.args, err, c.want)
+		}
+	}
+}
+
+func TestCLIPolicyLogLinesWithExactDelays(t *testing.T) {
+	counter := filepath.Join(t.TempDir(), "n")
+	script := `n=$(cat ` + counter + ` 2>/dev/null || echo 0); n=$((n+1)); echo $n > ` + counter + `
+case $n in 1) echo "HTTP/1.1 429 Retry-After: 0" >&2; exit 22;; 2) echo "busy"; exit 1;; *) echo "HTTP/1.1 401" >&2; exit 22;; esac`
+	var stderr strings.Builder
+	code := cli(context.Background(), []string{"--honor-retry-after", "--policy", "rate:HTTP/[0-9.]+ 429:retry:5:0.3",
+		"--policy", "auth:HTTP/[0-9.]+ 401:stop", "5", "0", "--", "sh", "-c", script}, nil, io.Discard, &stderr)
+	// The command's own stderr is passed on between the log lines.
+	want := "HTTP/1.1 429 Retry-After: 0\n" +
+		"retry_command: attempt 1/5 failed (rc=22); retrying in 0s (policy rate, Retry-After 0s)\n" +
+		"retry_command: attempt 2/5 failed (rc=1); retrying in 0s\n" +
+		"HTTP/1.1 401\n" +
+		"retry_command: attempt 3/5 failed (rc=22); not retrying: retry policy auth says stop\n"
+	if code != 1 || stderr.String() != want {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr.String())
 	}
 }

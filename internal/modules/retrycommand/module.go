@@ -45,6 +45,18 @@ var spec = ansiblemod.Spec{
 		"removes":            {Type: ansiblemod.Path},
 		"name":               {Type: ansiblemod.Str},
 		"rollback":           {Type: ansiblemod.Bool, Default: false},
+		"retry_policies": {Type: ansiblemod.List, Elements: ansiblemod.Dict, Options: map[string]ansiblemod.Option{
+			"name":              {Type: ansiblemod.Str, Required: true},
+			"match_output":      {Type: ansiblemod.Str},
+			"match_rc":          {Type: ansiblemod.List, Elements: ansiblemod.Int},
+			"action":            {Type: ansiblemod.Str, Default: "retry", Choices: []any{"retry", "stop"}},
+			"attempts":          {Type: ansiblemod.Int},
+			"base_seconds":      {Type: ansiblemod.Float},
+			"factor":            {Type: ansiblemod.Float},
+			"max_delay_seconds": {Type: ansiblemod.Float},
+			"jitter":            {Type: ansiblemod.Str, Choices: []any{"none", "full", "equal"}},
+		}},
+		"honor_retry_after": {Type: ansiblemod.Bool, Default: false},
 	}),
 	MutuallyExclusive: [][]string{{"argv", "cmd"}},
 	RequiredOneOf:     [][]string{{"argv", "cmd"}},
@@ -152,6 +164,10 @@ func moduleJob(m *ansiblemod.Module) (runner.Retry, error) {
 			return runner.Retry{}, fmt.Errorf("value of retry_on_output is not a valid regular expression (Go RE2 syntax): %v", err)
 		}
 		job.RetryOnOutput = re
+	}
+	job.HonorRetryAfter = m.Bool("honor_retry_after")
+	if job.Policies, err = buildPolicies(moduleSpecs(m.List("retry_policies")), job); err != nil {
+		return runner.Retry{}, policyError("retry_policies", err)
 	}
 	if env := m.Dict("env"); len(env) > 0 {
 		job.Command.Env = map[string]string{}
@@ -297,6 +313,13 @@ func moduleResult(job runner.Retry, rep runner.Report) ansiblemod.Result {
 		if a.Signal != "" {
 			sig = a.Signal
 		}
+		var policy, hint any
+		if a.Policy != "" {
+			policy = a.Policy
+		}
+		if a.HasHint {
+			hint = roundSeconds(a.Hint)
+		}
 		history = append(history, map[string]any{
 			"attempt":          a.Number,
 			"rc":               a.RC,
@@ -304,6 +327,8 @@ func moduleResult(job runner.Retry, rep runner.Report) ansiblemod.Result {
 			"delay_seconds":    roundSeconds(a.Delay),
 			"timed_out":        a.TimedOut,
 			"signal":           sig,
+			"policy":           policy,
+			"hint_seconds":     hint,
 		})
 	}
 	res := ansiblemod.Result{

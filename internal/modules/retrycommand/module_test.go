@@ -241,3 +241,93 @@ while [ ! -s %[1]s/gc ]; do sleep 0.01; done
 		}
 	}
 }
+
+// outputs is a command whose run n prints the n-th line of lines on stderr
+// and exits with the n-th code (the last ones repeat).
+func outputs(t *testing.T, codes []int, lines ...string) []string {
+	file := filepath.Join(t.TempDir(), "count")
+	var cases strings.Builder
+	for i, c := range codes {
+		pattern := strconv.Itoa(i + 1)
+		if i == len(codes)-1 {
+			pattern = "*"
+		}
+		fmt.Fprintf(&cases, "%s) echo '%s' >&2; exit %d;;\n", pattern, lines[min(i, len(lines)-1)], c)
+	}
+	return []string{"/bin/sh", "-c", fmt.Sprintf("n=$(cat %[1]s 2>/dev/null || echo 0); n=$((n+1)); echo $n > %[1]s\ncase $n in\n%[2]sesac", file, cases.String())}
+}
+
+// Issue 15: policies and hints decide the delays, recorded exactly in history.
+func TestModuleRetryPoliciesAndRetryAfterHint(t *testing.T) {
+	res, code := invoke(t, map[string]any{
+		"argv":     outputs(t, []int{22, 22, 1, 0}, "HTTP/1.1 429\nRetry-After: 1", "HTTP/1.1 429", "boom", "ok"),
+		"attempts": 4, "base_seconds": 0.05, "honor_retry_after": true,
+		"retry_policies": []any{
+			map[string]any{"name": "unauthorized", "match_output": "HTTP/[0-9.]+ 401", "action": "stop"},
+			map[string]any{"name": "rate-limited", "match_output": "HTTP/[0-9.]+ 429", "attempts": 4, "base_seconds": 0.2, "factor": 3},
+		},
+	})
+	if code != 0 || res["stop_reason"] != "succeeded" || res["attempts"] != 4.0 {
+		t.Fatalf("exit %d, result %v", code, res)
+	}
+	h := history(t, res)
+	// 1: rate-limited, hint 1s; 2: rate-limited, its 2nd match: 0.2*3 = 0.6s;
+	// 3: no policy, the task's delay after attempt 3: 0.05*2^2 = 0.2s.
+	want := []struct {
+		delay  float64
+		policy any
+		hint   any
+	}{{0, "rate-limited", 1.0}, {1, "rate-limited", nil}, {0.6, nil, nil}, {0.2, nil, nil}}
+	for i, w := range want {
+		if h[i]["delay_seconds"] != w.delay || h[i]["policy"] != w.policy || h[i]["hint_seconds"] != w.hint {
+			t.Fatalf("history[%d] = %v, want delay %v policy %v hint %v", i, h[i], w.delay, w.policy, w.hint)
+		}
+	}
+}
+
+func TestModuleStopPolicy(t *testing.T) {
+	res, code := invoke(t, map[string]any{
+		"argv":     outputs(t, []int{1, 22}, "busy", "HTTP/1.1 401 Unauthorized"),
+		"attempts": 5, "base_seconds": 0,
+		"retry_policies": []any{map[string]any{"name": "unauthorized", "match_output": "HTTP/[0-9.]+ 401", "match_rc": []int{22}, "action": "stop"}},
+	})
+	msg, _ := res["msg"].(string)
+	if code == 0 || res["stop_reason"] != "policy:unauthorized" || res["attempts"] != 2.0 || !strings.Contains(msg, "retry policy unauthorized says stop") {
+		t.Fatalf("exit %d, result %v", code, res)
+	}
+	if h := history(t, res); h[0]["policy"] != nil || h[1]["policy"] != "unauthorized" {
+		t.Fatalf("history %v", h)
+	}
+}
+
+func TestModuleBadRetryPolicies(t *testing.T) {
+	policy := func(kv ...any) map[string]any {
+		m := map[string]any{"name": "p", "match_rc": []int{1}}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i].(string)] = kv[i+1]
+		}
+		return m
+	}
+	cases := []struct {
+		policies []any
+		want     string
+	}{
+		{[]any{policy(), policy("name", "q", "match_output", "(")}, "value of retry_policies[1].match_output is not a valid regular expression"},
+		{[]any{policy("action", "later")}, "action"},
+		{[]any{policy("attempts", 0)}, "value of retry_policies[0].attempts must be 1 or greater, got: 0"},
+		{[]any{policy("base_seconds", -1)}, "value of retry_policies[0].base_seconds must be 0 or greater, got: -1"},
+		{[]any{policy("max_delay_seconds", -2)}, "value of retry_policies[0].max_delay_seconds must be 0 or greater, got: -2"},
+		{[]any{policy("factor", 0.5)}, "value of retry_policies[0].factor must be a finite number, 1 or greater, got: 0.5"},
+		{[]any{policy(), policy()}, `value of retry_policies[1].name "p" is used by an earlier rule`},
+		{[]any{policy("name", "a b")}, "value of retry_policies[0].name must be 1 to 64 characters"},
+		{[]any{map[string]any{"name": "p"}}, "value of retry_policies[0].match_output or match_rc must be set"},
+		{[]any{map[string]any{"match_rc": []int{1}}}, "name"},
+	}
+	for _, c := range cases {
+		res, code := invoke(t, map[string]any{"cmd": "true", "retry_policies": c.policies})
+		msg, _ := res["msg"].(string)
+		if code == 0 || res["failed"] != true || !strings.Contains(msg, c.want) {
+			t.Errorf("%v: exit %d, msg %q; want failure containing %q", c.policies, code, msg, c.want)
+		}
+	}
+}
