@@ -32,11 +32,16 @@ The cache (it runs as whoever the module runs as, root included):
   ``threader_guard_cache_dir`` D (absolute, or ``~/...``), ``D/threader.guard-UID``:
   a directory the user names, possibly shared like /var/tmp, is never
   chmod-ed or pruned, only that subdirectory is the plugin's.
+- The directory holding ROOT is resolved once (``cd -P``): every later
+  path goes through no symlink, so one that someone else can repoint (say in
+  /var/tmp) cannot send the check to one tree and exec to another.
 - Nothing in it is executed, and no stat record believed, unless every
   directory from ROOT down is owned by that user, not a symlink and writable
   by nobody else, and the binary and record are regular files of that user;
-  the directory holding ROOT must be that user's or root's and writable by
-  others only if sticky (``safe`` in FUNCTIONS: one stat for the path).
+  the directory holding ROOT and every directory above it, up to /, must be
+  that user's or root's and writable by others only if sticky (``safe`` in
+  FUNCTIONS: one stat for the path), so no one else can rename a directory
+  on the way between the check and the exec.
 - A ROOT that fails is never used nor removed: a private ``ROOT.XXXXXX``
   (mktemp -d) beside it is used instead, and found again by later tasks. An
   unsafe directory holding ROOT fails the task, naming it.
@@ -168,32 +173,51 @@ def cache_location_script(cache_dir):
 # (executed, or its stat record believed) unless the path to it is safe:
 # whoever can write to a directory on the way can swap what is below it.
 #
-# safe TYPES PATH...: letter i of TYPES says what PATH i must be.
-#   p  the directory holding the cache root (symlinks followed): owned by this
-#      user or root, and writable by nobody else unless sticky (like /tmp),
-#      so no one else can rename or replace the root in it;
-#   d  a directory, -  a regular file: not a symlink, owned by this user and
-#      writable by nobody else (a FIFO or device is never opened).
-#   One stat for all paths: cheap enough to run before every task.
+# resolve: sets p to the real path of the directory holding the cache (no
+#   symlink left in it); fails, leaving p, when it cannot be entered. Later paths
+#   never go through a symlink someone else could repoint between the check
+#   and the exec.
+# safe TYPES PATH...: letter i of TYPES says what PATH i must be (lstat: a
+#   symlink, FIFO or device is none of them, and is never opened).
+#   p  the directory holding the cache root, and (added here) every directory
+#      above it up to /: owned by this user or root, and writable by nobody
+#      else unless sticky (like /tmp), so no one else can rename or replace
+#      anything on the way;
+#   d  a directory, -  a regular file: owned by this user and writable by
+#      nobody else.
+#   One stat for all paths: cheap enough to run before every task. On
+#   failure, bad is the path that failed.
 # pick: sets r to the cache root: $p/$n if it is missing or safe, else a
 #   private $p/$n.XXXXXX made before (mktemp -d), else empty. A root someone
 #   else made, a symlink or a writable one is never used, never removed.
 # unsafe PATH: stops, naming PATH, its owner and mode.
-FUNCTIONS = r"""safe() {
-	t=$1 k=$1
+FUNCTIONS = r"""resolve() {
+	q=$(CDPATH='' cd -P -- "$p" 2>/dev/null && pwd -P) && [ -n "$q" ] && p=$q
+}
+safe() {
+	t=$1 k=$1 bad=
 	shift
 	for f; do
-		case $k in p*) ;; *) [ ! -L "$f" ] || return 1 ;; esac
+		case $k in p*)
+			c=${f%/*}
+			while :; do
+				set -- "$@" "${c:-/}"
+				t=${t}p
+				[ -n "$c" ] || break
+				c=${c%/*}
+			done ;;
+		esac
 		k=${k#?}
 	done
-	for m in $(stat -L -c %u:%A -- "$@" 2>/dev/null) .; do
+	for m in $(stat -c %u:%A -- "$@" 2>/dev/null) .; do
 		case ${t%"${t#?}"}:$m in
 		:.) return 0 ;;
 		p:"$u":d????[!w]??[!w]? | p:0:d????[!w]??[!w]? | p:"$u":d????????[tT] | p:0:d????????[tT]) ;;
 		d:"$u":d????[!w]??[!w]? | -:"$u":-????[!w]??[!w]?) ;;
-		*) return 1 ;;
+		*) bad=${1:-?}; return 1 ;;
 		esac
 		t=${t#?}
+		shift
 	done
 }
 pick() {
@@ -206,7 +230,7 @@ pick() {
 	r=
 }
 unsafe() {
-	echo "@UNSAFE@ $(stat -L -c %U\(%u\):%A -- "$1" 2>/dev/null || echo unknown:unknown) $1"
+	echo "@UNSAFE@ $(stat -c %U\(%u\):%A -- "$1" 2>/dev/null || echo unknown:unknown) $1"
 	exit 0
 }""".replace("@UNSAFE@", UNSAFE)
 
@@ -253,12 +277,12 @@ def launch_script(binaries, cache_dir, run):
     return "\n".join(
         [
             preamble(select_script(binaries), cache_dir),
+            "resolve || " + missing,
             "r=$p/$n d=$p/$n/$h b=$p/$n/$h/%s s='' v='' k=''" % BINARY,
             'if safe pdd-- "$p" "$r" "$d" "$b" "$b.ok"; then',
             "\tk=1",
             "else",
-            '\t{ [ -e "$p" ] || [ -L "$p" ]; } || ' + missing,
-            '\tsafe p "$p" || unsafe "$p"',
+            '\tsafe p "$p" || unsafe "$bad"',
             "\tpick",
             "\td=$r/$h b=$r/$h/%s" % BINARY,
             '\t[ -n "$r" ] && safe dd- "$r" "$d" "$b" || ' + missing,
@@ -288,7 +312,8 @@ def install_script(binaries, cache_dir, arch, src, run):
             preamble("h=%s t=''" % h, cache_dir),
             '{ [ -e "$p" ] || [ -L "$p" ]; } || mkdir -p -- "$p" || '
             + fail("cannot create the cache directory $p (set threader_guard_cache_dir)"),
-            'safe p "$p" || unsafe "$p"',
+            "resolve || " + fail("cannot enter the cache directory $p (set threader_guard_cache_dir)"),
+            'safe p "$p" || unsafe "$bad"',
             "pick",
             '[ -z "$r" ] || [ -e "$r" ] || [ -L "$r" ] || mkdir -- "$r" 2>/dev/null',
             # Taken by someone else since pick (or never ours): a fresh one.

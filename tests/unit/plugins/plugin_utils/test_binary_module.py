@@ -142,7 +142,8 @@ def test_scripts_parse_with_sh_n_and_pass_shellcheck(world):
 
 def test_install_then_launch_in_a_private_subdirectory_of_a_shared_cache_dir(world):
     shared = world["shared"]
-    assert bm.MISSING in launch(world, shared)
+    # The marker names the architecture to send (the plugin picks the binary by it).
+    assert launch(world, shared) == "%s %s %s" % (bm.MISSING, machine_arch(), world["sha"])
     assert install(world, shared) == "real qos_guard --ansible-args-stdin"
     root = own_root(shared)
     assert mode(root) == 0o700 and os.lstat(root).st_uid == VICTIM
@@ -271,3 +272,40 @@ def test_default_location_with_a_home_and_without(world):
 def test_cache_dir_must_be_absolute_or_under_home(world):
     with pytest.raises(bm.AnsibleError, match="threader_guard_cache_dir must be an absolute path"):
         bm.launch_script(world["binaries"], "relative/dir", RUN)
+
+
+def test_a_directory_above_the_cache_that_someone_else_controls_is_named(world):
+    # The cache dir itself is the victim's, but the attacker owns the
+    # directory holding it: they can rename it away between the check and
+    # the exec and put their own tree there. Refused, naming that directory.
+    team = os.path.join(world["shared"], "team")
+    as_user(ATTACKER, "mkdir", "-m", "755", team)
+    cache = os.path.join(team, "cache")
+    os.mkdir(cache, 0o700)
+    os.chown(cache, VICTIM, VICTIM)
+    for script in (install, launch):
+        assert script(world, cache) == "%s UNKNOWN(%d):drwxr-xr-x %s" % (bm.UNSAFE, ATTACKER, team)
+    assert not os.listdir(cache), "the plugin wrote under a directory someone else controls"
+
+
+def test_a_symlinked_cache_dir_is_resolved_once(world):
+    # An attacker's symlink in a sticky directory (like /var/tmp) that points
+    # at a safe directory passes every check; before the fix the exec went
+    # through the symlink again, and an attacker flipping it between the
+    # check and the exec had their program run (30 of 400 launches here).
+    real = os.path.join(world["base"], "real")
+    os.mkdir(real, 0o755)
+    os.chown(real, VICTIM, VICTIM)
+    link = os.path.join(world["shared"], "cache")
+    as_user(ATTACKER, "ln", "-s", real, link)
+    assert install(world, link) == "real qos_guard --ansible-args-stdin"
+    where = sh(bm.launch_script(world["binaries"], link, 'echo "$b"'))
+    assert where == os.path.join(own_root(real), world["sha"], "threader-guard")
+
+
+def test_a_cache_dir_the_user_cannot_enter_fails_naming_it(world):
+    closed = os.path.join(world["base"], "closed")
+    os.mkdir(closed, 0o700)  # root's: nobody cannot enter it
+    assert launch(world, closed) == "%s %s %s" % (bm.MISSING, machine_arch(), world["sha"])
+    assert install(world, closed) == "%s cannot enter the cache directory %s (set threader_guard_cache_dir)" % (
+        bm.INSTALL_FAILED, closed)
