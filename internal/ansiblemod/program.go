@@ -10,9 +10,13 @@ import (
 // Program is one module of the collection: its Ansible side (Spec and
 // Handler) and its command-line side (CLI), which share the domain logic.
 type Program struct {
-	Name    string
-	Spec    Spec
-	Handler Handler
+	Name string
+	// LegacyNames are the old scripts' names the CLI also answers to by
+	// argv[0] (qos_guard.sh), so a pipeline that calls the old path runs it
+	// unchanged once cli_tools has linked that name to the program.
+	LegacyNames []string
+	Spec        Spec
+	Handler     Handler
 	// CLI runs the command-line tool with the arguments after the program
 	// name and returns the exit code.
 	CLI func(args []string) int
@@ -28,8 +32,9 @@ func Main(p Program) {
 }
 
 // MultiMain runs one of several programs linked into one binary, chosen by
-// the name it was invoked as (argv[0], without an AnsiballZ_ prefix), or by
-// its first argument: `threader-guard qos_guard status`.
+// the name it was invoked as (argv[0], without an AnsiballZ_ prefix, or one
+// of a program's LegacyNames), or by its first argument: `threader-guard
+// qos_guard status`.
 func MultiMain(programs ...Program) {
 	os.Exit(multi(programs, os.Args))
 }
@@ -45,6 +50,9 @@ func multi(programs []Program, args []string) int {
 	if p, ok := byName[invokedAs]; ok {
 		return runProgram(p, args)
 	}
+	if p, ok := byLegacyName(programs, filepath.Base(args[0])); ok {
+		return p.CLI(args[1:]) // the old scripts were never Ansible modules
+	}
 	if len(args) > 1 {
 		if p, ok := byName[args[1]]; ok {
 			return runProgram(p, append([]string{args[1]}, args[2:]...))
@@ -59,4 +67,16 @@ func runProgram(p Program, args []string) int {
 		return Run(p.Name, p.Spec, p.Handler, args)
 	}
 	return p.CLI(args[1:])
+}
+
+// byLegacyName finds the program that replaces the old script called name.
+func byLegacyName(programs []Program, name string) (Program, bool) {
+	for _, p := range programs {
+		for _, legacy := range p.LegacyNames {
+			if legacy == name {
+				return p, true
+			}
+		}
+	}
+	return Program{}, false
 }

@@ -52,7 +52,7 @@ var spec = ansiblemod.Spec{
 const pollEvery = time.Second
 
 // Module is qos_guard as the dispatcher runs it.
-var Module = ansiblemod.Program{Name: moduleName, Spec: spec, Handler: runModule, CLI: runCLI}
+var Module = ansiblemod.Program{Name: moduleName, LegacyNames: []string{"qos_guard.sh"}, Spec: spec, Handler: runModule, CLI: runCLI}
 
 // moduleOptions names, once, the module option of each guard field, so a
 // *guard.FieldError reads in the user's words.

@@ -65,7 +65,7 @@ var spec = ansiblemod.Spec{
 }
 
 // Module is retry_command as the dispatcher runs it.
-var Module = ansiblemod.Program{Name: moduleName, Spec: spec, Handler: runModule, CLI: runCLI}
+var Module = ansiblemod.Program{Name: moduleName, LegacyNames: []string{"retry_backoff.sh"}, Spec: spec, Handler: runModule, CLI: runCLI}
 
 // moduleOutputLimit is how much of the end of stdout and of stderr the module
 // returns; Ansible keeps whole results in memory and in logs.
