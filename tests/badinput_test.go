@@ -166,6 +166,7 @@ func badInputCases(guardDir string) []badCase {
 	q("etcd_ca_cert with NUL", "etcd_ca_cert", "", etcd("etcd_ca_cert", "/etc/a\u0000b"))
 	q("etcd_client_cert without key", "etcd_client_key", "", etcd("etcd_client_cert", "/etc/hostname"))
 	q("etcd_username without password", "etcd_password", "", etcd("etcd_username", "deploy"))
+	freezeCases(guardDir, q)
 
 	// ---- retry_command -----------------------------------------------
 	r := func(name, option, want string, args map[string]any) { add("retry_command", name, option, want, args) }
@@ -601,6 +602,59 @@ func judge(tc badCase, tr testenv.TaskResult) string {
 		return fmt.Sprintf("message lacks %q: %q", tc.want, shown)
 	}
 	return ""
+}
+
+// freezeCases: issue 14's bad freeze windows, freeze files and `at`.
+func freezeCases(guardDir string, q func(name, option, want string, args map[string]any)) {
+	window := func(kv ...any) map[string]any {
+		m := map[string]any{"name": "w", "start": "0 22 * * *", "duration": "8h"}
+		for i := 0; i < len(kv); i += 2 {
+			if kv[i+1] == nil {
+				delete(m, kv[i].(string))
+			} else {
+				m[kv[i].(string)] = kv[i+1]
+			}
+		}
+		return m
+	}
+	windows := func(ws ...any) map[string]any { return map[string]any{"freeze_windows": ws} }
+	q("freeze window cron minute out of range", "freeze_windows[0].start", "60 is out of range 0-59", windows(window("start", "60 22 * * *")))
+	q("freeze window cron hour out of range", "freeze_windows[1].start", "hour field", windows(window("name", "a"), window("start", "0 24 * * *")))
+	q("freeze window cron four fields", "freeze_windows[0].start", "must have 5 fields", windows(window("start", "0 22 * *")))
+	q("freeze window cron never matches", "freeze_windows[0].start", "never matches", windows(window("start", "0 0 30 2 *")))
+	q("freeze window end cron bad", "freeze_windows[0].end", "day of week field", windows(window("duration", nil, "end", "0 6 * * FUN")))
+	q("freeze window unknown zone", "freeze_windows[0].time_zone", "not a known IANA time zone", windows(window("time_zone", "Europe/Atlantis")))
+	q("freeze window zone Local", "freeze_windows[0].time_zone", "IANA", windows(window("time_zone", "Local")))
+	q("freeze window duration and end", "freeze_windows[0].end", "cannot be given with duration", windows(window("end", "0 6 * * *")))
+	q("freeze window neither duration nor end", "freeze_windows[0].duration", "is required with start", windows(window("duration", nil)))
+	q("freeze window duration word", "freeze_windows[0].duration", "must be a duration", windows(window("duration", "all night")))
+	q("freeze window duration number", "freeze_windows[0].duration", "must be a string", windows(window("duration", 90)))
+	q("freeze window until before from", "freeze_windows[0].until", "must be after from", windows(map[string]any{"name": "w", "from": "2026-12-27T00:00:00Z", "until": "2026-12-24T00:00:00Z"}))
+	q("freeze window until equal to from", "freeze_windows[0].until", "must be after from", windows(map[string]any{"name": "w", "from": "2026-12-24T00:00:00Z", "until": "2026-12-24T00:00:00Z"}))
+	q("freeze window from not a time", "freeze_windows[0].from", "RFC 3339", windows(map[string]any{"name": "w", "from": "christmas", "until": "2026-12-24T00:00:00Z"}))
+	q("freeze window without a name", "freeze_windows[0].name", "is required", windows(window("name", nil)))
+	q("freeze window duplicate names", "freeze_windows[1].name", "already the name of freeze_windows[0]", windows(window(), window()))
+	q("freeze window unknown key", "freeze_windows[0].timezone", "is not a window key", windows(window("timezone", "UTC")))
+	q("freeze window start and from", "freeze_windows[0].from", "cannot be given with start", windows(window("from", "2026-12-24T00:00:00Z")))
+	q("freeze window neither start nor from", "freeze_windows[0].start", "is required", windows(map[string]any{"name": "w"}))
+	q("freeze_windows not a list of dicts", "freeze_windows", "", map[string]any{"freeze_windows": []any{"nights"}})
+	q("freeze_windows with state locked", "freeze_windows", "only valid with state=status", map[string]any{"state": "locked", "freeze_windows": []any{window()}})
+	write := func(name, text string, mode os.FileMode) string {
+		path := filepath.Join(guardDir, name)
+		os.WriteFile(path, []byte(text), mode)
+		os.Chmod(path, mode)
+		return path
+	}
+	q("freeze_file missing", "freeze_file", "cannot be read", map[string]any{"freeze_file": guardDir + "/no-such-freezes.yml"})
+	q("freeze_file unknown key", "freeze_file", `unknown key "freeze_window"`, map[string]any{"freeze_file": write("typo.yml", "freeze_window: []\n", 0o644)})
+	q("freeze_file bad window", "freeze_windows[0].time_zone", "freeze_file "+guardDir+"/zone.yml: freeze_windows[0].time_zone", map[string]any{
+		"freeze_file": write("zone.yml", "freeze_windows:\n  - {name: w, start: '0 1 * * *', duration: 1h, time_zone: Nowhere/City}\n", 0o644)})
+	q("freeze_file world-writable", "freeze_file", "writable by every user", map[string]any{"freeze_file": write("open.yml", "freeze_windows: []\n", 0o666)})
+	q("freeze_file not YAML", "freeze_file", "not valid YAML", map[string]any{"freeze_file": write("junk.yml", "freeze_windows: [\n", 0o644)})
+	q("at not a time", "at", "must be an RFC 3339 time", map[string]any{"at": "tomorrow"})
+	q("at with state locked", "at", "only valid with state=status", map[string]any{"state": "locked", "at": "2026-12-24T00:00:00Z"})
+	q("at with wait_seconds", "at", "does not wait", map[string]any{"at": "2026-12-24T00:00:00Z", "wait_seconds": 5})
+	q("at with metrics_textfile", "at", "publishes nothing", map[string]any{"at": "2026-12-24T00:00:00Z", "metrics_textfile": guardDir + "/m.prom"})
 }
 
 // namesOption: the option's name appears in msg as a word of its own

@@ -115,7 +115,7 @@ func TestQosGuardBadInput(t *testing.T) {
 		{`{state: locked, path: /tmp/x.guard, minutes: -5}`, "value of minutes must be greater than 0, got: -5"},
 		{`{state: locked, path: /tmp/x.guard, minutes: 307445735}`, "value of minutes must be at most 527040 (one year of minutes), got: 307445735"},
 		{`{state: locked, path: /tmp/x.guard, minutes: soon}`, "argument 'minutes' is of type <class 'str'> and we were unable to convert to float"},
-		{`{state: locked, path: /tmp/x.guard, minuets: 5}`, "Unsupported parameters for (threader.guard.qos_guard) module: minuets. Supported parameters include: backend, etcd_ca_cert, etcd_client_cert, etcd_client_key, etcd_endpoints, etcd_password, etcd_prefix, etcd_timeout_seconds, etcd_username, exclusive, fail_when_locked, force, if_revision, lock_timeout_seconds, metrics_textfile, minutes, name, owner, path, pushgateway_url, reason, scope, state, wait_seconds."},
+		{`{state: locked, path: /tmp/x.guard, minuets: 5}`, "Unsupported parameters for (threader.guard.qos_guard) module: minuets. Supported parameters include: at, backend, etcd_ca_cert, etcd_client_cert, etcd_client_key, etcd_endpoints, etcd_password, etcd_prefix, etcd_timeout_seconds, etcd_username, exclusive, fail_when_locked, force, freeze_file, freeze_windows, if_revision, lock_timeout_seconds, metrics_textfile, minutes, name, owner, path, pushgateway_url, reason, scope, state, wait_seconds."},
 		{`{state: locked, path: relative/guard}`, "value of path must be an absolute path, got: relative/guard"},
 		{`{state: open, path: /tmp/x.guard}`, "value of state must be one of: locked, unlocked, status, got: open"},
 		{`{state: status, path: /tmp/x.guard, fail_when_locked: maybe}`, "The value 'maybe' is not a valid boolean."},

@@ -128,7 +128,17 @@ type FileError struct {
 	Err  error
 }
 
-func (e *FileError) Error() string { return fmt.Sprintf("freeze file %s %v", e.Path, e.Err) }
+func (e *FileError) Error() string { return e.Describe("freeze file") }
+
+// Describe names the file as the front end's option or flag does:
+// "freeze_file /etc/freezes.yml cannot be read: ...".
+func (e *FileError) Describe(option string) string {
+	var fe *FieldError
+	if errors.As(e.Err, &fe) {
+		return fmt.Sprintf("%s %s: %v", option, e.Path, e.Err)
+	}
+	return fmt.Sprintf("%s %s %v", option, e.Path, e.Err)
+}
 func (e *FileError) Unwrap() error { return e.Err }
 
 // ReadFile reads and parses the freeze file at path. A file others may

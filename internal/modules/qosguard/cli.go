@@ -14,19 +14,23 @@ import (
 	"time"
 
 	"github.com/threader/guard/internal/atomicfile"
+	"github.com/threader/guard/internal/clock"
+	"github.com/threader/guard/internal/freeze"
 	"github.com/threader/guard/internal/guard"
 	"github.com/threader/guard/internal/guard/etcdstore"
 	"github.com/threader/guard/internal/interrupt"
 	"github.com/threader/guard/internal/metrics/observe"
 )
 
-const usage = `usage: qos_guard [flags] lock [minutes] | unlock | status
+const usage = `usage: qos_guard [flags] lock [minutes] | unlock | status | freezes
 
 Guard-window lock for deployments (drop-in for qos_guard.sh).
   lock [minutes]  lock for at least this many minutes, 0.1 = 6 s (default $QOS_GUARD_WINDOW or 15)
                   --exclusive: only if unlocked, expired or held by --owner
   unlock          release the lock; --if-revision N: only if still at revision N
-  status          exit 0 when unlocked, 1 when locked
+  status          exit 0 when unlocked and not frozen, 1 when locked or frozen
+                  --freeze-file F: the freeze calendar; --at T: as of an RFC 3339 time
+  freezes         list the freeze windows with their next (or current) start and end
 Exit codes: 0 ok/unlocked, 1 locked, refused or failed, 2 usage error,
 128+N interrupted by signal N (SIGINT, SIGTERM, SIGHUP).
 With --metrics-textfile or --pushgateway-url the guard's state is published
@@ -44,6 +48,7 @@ const (
 
 type cliOptions struct {
 	path, reason, owner, name string
+	freezeFile, at            string
 	json, force, exclusive    bool
 	ownerGiven                bool  // --owner was given (the default is the user)
 	ifRevision                int64 // -1: not given
@@ -104,6 +109,22 @@ func cliContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if err != nil {
 		return usageError(stderr, err.Error())
 	}
+	at, err := cliAt(opts)
+	if err != nil {
+		return usageError(stderr, err.Error())
+	}
+	cal := &freeze.Calendar{} // lock and unlock never read the calendar: a bad one must not stop a lock
+	if cmd == "status" || cmd == "freezes" {
+		cal, err = loadCalendar(nil, opts.freezeFile)
+	}
+	if err != nil {
+		err, _ = freezeError(err, "--freeze-file", "")
+		fmt.Fprintf(stderr, "qos_guard: %v\n", err)
+		return exitLocked // fail closed: a freeze that cannot be read is not "no freeze"
+	}
+	if cmd == "freezes" {
+		return listFreezes(stdout, opts, cal, at)
+	}
 	obs, err := startCLIObserving(opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "qos_guard: %v\n", err)
@@ -139,15 +160,36 @@ func cliContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		}
 		return report(stdout, stderr, opts, ch.After, ch.Changed, err, exitOK)
 	}
+	if opts.at != "" {
+		g.Clock = clock.NewFake(at)
+	}
 	st, err := g.WaitUnlocked(ctx, opts.wait, pollEvery)
+	if opts.at == "" {
+		at = time.Now()
+	}
+	fr := cal.At(at)
 	code := exitOK
-	if err == nil {
+	if err == nil && opts.at == "" {
 		observeStatus(obs, st)
 	}
-	if st.Locked {
+	if st.Locked || fr.Frozen {
 		code = exitLocked
 	}
-	return report(stdout, stderr, opts, st, false, err, code)
+	return reportStatus(stdout, stderr, opts, st, fr, err, code)
+}
+
+// cliAt reads --at: status and freezes only, no --wait, nothing published.
+func cliAt(opts cliOptions) (time.Time, error) {
+	if opts.at == "" {
+		return time.Time{}, nil
+	}
+	if opts.wait != 0 {
+		return time.Time{}, errors.New("--at cannot be given with --wait: a what-if evaluation does not wait")
+	}
+	if opts.observe.Textfile != "" || opts.observe.PushgatewayURL != "" {
+		return time.Time{}, errors.New("--at cannot be given with --metrics-textfile or --pushgateway-url: a what-if evaluation publishes nothing")
+	}
+	return parseAt("--at", opts.at)
 }
 
 // checkCommand checks the command and its arguments before anything runs;
@@ -156,13 +198,13 @@ func checkCommand(cmd string, rest []string) (time.Duration, error) {
 	switch cmd {
 	case "lock":
 		return lockMinutes(rest)
-	case "unlock", "status":
+	case "unlock", "status", "freezes":
 		if len(rest) > 0 {
 			return 0, fmt.Errorf("%s takes no arguments", cmd)
 		}
 		return 0, nil
 	}
-	return 0, fmt.Errorf("unknown command %q (want lock, unlock or status)", cmd)
+	return 0, fmt.Errorf("unknown command %q (want lock, unlock, status or freezes)", cmd)
 }
 
 // checkFlagsFit refuses flags that have no meaning for the command.
@@ -172,6 +214,12 @@ func checkFlagsFit(cmd string, opts cliOptions) error {
 	}
 	if opts.ifRevision >= 0 && cmd != "unlock" {
 		return fmt.Errorf("--if-revision is only valid with unlock, not %s", cmd)
+	}
+	if opts.at != "" && cmd != "status" && cmd != "freezes" {
+		return fmt.Errorf("--at is only valid with status and freezes, not %s", cmd)
+	}
+	if cmd == "freezes" && opts.freezeFile == "" {
+		return errors.New("freezes needs --freeze-file (or QOS_GUARD_FREEZE_FILE)")
 	}
 	return nil
 }
@@ -213,6 +261,7 @@ func parseCLI(args []string, stderr io.Writer) (cliOptions, string, []string, er
 	for env, into := range map[string]*string{
 		"QOS_GUARD_PATH": &opts.path, "QOS_GUARD_BACKEND": &opts.backend,
 		"QOS_GUARD_ETCD_ENDPOINTS": &opts.endpoints, "QOS_GUARD_SCOPE": &opts.etcd.Scope,
+		"QOS_GUARD_FREEZE_FILE": &opts.freezeFile,
 	} {
 		if v := os.Getenv(env); v != "" {
 			*into = v
@@ -231,6 +280,8 @@ func parseCLI(args []string, stderr io.Writer) (cliOptions, string, []string, er
 	fs.DurationVar(&opts.lockTimeout, "lock-timeout", guard.DefaultLockTimeout, "wait at most this long for another writer's PATH.lock (lock, unlock)")
 	fs.DurationVar(&opts.wait, "wait", 0, "wait up to this long for the guard to unlock, e.g. 5m (status)")
 	fs.BoolVar(&opts.json, "json", false, "print the result as JSON")
+	fs.StringVar(&opts.freezeFile, "freeze-file", opts.freezeFile, "YAML file of freeze_windows; status exits 1 while one is active (env QOS_GUARD_FREEZE_FILE)")
+	fs.StringVar(&opts.at, "at", "", "evaluate as of this RFC 3339 time instead of now; nothing is written (status, freezes)")
 	fs.StringVar(&opts.name, "name", "", "name of the guard in metrics and log lines (default qos_guard)")
 	fs.StringVar(&opts.backend, "backend", opts.backend, "where the guard lives: file or etcd (env QOS_GUARD_BACKEND)")
 	fs.StringVar(&opts.endpoints, "etcd-endpoints", opts.endpoints, "etcd members' client URLs, comma-separated (env QOS_GUARD_ETCD_ENDPOINTS)")
@@ -340,6 +391,61 @@ func report(stdout, stderr io.Writer, opts cliOptions, st guard.Status, changed 
 		fmt.Fprintln(stdout, st.Message())
 	}
 	return code
+}
+
+// reportStatus is report for status: the lock and the freeze.
+func reportStatus(stdout, stderr io.Writer, opts cliOptions, st guard.Status, fr freeze.State, err error, code int) int {
+	if err != nil {
+		return report(stdout, stderr, opts, st, false, err, code)
+	}
+	if st.Warning != "" {
+		fmt.Fprintf(stderr, "qos_guard: warning: %s\n", st.Warning)
+	}
+	if !opts.json {
+		fmt.Fprintln(stdout, gateMessage(st, fr))
+		return code
+	}
+	fields := st.Fields()
+	for k, v := range freezeFields(fr) {
+		fields[k] = v
+	}
+	fields["backend"] = opts.backend
+	fields["changed"] = false
+	fields["msg"] = gateMessage(st, fr)
+	json.NewEncoder(stdout).Encode(fields)
+	return code
+}
+
+// listFreezes prints each window with its current or next occurrence.
+func listFreezes(stdout io.Writer, opts cliOptions, cal *freeze.Calendar, at time.Time) int {
+	if at.IsZero() {
+		at = time.Now()
+	}
+	fr := cal.At(at)
+	occs := cal.Upcoming(at)
+	if opts.json {
+		windows := make([]map[string]any, 0, len(occs))
+		for _, o := range occs {
+			windows = append(windows, map[string]any{"name": o.Window, "active": !o.Start.After(at),
+				"starts_at": timeOrNil(o.Start), "ends_at": timeOrNil(o.End)})
+		}
+		out := freezeFields(fr)
+		out["at"] = timeOrNil(at)
+		out["windows"] = windows
+		json.NewEncoder(stdout).Encode(out)
+	} else {
+		for _, o := range occs {
+			state := "next"
+			if !o.Start.After(at) {
+				state = "ACTIVE"
+			}
+			fmt.Fprintf(stdout, "%-6s %s  %s -> %s\n", state, o.Window, o.Start.Format(time.RFC3339), o.End.Format(time.RFC3339))
+		}
+		if len(occs) == 0 {
+			fmt.Fprintln(stdout, "no freeze window is active or ahead")
+		}
+	}
+	return exitOK
 }
 
 func writeJSON(stdout io.Writer, opts cliOptions, st guard.Status, changed bool, msg string) {

@@ -13,6 +13,8 @@ import (
 
 	"github.com/threader/guard/internal/ansiblemod"
 	"github.com/threader/guard/internal/atomicfile"
+	"github.com/threader/guard/internal/clock"
+	"github.com/threader/guard/internal/freeze"
 	"github.com/threader/guard/internal/guard"
 	"github.com/threader/guard/internal/guard/etcdstore"
 	"github.com/threader/guard/internal/metrics/observe"
@@ -44,6 +46,9 @@ var spec = ansiblemod.Spec{
 		"etcd_client_cert":     {Type: ansiblemod.Path},
 		"etcd_client_key":      {Type: ansiblemod.Path},
 		"etcd_timeout_seconds": {Type: ansiblemod.Int, Default: int(etcdstore.DefaultTimeout / time.Second)},
+		"freeze_windows":       {Type: ansiblemod.List, Elements: ansiblemod.Dict},
+		"freeze_file":          {Type: ansiblemod.Path},
+		"at":                   {Type: ansiblemod.Str},
 	}),
 	SupportsCheckMode: true,
 }
@@ -78,6 +83,9 @@ func runModule(m *ansiblemod.Module) (ansiblemod.Result, error) {
 // inOptionWords renames the guard field a *guard.FieldError names to the
 // module option the user wrote.
 func inOptionWords(err error) error {
+	if ferr, ok := freezeError(err, "freeze_file", "value of "); ok {
+		return ferr
+	}
 	var fe *guard.FieldError
 	if errors.As(err, &fe) {
 		if option, ok := moduleOptions[fe.Field]; ok {
@@ -138,7 +146,12 @@ func runGuard(m *ansiblemod.Module) (ansiblemod.Result, error) {
 		}
 		return changeResult(m, ch, err)
 	}
-	return statusResult(m, g, obs)
+	// Only status reads the calendar: a bad one must not stop a lock.
+	cal, err := loadCalendar(m.Raw("freeze_windows"), m.Str("freeze_file"))
+	if err != nil {
+		return nil, err
+	}
+	return statusResult(m, g, cal, obs)
 }
 
 // checkOptions checks what the guard cannot: the path's form, the bounds
@@ -169,7 +182,33 @@ func checkOptions(m *ansiblemod.Module) error {
 	if m.IsSet("if_revision") && state != "unlocked" {
 		return fmt.Errorf("if_revision is only valid with state=unlocked, got state=%s", state)
 	}
-	return nil
+	for _, name := range []string{"freeze_windows", "freeze_file"} {
+		if m.IsSet(name) && state != "status" {
+			return fmt.Errorf("%s is only valid with state=status (freezes are checked, never written), got state=%s", name, state)
+		}
+	}
+	return checkAtOption(m)
+}
+
+// checkAtOption: at asks "what if", so it only reads: status only, no
+// waiting, nothing published.
+func checkAtOption(m *ansiblemod.Module) error {
+	if !m.IsSet("at") {
+		return nil
+	}
+	if state := m.Str("state"); state != "status" {
+		return fmt.Errorf("at is only valid with state=status, got state=%s", state)
+	}
+	if m.Int("wait_seconds") != 0 {
+		return fmt.Errorf("at cannot be given with wait_seconds: a what-if evaluation does not wait")
+	}
+	for _, name := range []string{observe.OptionTextfile, observe.OptionPushgateway} {
+		if m.IsSet(name) {
+			return fmt.Errorf("at cannot be given with %s: a what-if evaluation publishes nothing", name)
+		}
+	}
+	_, err := parseAt("value of at", m.Str("at"))
+	return err
 }
 
 // etcdOptionNames are the options that only the etcd backend uses.
@@ -226,18 +265,34 @@ func changeResult(m *ansiblemod.Module, ch guard.Change, err error) (ansiblemod.
 	return res, nil
 }
 
-func statusResult(m *ansiblemod.Module, g *guard.Guard, obs *observe.Run) (ansiblemod.Result, error) {
+// statusResult reads the guard and evaluates the freeze calendar beside
+// it, at the moment the task runs (after any wait), or as of `at`.
+func statusResult(m *ansiblemod.Module, g *guard.Guard, cal *freeze.Calendar, obs *observe.Run) (ansiblemod.Result, error) {
+	var at time.Time
+	if m.IsSet("at") {
+		at, _ = parseAt("value of at", m.Str("at")) // checked in checkOptions
+		g.Clock = clock.NewFake(at)
+	}
 	st, err := g.WaitUnlocked(context.Background(), time.Duration(m.Int("wait_seconds"))*time.Second, pollEvery)
 	if err != nil {
 		return nil, err
 	}
-	observeStatus(obs, st)
+	if at.IsZero() {
+		at = time.Now()
+	}
+	fr := cal.At(at)
+	if !m.IsSet("at") {
+		observeStatus(obs, st)
+	}
 	warnAbout(m, st)
 	m.SetDiff(diffState(st), diffState(st))
 	res := ansiblemod.Result(st.Fields())
-	res["msg"] = st.Message()
-	if st.Locked && m.Bool("fail_when_locked") {
-		return res, fmt.Errorf("%s", st.Message())
+	for k, v := range freezeFields(fr) {
+		res[k] = v
+	}
+	res["msg"] = gateMessage(st, fr)
+	if (st.Locked || fr.Frozen) && m.Bool("fail_when_locked") {
+		return res, errors.New(gateMessage(st, fr))
 	}
 	return res, nil
 }
