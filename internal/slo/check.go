@@ -34,13 +34,18 @@ import (
 	"time"
 )
 
-// Source names the backend a check queries.
+// Source names the backend a check queries: the key of its Querier in
+// Gate.Queriers, unless the check brings its own (Check.Querier). Adding a
+// source is adding a Querier; the gate logic does not change.
 type Source string
 
-// The two backends.
+// The backends the collection ships.
 const (
-	Prometheus Source = "prometheus"
-	Loki       Source = "loki"
+	Prometheus   Source = "prometheus"
+	Loki         Source = "loki"
+	VictoriaLogs Source = "victorialogs"
+	// Web checks query a URL each: every one brings its Querier.
+	Web Source = "web"
 )
 
 // OnEmpty says what an empty query answer means.
@@ -61,7 +66,8 @@ const (
 	AtLeast Comparison = ">="
 )
 
-// Check is one SLO condition.
+// Check is one SLO condition: bounds (Max, Min), conditions
+// (SuccessCondition, FailureCondition) or both; bounds are applied first.
 type Check struct {
 	// Name identifies the check in results and messages, e.g. "5xx_ratio".
 	Name string
@@ -69,8 +75,17 @@ type Check struct {
 	Source Source
 	// Query is an instant query; every sample it returns must meet the bounds.
 	Query string
-	// Max and Min are inclusive bounds; at least one must be set.
+	// Max and Min are inclusive bounds. A check needs a bound or a condition.
 	Max, Min *float64
+	// SuccessCondition and FailureCondition are expressions over the answer's
+	// values (see Condition and judgeConditions).
+	SuccessCondition, FailureCondition *Condition
+	// DryRun checks are evaluated and reported with their phase but never
+	// decide an evaluation or the gate.
+	DryRun bool
+	// Querier, when set, answers this check's queries instead of
+	// Gate.Queriers[Source] (a web check's own URL).
+	Querier Querier
 	// OnEmpty decides an empty answer; "" means EmptyFails.
 	OnEmpty OnEmpty
 	// PresenceQuery, when set, proves that data exists: if Query returns no
@@ -125,12 +140,12 @@ func (c Check) Validate() error {
 	switch {
 	case c.Name == "":
 		return fmt.Errorf("check has no name")
-	case c.Source != Prometheus && c.Source != Loki:
-		return fmt.Errorf("check %s: source must be %q or %q, got %q", c.Name, Prometheus, Loki, c.Source)
+	case c.Source == "":
+		return fmt.Errorf("check %s: source is empty", c.Name)
 	case c.Query == "":
 		return fmt.Errorf("check %s: query is empty", c.Name)
-	case c.Max == nil && c.Min == nil:
-		return fmt.Errorf("check %s: needs max, min or both", c.Name)
+	case !c.hasBounds() && !c.hasConditions():
+		return fmt.Errorf("check %s: needs max, min, success_condition or failure_condition", c.Name)
 	case c.Max != nil && !finite(*c.Max):
 		return fmt.Errorf("check %s: max must be a finite number, got %v", c.Name, *c.Max)
 	case c.Min != nil && !finite(*c.Min):
@@ -143,6 +158,17 @@ func (c Check) Validate() error {
 		return fmt.Errorf("check %s: on_empty must be %q or %q, got %q", c.Name, EmptyFails, EmptyPasses, c.OnEmpty)
 	}
 	return nil
+}
+
+func (c Check) hasBounds() bool     { return c.Max != nil || c.Min != nil }
+func (c Check) hasConditions() bool { return c.SuccessCondition != nil || c.FailureCondition != nil }
+
+// querier is the check's own Querier, or its source's.
+func (c Check) querier(queriers map[Source]Querier) Querier {
+	if c.Querier != nil {
+		return c.Querier
+	}
+	return queriers[c.Source]
 }
 
 // ValidateChecks validates each check and refuses duplicate names.

@@ -21,9 +21,16 @@ type Result struct {
 	// Threshold and Comparison are the bound that decided: the violated one,
 	// or, when nothing is violated, the one the value is closest to (Max when
 	// there is no value to compare).
+	// Threshold is NaN and Comparison empty for a check without bounds.
 	Threshold  float64
 	Comparison Comparison
-	Passed     bool
+	// Phase is the check's verdict (see Phase); Passed is Phase == PhasePassed.
+	Phase  Phase
+	Passed bool
+	// DryRun is the check's DryRun: reported, never deciding.
+	DryRun bool
+	// Values are every sample value of the answer (the conditions' result).
+	Values []float64
 	// Reason says why, in a few words: "0.001 <= 0.01", "0.023 > 0.01",
 	// "no data", "NaN", or the query error.
 	Reason string
@@ -33,21 +40,43 @@ type Result struct {
 	SeriesCount int
 	// Warnings are the server's warnings for this check's queries.
 	Warnings []string
+
+	bounded      bool // Reason is a bound's "v <= t"
+	presenceZero bool // the empty answer counts as 0 (PresenceQuery)
+}
+
+// Phase is the verdict of a check, an evaluation or a gate.
+type Phase string
+
+// The phases. An evaluation's phase is the worst of its checks' phases
+// (dry-run checks aside), in the order passed < inconclusive < error <
+// failed; only passed passes, and inconclusive when the gate allows it.
+const (
+	PhasePassed       Phase = "passed"
+	PhaseFailed       Phase = "failed"
+	PhaseInconclusive Phase = "inconclusive" // both conditions set, neither holds
+	PhaseError        Phase = "error"        // no usable measurement: query error, no data, NaN, broken data, a condition that cannot run
+)
+
+func (p Phase) severity() int {
+	return map[Phase]int{PhasePassed: 0, PhaseInconclusive: 1, PhaseError: 2, PhaseFailed: 3}[p]
 }
 
 // Evaluation is one round of all checks at one time.
 type Evaluation struct {
 	At      time.Time
 	Results []Result
-	// Passed is true when every check passed.
+	// Phase is the worst phase of the checks that are not dry runs.
+	Phase Phase
+	// Passed is Phase == PhasePassed.
 	Passed bool
 }
 
-// Failed returns the results that did not pass.
+// Failed returns the results that did not pass, dry runs aside.
 func (e Evaluation) Failed() []Result {
 	var out []Result
 	for _, r := range e.Results {
-		if !r.Passed {
+		if !r.Passed && !r.DryRun {
 			out = append(out, r)
 		}
 	}
@@ -77,8 +106,8 @@ func Evaluate(ctx context.Context, checks []Check, queriers map[Source]Querier, 
 	main := make([]outcome, len(checks))
 	presence := make([]outcome, len(checks))
 	var wg sync.WaitGroup
-	run := func(dst *outcome, source Source, query string) {
-		q := queriers[source]
+	run := func(dst *outcome, c Check, query string) {
+		source, q := c.Source, c.querier(queriers)
 		if q == nil {
 			dst.err = fmt.Errorf("no %s endpoint is configured", source)
 			return
@@ -90,77 +119,190 @@ func Evaluate(ctx context.Context, checks []Check, queriers map[Source]Querier, 
 		}()
 	}
 	for i, c := range checks {
-		run(&main[i], c.Source, c.Query)
+		run(&main[i], c, c.Query)
 		if c.PresenceQuery != "" {
-			run(&presence[i], c.Source, c.PresenceQuery)
+			run(&presence[i], c, c.PresenceQuery)
 		}
 	}
 	wg.Wait()
 
-	ev := Evaluation{At: at, Passed: true}
+	ev := Evaluation{At: at, Phase: PhasePassed}
 	for i, c := range checks {
 		mainErr := distrust(c.Source, main[i].answer, main[i].err, at, trust)
 		presErr := distrust(c.Source, presence[i].answer, presence[i].err, at, trust)
 		r := judge(c, main[i].answer, mainErr, presence[i].answer, presErr)
+		r.Passed = r.Phase == PhasePassed
 		ev.Results = append(ev.Results, r)
-		ev.Passed = ev.Passed && r.Passed
+		if !r.DryRun && r.Phase.severity() > ev.Phase.severity() {
+			ev.Phase = r.Phase
+		}
 	}
+	ev.Passed = ev.Phase == PhasePassed
 	return ev
 }
 
-// judge applies the package rules to one check's answers.
+// judge applies the package rules to one check's answers and sets its phase.
 func judge(c Check, ans Answer, err error, pres Answer, presErr error) Result {
-	r := Result{Name: c.Name, Source: c.Source, Query: c.Query, SeriesCount: len(ans.Series)}
+	r := Result{Name: c.Name, Source: c.Source, Query: c.Query, SeriesCount: len(ans.Series), DryRun: c.DryRun, Phase: PhaseError}
 	r.Threshold, r.Comparison = defaultBound(c)
 	r.Warnings = append(append(r.Warnings, ans.Warnings...), pres.Warnings...)
 	if err != nil {
 		r.Reason = err.Error()
 		return r
 	}
-	if countSamples(ans.Series) == 0 {
-		return judgeEmpty(c, r, pres, presErr)
+	r.Values = sampleValues(ans.Series)
+	if c.PresenceQuery != "" && allZero(r.Values) {
+		// A positive count proves the stream has lines; none or only zeros
+		// mean 0 errors only if the presence query finds lines at all.
+		if presErr != nil {
+			r.Reason = "no data, and the presence query failed: " + presErr.Error()
+			return r
+		}
+		if !hasPositive(pres.Series) {
+			r.Reason = "no data"
+			return r
+		}
+		if len(r.Values) == 0 {
+			r.SeriesCount, r.Values, r.presenceZero = 0, []float64{0}, true
+		}
 	}
-	w := worst(c, ans.Series)
-	r.Series = w.labels
-	r.Threshold, r.Comparison = w.threshold, w.comparison
-	switch {
-	case !finite(w.value):
-		r.Reason = formatNonFinite(w.value)
-	case w.rank == rankInvalid:
-		r.Reason = fmt.Sprintf("%s is outside %s, the valid range of this check: broken data", FormatValue(w.value), c.Valid)
-	default:
-		v := w.value
-		r.Value = &v
-		r.Passed = w.rank == rankOK
-		r.Reason = describe(v, w.threshold, w.comparison, r.Passed)
+	if len(r.Values) == 0 && c.hasBounds() {
+		return judgeEmpty(c, r)
 	}
+	if c.hasBounds() {
+		r = judgeBounds(c, r, ans.Series)
+		if r.Phase != PhasePassed || !c.hasConditions() {
+			return r
+		}
+	}
+	return judgeConditions(c, r)
+}
+
+// judgeEmpty decides an empty answer of a check with bounds.
+func judgeEmpty(c Check, r Result) Result {
+	r.SeriesCount = 0
+	if c.OnEmpty == EmptyPasses && !c.hasConditions() {
+		r.Phase = PhasePassed
+		r.Reason = "no data (on_empty: pass)"
+		return r
+	}
+	if c.OnEmpty == EmptyPasses {
+		return judgeConditions(c, r)
+	}
+	r.Reason = "no data"
 	return r
 }
 
-func judgeEmpty(c Check, r Result, pres Answer, presErr error) Result {
-	r.SeriesCount = 0
-	if c.PresenceQuery != "" && presErr == nil && hasPositive(pres.Series) {
+// judgeBounds applies Max, Min and Valid to every sample (rules 4 and 5).
+func judgeBounds(c Check, r Result, series []Series) Result {
+	r.bounded = true
+	if r.presenceZero {
 		zero := 0.0
 		r.Value = &zero
 		r.Threshold, r.Comparison = nearestBound(c, 0)
-		r.Passed = meets(0, c)
-		r.Reason = describe(0, r.Threshold, r.Comparison, r.Passed)
-		if r.Passed {
+		r.Phase = phaseOf(meets(0, c))
+		r.Reason = describe(0, r.Threshold, r.Comparison, r.Phase == PhasePassed)
+		if r.Phase == PhasePassed {
 			r.Reason += " (none matched; the presence query has data)"
 		}
 		return r
 	}
-	if c.OnEmpty == EmptyPasses {
-		r.Passed = true
-		r.Reason = "no data (on_empty: pass)"
-		return r
+	w := worst(c, series)
+	r.Series = w.labels
+	r.Threshold, r.Comparison = w.threshold, w.comparison
+	switch {
+	case !finite(w.value):
+		r.Reason, r.bounded = formatNonFinite(w.value), false
+	case w.rank == rankInvalid:
+		r.Reason, r.bounded = fmt.Sprintf("%s is outside %s, the valid range of this check: broken data", FormatValue(w.value), c.Valid), false
+	default:
+		v := w.value
+		r.Value = &v
+		r.Phase = phaseOf(w.rank == rankOK)
+		r.Reason = describe(v, w.threshold, w.comparison, r.Phase == PhasePassed)
 	}
-	if presErr != nil {
-		r.Reason = "no data, and the presence query failed: " + presErr.Error()
-		return r
-	}
-	r.Reason = "no data"
 	return r
+}
+
+// judgeConditions applies SuccessCondition and FailureCondition to the
+// values, as Argo Rollouts does: a failure condition that holds fails; a
+// success condition that holds passes; when both are set and neither holds
+// the check is inconclusive; a lone success condition that does not hold
+// fails, a lone failure condition that does not hold passes. A condition
+// that cannot be evaluated is an error. A check that passes on an empty
+// answer is still "no data" unless OnEmpty is EmptyPasses.
+func judgeConditions(c Check, r Result) Result {
+	if r.Value == nil && len(r.Values) == 1 && finite(r.Values[0]) {
+		v := r.Values[0]
+		r.Value = &v
+	}
+	var failed, succeeded bool
+	if c.FailureCondition != nil {
+		holds, err := c.FailureCondition.holds(r.Values)
+		if err != nil {
+			return conditionError(r, "failure", c.FailureCondition, err)
+		}
+		failed = holds
+	}
+	if c.SuccessCondition != nil {
+		holds, err := c.SuccessCondition.holds(r.Values)
+		if err != nil {
+			return conditionError(r, "success", c.SuccessCondition, err)
+		}
+		succeeded = holds
+	}
+	r.bounded = false
+	values := "result " + formatValues(r.Values)
+	switch {
+	case failed:
+		r.Phase, r.Reason = PhaseFailed, fmt.Sprintf("%s meets the failure condition %s", values, c.FailureCondition)
+	case succeeded || c.SuccessCondition == nil:
+		r.Phase = PhasePassed
+		r.Reason = fmt.Sprintf("%s meets the success condition %s", values, c.SuccessCondition)
+		if c.SuccessCondition == nil {
+			r.Reason = fmt.Sprintf("%s does not meet the failure condition %s", values, c.FailureCondition)
+		}
+	case c.FailureCondition != nil:
+		r.Phase, r.Reason = PhaseInconclusive, fmt.Sprintf("%s meets neither the success nor the failure condition", values)
+	default:
+		r.Phase, r.Reason = PhaseFailed, fmt.Sprintf("%s does not meet the success condition %s", values, c.SuccessCondition)
+	}
+	if len(r.Values) == 0 && c.OnEmpty != EmptyPasses && r.Phase == PhasePassed {
+		r.Phase, r.Reason = PhaseError, "no data (the conditions pass on an empty result; on_empty: pass accepts that)"
+	}
+	return r
+}
+
+func conditionError(r Result, which string, c *Condition, err error) Result {
+	r.Phase, r.bounded = PhaseError, false
+	r.Reason = fmt.Sprintf("the %s condition %s cannot be evaluated on result %s: %v", which, c, formatValues(r.Values), err)
+	return r
+}
+
+func phaseOf(passed bool) Phase {
+	if passed {
+		return PhasePassed
+	}
+	return PhaseFailed
+}
+
+func sampleValues(series []Series) []float64 {
+	var out []float64
+	for _, s := range series {
+		for _, smp := range s.Samples {
+			out = append(out, smp.Value)
+		}
+	}
+	return out
+}
+
+func allZero(values []float64) bool {
+	for _, v := range values {
+		if v != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // distrust applies rule 2 to one answer: the query's error, or why the
@@ -204,14 +346,6 @@ func skewText(skew, limit time.Duration) string {
 		skew = r
 	}
 	return "timestamped " + skew.String() + " " + word
-}
-
-func countSamples(series []Series) int {
-	n := 0
-	for _, s := range series {
-		n += len(s.Samples)
-	}
-	return n
 }
 
 func hasPositive(series []Series) bool {
@@ -294,12 +428,16 @@ func meets(v float64, c Check) bool {
 	return (c.Max == nil || v <= *c.Max) && (c.Min == nil || v >= *c.Min)
 }
 
-// defaultBound is reported when there is no value: Max if set, else Min.
+// defaultBound is reported when there is no value: Max if set, else Min,
+// else none (NaN, "").
 func defaultBound(c Check) (float64, Comparison) {
-	if c.Max != nil {
+	switch {
+	case c.Max != nil:
 		return *c.Max, AtMost
+	case c.Min != nil:
+		return *c.Min, AtLeast
 	}
-	return *c.Min, AtLeast
+	return math.NaN(), ""
 }
 
 // nearestBound picks the bound closest to v (Max on a tie).

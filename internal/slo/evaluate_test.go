@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -84,9 +85,9 @@ func value(r Result) any {
 
 func TestPassingValueReportsBoundAndSeries(t *testing.T) {
 	r := evalOne(t, maxCheck("5xx_ratio", "q", 0.01), answers{"q": one(0.001)})
-	want := Result{Name: "5xx_ratio", Source: Prometheus, Query: "q", Threshold: 0.01, Comparison: AtMost, Passed: true,
-		Reason: "0.001 <= 0.01", Series: map[string]string{"job": "threader"}, SeriesCount: 1}
-	if diff := cmp.Diff(want, r, cmp.FilterPath(func(p cmp.Path) bool { return p.String() == "Value" }, cmp.Ignore())); diff != "" {
+	want := Result{Name: "5xx_ratio", Source: Prometheus, Query: "q", Threshold: 0.01, Comparison: AtMost, Phase: PhasePassed, Passed: true,
+		Reason: "0.001 <= 0.01", Series: map[string]string{"job": "threader"}, SeriesCount: 1, Values: []float64{0.001}}
+	if diff := cmp.Diff(want, r, cmpopts.IgnoreUnexported(Result{}), cmp.FilterPath(func(p cmp.Path) bool { return p.String() == "Value" }, cmp.Ignore())); diff != "" {
 		t.Error(diff)
 	}
 	if value(r) != 0.001 {
@@ -385,8 +386,8 @@ func (b *barrier) Query(ctx context.Context, q string, at time.Time) (Answer, er
 	}
 	b.mu.Unlock()
 	select {
-	case <-b.all:
-		return stamped(one(0), at), nil
+	case <-b.all: // 1: at the bounds, and the presence query finds lines
+		return stamped(one(1), at), nil
 	case <-ctx.Done():
 		return Answer{}, ctx.Err()
 	}
@@ -411,9 +412,9 @@ func TestAllQueriesOfOneEvaluationRunConcurrently(t *testing.T) {
 func TestValidate(t *testing.T) {
 	bad := map[string]Check{
 		"check has no name":                 {Source: Prometheus, Query: "q", Max: Float(1)},
-		`source must be "prometheus" or`:    {Name: "x", Source: "graphite", Query: "q", Max: Float(1)},
+		"source is empty":                   {Name: "x", Query: "q", Max: Float(1)},
 		"query is empty":                    {Name: "x", Source: Prometheus, Max: Float(1)},
-		"needs max, min or both":            {Name: "x", Source: Prometheus, Query: "q"},
+		"needs max, min, success_condition": {Name: "x", Source: Prometheus, Query: "q"},
 		"max must be a finite number":       {Name: "x", Source: Prometheus, Query: "q", Max: Float(math.NaN())},
 		"min must be a finite number":       {Name: "x", Source: Prometheus, Query: "q", Min: Float(math.Inf(1))},
 		"min 2 is greater than max 1":       {Name: "x", Source: Prometheus, Query: "q", Max: Float(1), Min: Float(2)},

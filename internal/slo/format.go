@@ -66,10 +66,23 @@ func (r Result) phrase() string {
 	if r.SeriesCount > 1 && len(r.Series) > 0 {
 		name += labelString(r.Series)
 	}
-	if r.Value != nil {
+	if r.bounded {
 		return name + " " + r.Reason
 	}
 	return name + ": " + r.Reason
+}
+
+// formatValues writes a result list, [0.1, NaN], at most 5 values.
+func formatValues(values []float64) string {
+	parts := make([]string, 0, min(len(values), 6))
+	for i, v := range values {
+		if i == 5 {
+			parts = append(parts, "… "+strconv.Itoa(len(values))+" values")
+			break
+		}
+		parts = append(parts, FormatValue(v))
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
 }
 
 // labelString renders labels as {a="1", b="2"}, sorted by name.

@@ -20,6 +20,14 @@ import (
 // An evaluation that has started is never cut short by Timeout: its queries
 // are bounded by their own request timeout, so Run may end up to one request
 // timeout after Timeout, and the report always holds a complete evaluation.
+//
+// Phases: an evaluation passes when its phase is PhasePassed, or
+// PhaseInconclusive with PassInconclusive. While polling, Limits stop the
+// gate early: more failed evaluations than Limits.Failure, more inconclusive
+// ones than Limits.Inconclusive, or more errored ones in a row than
+// Limits.ConsecutiveError (a gate whose every measurement errors stops, it
+// never passes). The first evaluation starts after InitialDelay; Timeout is
+// counted from then.
 type Gate struct {
 	Checks []Check
 	// Queriers maps each source used by Checks to its backend.
@@ -36,15 +44,51 @@ type Gate struct {
 	Timeout time.Duration
 	// Trust says which answers are believed (warnings, timestamps).
 	Trust Trust
+	// Limits stop polling early; nil means DefaultLimits().
+	Limits *Limits
+	// InitialDelay is waited before the first evaluation.
+	InitialDelay time.Duration
+	// PassInconclusive lets an inconclusive evaluation pass. Off by default:
+	// an inconclusive gate fails.
+	PassInconclusive bool
+	// Retention is how many evaluations Report.Measurements keeps, newest
+	// last; 0 means DefaultRetention.
+	Retention int
+	// Describe names a Gate or Limits field in messages (FailureLimit →
+	// failure_limit); nil leaves the field names.
+	Describe func(field string) string
 	// Progress, if set, is called after every evaluation with its number
 	// (from 1) and the current streak of passing evaluations.
 	Progress func(n, streak int, e Evaluation)
 }
 
+// Limits bound the evaluations of one phase while polling; a negative
+// limit is no limit. A limit of N stops the gate when the count exceeds N.
+type Limits struct {
+	Failure          int // failed evaluations in all
+	Inconclusive     int // inconclusive evaluations in all
+	ConsecutiveError int // errored evaluations in a row
+}
+
+// DefaultLimits: failures and inconclusive evaluations are polled through
+// until Timeout (the gate waits for stability), 5 errors in a row stop it.
+func DefaultLimits() Limits { return Limits{Failure: -1, Inconclusive: -1, ConsecutiveError: 4} }
+
+// DefaultRetention is how many evaluations a Report keeps by default.
+const DefaultRetention = 10
+
 // Report is the outcome of Run.
 type Report struct {
 	// Passed is true when the last Consecutive evaluations all passed.
 	Passed bool
+	// Phase is the gate's verdict: passed (or inconclusive when allowed)
+	// when stable; the limit's phase when a limit stopped it; otherwise the
+	// last evaluation's phase (failed when it passed but too few in a row).
+	Phase Phase
+	// Measurements are the last Retention evaluations, oldest first.
+	Measurements []Evaluation
+	// Failures, Inconclusives and ErrorsInRow count evaluations by phase.
+	Failures, Inconclusives, ErrorsInRow int
 	// Last is the final evaluation.
 	Last Evaluation
 	// Evaluations counts the evaluations made.
@@ -66,6 +110,10 @@ const (
 	StopFailed   Stop = "failed"   // a single evaluation (no polling) failed
 	StopTimeout  Stop = "timeout"  // polling ran out of time
 	StopCanceled Stop = "canceled" // the context was canceled
+	// A limit stopped polling.
+	StopFailureLimit      Stop = "failure_limit"
+	StopInconclusiveLimit Stop = "inconclusive_limit"
+	StopErrorLimit        Stop = "consecutive_error_limit"
 )
 
 // Validate reports the first problem with the gate's options.
@@ -92,8 +140,74 @@ func (g Gate) Validate() error {
 	case g.Interval > 0 && g.Timeout < g.Interval*time.Duration(max(g.Consecutive, 1)-1):
 		return fmt.Errorf("timeout %s is too short for %d consecutive evaluations %s apart",
 			g.Timeout, g.Consecutive, g.Interval)
+	case g.InitialDelay < 0:
+		return fmt.Errorf("initial delay must be >= 0, got %s", g.InitialDelay)
+	case g.Retention < 0:
+		return fmt.Errorf("retention must be >= 0, got %d", g.Retention)
 	}
 	return nil
+}
+
+func (g Gate) limits() Limits {
+	if g.Limits == nil {
+		return DefaultLimits()
+	}
+	return *g.Limits
+}
+
+func (g Gate) describe(field string) string {
+	if g.Describe == nil {
+		return field
+	}
+	return g.Describe(field)
+}
+
+// passes says whether an evaluation counts towards the streak.
+func (g Gate) passes(e Evaluation) bool {
+	return e.Phase == PhasePassed || (e.Phase == PhaseInconclusive && g.PassInconclusive)
+}
+
+// record adds one evaluation to the report's counts and measurements.
+func (g Gate) record(rep *Report, ev Evaluation) {
+	rep.Evaluations++
+	rep.Last = ev
+	keep := g.Retention
+	if keep == 0 {
+		keep = DefaultRetention
+	}
+	rep.Measurements = append(rep.Measurements, ev)
+	if len(rep.Measurements) > keep {
+		rep.Measurements = append([]Evaluation(nil), rep.Measurements[len(rep.Measurements)-keep:]...)
+	}
+	if g.passes(ev) {
+		rep.Streak++
+	} else {
+		rep.Streak = 0
+	}
+	rep.ErrorsInRow++
+	switch ev.Phase {
+	case PhaseFailed:
+		rep.Failures++
+	case PhaseInconclusive:
+		rep.Inconclusives++
+	}
+	if ev.Phase != PhaseError {
+		rep.ErrorsInRow = 0
+	}
+}
+
+// limitStop is the limit the counts exceed, or "".
+func (g Gate) limitStop(rep Report) Stop {
+	lim := g.limits()
+	switch {
+	case lim.Failure >= 0 && rep.Failures > lim.Failure:
+		return StopFailureLimit
+	case lim.Inconclusive >= 0 && rep.Inconclusives > lim.Inconclusive:
+		return StopInconclusiveLimit
+	case lim.ConsecutiveError >= 0 && rep.ErrorsInRow > lim.ConsecutiveError:
+		return StopErrorLimit
+	}
+	return ""
 }
 
 // Run evaluates the checks as described on Gate. The error is non-nil only
@@ -108,19 +222,17 @@ func (g Gate) Run(ctx context.Context) (Report, error) {
 		clk = clock.Real{}
 	}
 	need := max(g.Consecutive, 1)
-	start := clk.Now()
-	deadline := start.Add(g.Timeout)
 	var rep Report
+	if g.InitialDelay > 0 {
+		if err := clk.Sleep(ctx, g.InitialDelay); err != nil {
+			return g.finish(rep, StopCanceled), nil
+		}
+	}
+	deadline := clk.Now().Add(g.Timeout)
 	for {
 		began := clk.Now()
 		ev := Evaluate(ctx, g.Checks, g.Queriers, began, g.Trust)
-		rep.Evaluations++
-		rep.Last = ev
-		if ev.Passed {
-			rep.Streak++
-		} else {
-			rep.Streak = 0
-		}
+		g.record(&rep, ev)
 		if g.Progress != nil {
 			g.Progress(rep.Evaluations, rep.Streak, ev)
 		}
@@ -131,6 +243,8 @@ func (g Gate) Run(ctx context.Context) (Report, error) {
 			return g.finish(rep, StopCanceled), nil
 		case g.Interval == 0:
 			return g.finish(rep, StopFailed), nil
+		case g.limitStop(rep) != "":
+			return g.finish(rep, g.limitStop(rep)), nil
 		}
 		next := began.Add(g.Interval)
 		if next.After(deadline) {
@@ -145,6 +259,17 @@ func (g Gate) Run(ctx context.Context) (Report, error) {
 func (g Gate) finish(rep Report, stop Stop) Report {
 	rep.Stop = stop
 	rep.Passed = stop == StopStable
+	rep.Phase = rep.Last.Phase
+	switch {
+	case stop == StopFailureLimit:
+		rep.Phase = PhaseFailed
+	case stop == StopInconclusiveLimit:
+		rep.Phase = PhaseInconclusive
+	case stop == StopErrorLimit || rep.Evaluations == 0:
+		rep.Phase = PhaseError
+	case !rep.Passed && rep.Phase == PhasePassed:
+		rep.Phase = PhaseFailed // passed, but too few times in a row
+	}
 	rep.Msg = g.message(rep)
 	return rep
 }
@@ -153,6 +278,9 @@ func (g Gate) finish(rep Report, stop Stop) Report {
 func (g Gate) message(rep Report) string {
 	n := len(rep.Last.Results)
 	polling := g.Interval > 0
+	if rep.Passed && rep.Phase == PhaseInconclusive {
+		return "inconclusive, which passes (inconclusive evaluations are allowed): " + rep.Last.Summary()
+	}
 	if rep.Passed {
 		msg := fmt.Sprintf("all %d checks passed", n)
 		if n == 1 {
@@ -166,7 +294,13 @@ func (g Gate) message(rep Report) string {
 		}
 		return msg
 	}
+	if rep.Evaluations == 0 {
+		return "canceled during the initial delay, before any evaluation"
+	}
 	summary := rep.Last.Summary()
+	if summary == "" && rep.Last.Phase == PhaseInconclusive {
+		summary = "inconclusive"
+	}
 	if summary == "" {
 		// The last evaluation passed but the streak was too short.
 		summary = fmt.Sprintf("the last evaluation passed, but only %s in a row of %d needed",
@@ -177,6 +311,15 @@ func (g Gate) message(rep Report) string {
 		return fmt.Sprintf("not stable within %s (%s): %s", g.Timeout, plural(rep.Evaluations, "evaluation"), summary)
 	case StopCanceled:
 		return fmt.Sprintf("canceled after %s: %s", plural(rep.Evaluations, "evaluation"), summary)
+	case StopFailureLimit:
+		return fmt.Sprintf("%s %d exceeded: %s of %d: %s", g.describe("FailureLimit"), g.limits().Failure,
+			plural(rep.Failures, "failed evaluation"), rep.Evaluations, summary)
+	case StopInconclusiveLimit:
+		return fmt.Sprintf("%s %d exceeded: %s of %d: %s", g.describe("InconclusiveLimit"), g.limits().Inconclusive,
+			plural(rep.Inconclusives, "inconclusive evaluation"), rep.Evaluations, summary)
+	case StopErrorLimit:
+		return fmt.Sprintf("%s %d exceeded: %s in a row: %s", g.describe("ConsecutiveErrorLimit"), g.limits().ConsecutiveError,
+			plural(rep.ErrorsInRow, "errored evaluation"), summary)
 	}
 	return summary
 }

@@ -195,15 +195,15 @@ func TestAllChecksPassMessage(t *testing.T) {
 func TestGateValidate(t *testing.T) {
 	base := gate(script(0), clock.NewFake(t0))
 	cases := map[string]func(g *Gate){
-		"consecutive 3 needs an interval":  func(g *Gate) { g.Consecutive = 3 },
-		"needs a timeout":                  func(g *Gate) { g.Interval = time.Second },
-		"too short for 3 consecutive":      func(g *Gate) { g.Interval, g.Timeout, g.Consecutive = time.Minute, time.Minute, 3 },
-		"interval must be >= 0":            func(g *Gate) { g.Interval = -1 },
-		"no loki endpoint is configured":   func(g *Gate) { g.Checks = []Check{logCheck()} },
-		"no checks to evaluate":            func(g *Gate) { g.Checks = nil },
-		"check x: needs max, min or both":  func(g *Gate) { g.Checks = []Check{{Name: "x", Source: Prometheus, Query: "q"}} },
-		"consecutive must be >= 1, got -1": func(g *Gate) { g.Consecutive = -1 },
-		"timeout must be >= 0, got -1ns":   func(g *Gate) { g.Timeout = -1 },
+		"consecutive 3 needs an interval": func(g *Gate) { g.Consecutive = 3 },
+		"needs a timeout":                 func(g *Gate) { g.Interval = time.Second },
+		"too short for 3 consecutive":     func(g *Gate) { g.Interval, g.Timeout, g.Consecutive = time.Minute, time.Minute, 3 },
+		"interval must be >= 0":           func(g *Gate) { g.Interval = -1 },
+		"no loki endpoint is configured":  func(g *Gate) { g.Checks = []Check{logCheck()} },
+		"no checks to evaluate":           func(g *Gate) { g.Checks = nil },
+		"check x: needs max, min, success_condition or failure_condition": func(g *Gate) { g.Checks = []Check{{Name: "x", Source: Prometheus, Query: "q"}} },
+		"consecutive must be >= 1, got -1":                                func(g *Gate) { g.Consecutive = -1 },
+		"timeout must be >= 0, got -1ns":                                  func(g *Gate) { g.Timeout = -1 },
 	}
 	for want, mutate := range cases {
 		g := base
