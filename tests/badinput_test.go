@@ -348,7 +348,26 @@ func badInputCases(guardDir string) []badCase {
 	s("checks element a list", "checks", "", checks([]any{1}))
 	s("checks without query", "query", "missing required arguments: query found in checks", checks(check("query", nil)))
 	s("checks without name", "name", "missing required arguments: name found in checks", checks(check("name", nil)))
-	s("checks without max or min", "max", "one of the following is required: max, min found in checks", checks(check("max", nil)))
+	s("checks without max or min", "max", "one of the following is required: max, min, success_condition, failure_condition found in checks", checks(check("max", nil)))
+	for _, v := range []numCase{{"syntax", "result[0] <=", ""}, {"unknown name", "reslt[0] < 1", ""}, {"not boolean", "result[0]", ""},
+		{"empty", "", ""}, {"unknown function", "p99(result) < 1", ""}, {"a list", []any{"result[0] < 1"}, ""}} {
+		s("checks success_condition "+v.label, "checks[0].success_condition", v.want, checks(check("max", nil, "success_condition", v.val)))
+		s("checks failure_condition "+v.label, "checks[0].failure_condition", v.want, checks(check("max", nil, "failure_condition", v.val)))
+	}
+	s("checks dry_run not a boolean", "dry_run", "is not a valid boolean", checks(check("dry_run", "maybe")))
+	for _, opt := range []string{"failure_limit", "inconclusive_limit", "consecutive_error_limit"} {
+		for _, v := range []numCase{{"below -1", -2, "-1 (no limit) or 0 or greater"}, {"fraction", 1.5, "unable to convert to int"},
+			{"word", "many", "unable to convert to int"}, {"400 digits", yamlRaw(hugeInt), "unable to convert to int"}} {
+			s(opt+" "+v.label, opt, v.want, map[string]any{opt: v.val})
+		}
+	}
+	for _, v := range []numCase{{"negative", -1, "0 or greater"}, {"NaN text", "NaN", ""}, {"YAML inf", yamlRaw(".inf"), ""}, {"below 1 ms", 1e-6, ""}} {
+		s("initial_delay_seconds "+v.label, "initial_delay_seconds", v.want, map[string]any{"initial_delay_seconds": v.val})
+	}
+	s("fail_on_inconclusive not a boolean", "fail_on_inconclusive", "is not a valid boolean", map[string]any{"fail_on_inconclusive": "kinda"})
+	for _, v := range []numCase{{"zero", 0, "1 or greater"}, {"negative", -3, "1 or greater"}, {"word", "all", "unable to convert to int"}} {
+		s("measurement_retention "+v.label, "measurement_retention", v.want, map[string]any{"measurement_retention": v.val})
+	}
 	s("checks max NaN", "max", "", checks(check("max", "NaN")))
 	s("checks max YAML inf", "max", "", checks(map[string]any{"name": "c1", "query": "up", "max": yamlRaw(".inf")}))
 	s("checks min -inf", "min", "", checks(check("max", nil, "min", "-inf")))

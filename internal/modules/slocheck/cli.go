@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -130,13 +131,19 @@ func usageError(stderr io.Writer, err error) int {
 }
 
 // progressLine describes one evaluation while polling, e.g.
-// "evaluation 3 at 2026-11-28T12:40:05.000Z: FAIL (0/2 in a row): 5xx_ratio 0.023 > 0.01".
+// "evaluation 3 at 2026-11-28T12:40:05.000Z: FAIL (0/2 in a row): 5xx_ratio 0.023 > 0.01";
+// an evaluation that is not passing for another reason than a failed check
+// says its phase: "FAIL (0/2 in a row): phase error: 5xx_ratio: no data".
 func progressLine(n, streak, need int, e slo.Evaluation) string {
 	head := fmt.Sprintf("evaluation %d at %s: ", n, e.At.UTC().Format(timeFormat))
-	if e.Passed {
+	if streak > 0 {
 		return head + fmt.Sprintf("pass (%d/%d in a row)", min(streak, need), need)
 	}
-	return head + fmt.Sprintf("FAIL (0/%d in a row): %s", need, e.Summary())
+	summary := e.Summary()
+	if e.Phase != slo.PhaseFailed {
+		summary = "phase " + string(e.Phase) + ": " + summary
+	}
+	return head + fmt.Sprintf("FAIL (0/%d in a row): %s", need, summary)
 }
 
 // writeTable prints the checks and a final PASSED/FAILED line.
@@ -156,12 +163,15 @@ func writeTable(w io.Writer, rep slo.Report) {
 		if r.Value != nil {
 			value = slo.FormatValue(*r.Value)
 		}
-		result := "FAIL"
-		if r.Passed {
-			result = "pass"
+		result := phaseWord(r.Phase)
+		if r.DryRun {
+			result += " (dry run)"
 		}
-		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s %s\t%s", r.Name, r.Source, result, value, r.Comparison,
-			slo.FormatValue(r.Threshold), oneLine(r.Reason))
+		threshold := "-"
+		if r.Comparison != "" {
+			threshold = string(r.Comparison) + " " + slo.FormatValue(r.Threshold)
+		}
+		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s", r.Name, r.Source, result, value, threshold, oneLine(r.Reason))
 		if showSeries {
 			line += "\t" + labelList(r.Series)
 		}
@@ -173,6 +183,13 @@ func writeTable(w io.Writer, rep slo.Report) {
 		verdict = "FAILED"
 	}
 	fmt.Fprintf(w, "%s: %s\n", verdict, rep.Msg)
+}
+
+// phaseWord is how the table shows a phase: quiet when it passed, loud
+// otherwise.
+func phaseWord(p slo.Phase) string {
+	return map[slo.Phase]string{slo.PhasePassed: "pass", slo.PhaseFailed: "FAIL", slo.PhaseError: "ERROR",
+		slo.PhaseInconclusive: "INCONCLUSIVE"}[p]
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
@@ -200,26 +217,7 @@ func parseCLI(args []string, stderr io.Writer) (config, cliFlags, error) {
 	fs := flag.NewFlagSet("slo_check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
-	endpointFlags(fs, "prometheus", &c.prometheus)
-	endpointFlags(fs, "loki", &c.loki)
-	fs.StringVar(&c.job, "job", c.job, "job label of the service")
-	fs.StringVar(&c.window, "window", c.window, "stability window, a Prometheus duration (15m, 1h, 90s)")
-	fs.Float64Var(&c.max5xx, "max-5xx-ratio", c.max5xx, "highest 5xx ratio averaged over the window")
-	fs.Float64Var(&c.minHealth, "min-health-ratio", c.minHealth, "lowest health-OK ratio averaged over the window")
-	fs.Float64Var(&c.maxErrLogs, "max-error-logs-per-min", c.maxErrLogs, "most error log lines per minute, averaged over the window")
-	fs.StringVar(&c.errorLogRegex, "error-log-regex", c.errorLogRegex, "regular expression (RE2) of error log lines")
-	fs.BoolVar(&c.defaultChecks, "default-checks", c.defaultChecks, "run the three default checks (--default-checks=false drops them)")
-	var checks checkList
-	fs.Var(&checks, "checks", "extra checks: a JSON or YAML object or list of {name, source, query, max, min, on_empty};\n@FILE reads them from a file; repeatable")
-	interval, timeout := secondsFlag(c.interval), secondsFlag(c.timeout)
-	requestTimeout := secondsFlag(c.requestTimeout)
-	fs.Var(&interval, "interval-seconds", "re-evaluate every this many seconds until stable (0: evaluate once)")
-	fs.IntVar(&c.consecutive, "consecutive", c.consecutive, "passing evaluations in a row needed when polling")
-	fs.Var(&timeout, "timeout-seconds", "give up polling after this many seconds")
-	fs.Var(&requestTimeout, "request-timeout-seconds", "time limit of one query, retries included")
-	fs.IntVar(&c.requestRetries, "request-retries", c.requestRetries, "retries of a query after connection errors, 429 and 5xx")
-	fs.BoolVar(&c.failOnViolation, "fail-on-violation", c.failOnViolation, "exit 1 when a check fails (false: report and exit 0)")
-	fs.BoolVar(&c.acceptWarnings, "accept-warnings", c.acceptWarnings, "believe answers that carry Prometheus or Loki warnings (default: such a check fails)")
+	finish := registerGateFlags(fs, &c)
 	fs.BoolVar(&cf.asJSON, "json", false, "print the result as one JSON object instead of a table")
 	fs.StringVar(&cf.name, "name", "", "name of this gate in log lines and metrics (default slo_check)")
 	cf.observe.Register(fs)
@@ -229,13 +227,49 @@ func parseCLI(args []string, stderr io.Writer) (config, cliFlags, error) {
 	if fs.NArg() > 0 {
 		return c, cf, fmt.Errorf("unexpected argument %q (every option is a flag)", fs.Arg(0))
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	secretsFromEnv(set, "prometheus", &c.prometheus)
-	secretsFromEnv(set, "loki", &c.loki)
-	c.interval, c.timeout, c.requestTimeout = time.Duration(interval), time.Duration(timeout), time.Duration(requestTimeout)
-	c.checks = checks
+	finish()
 	return c, cf, nil
+}
+
+// registerGateFlags registers on fs a flag for every option of the gate's
+// config (endpoints, checks, polling, limits) and returns the function that
+// completes c after fs.Parse (durations, secrets from the environment).
+// Any command that runs the gate can embed its flags this way.
+func registerGateFlags(fs *flag.FlagSet, c *config) (finish func()) {
+	endpointFlags(fs, "prometheus", &c.prometheus)
+	endpointFlags(fs, "loki", &c.loki)
+	fs.StringVar(&c.job, "job", c.job, "job label of the service")
+	fs.StringVar(&c.window, "window", c.window, "stability window, a Prometheus duration (15m, 1h, 90s)")
+	fs.Float64Var(&c.max5xx, "max-5xx-ratio", c.max5xx, "highest 5xx ratio averaged over the window")
+	fs.Float64Var(&c.minHealth, "min-health-ratio", c.minHealth, "lowest health-OK ratio averaged over the window")
+	fs.Float64Var(&c.maxErrLogs, "max-error-logs-per-min", c.maxErrLogs, "most error log lines per minute, averaged over the window")
+	fs.StringVar(&c.errorLogRegex, "error-log-regex", c.errorLogRegex, "regular expression (RE2) of error log lines")
+	fs.BoolVar(&c.defaultChecks, "default-checks", c.defaultChecks, "run the three default checks (--default-checks=false drops them)")
+	checks := (*checkList)(&c.checks)
+	fs.Var(checks, "checks", "extra checks: a JSON or YAML object or list of {"+strings.Join(checkKeys, ", ")+"};\n@FILE reads them from a file; repeatable")
+	interval, timeout := secondsFlag(c.interval), secondsFlag(c.timeout)
+	requestTimeout, initialDelay := secondsFlag(c.requestTimeout), secondsFlag(c.initialDelay)
+	fs.Var(&interval, "interval-seconds", "re-evaluate every this many seconds until stable (0: evaluate once)")
+	fs.IntVar(&c.consecutive, "consecutive", c.consecutive, "passing evaluations in a row needed when polling")
+	fs.Var(&timeout, "timeout-seconds", "give up polling after this many seconds (counted after the initial delay)")
+	fs.Var(&initialDelay, "initial-delay-seconds", "wait this many seconds before the first evaluation")
+	fs.IntVar(&c.failureLimit, "failure-limit", c.failureLimit, "stop polling after more than this many failed evaluations (-1: no limit)")
+	fs.IntVar(&c.inconclusiveLimit, "inconclusive-limit", c.inconclusiveLimit, "stop polling after more than this many inconclusive evaluations (-1: no limit)")
+	fs.IntVar(&c.consecutiveErrorLimit, "consecutive-error-limit", c.consecutiveErrorLimit, "stop polling after more than this many errored evaluations in a row (-1: no limit)")
+	fs.BoolVar(&c.failOnInconclusive, "fail-on-inconclusive", c.failOnInconclusive, "an inconclusive gate fails (false: it passes)")
+	fs.IntVar(&c.retention, "measurement-retention", c.retention, "how many evaluations the result keeps")
+	fs.Var(&requestTimeout, "request-timeout-seconds", "time limit of one query, retries included")
+	fs.IntVar(&c.requestRetries, "request-retries", c.requestRetries, "retries of a query after connection errors, 429 and 5xx")
+	fs.BoolVar(&c.failOnViolation, "fail-on-violation", c.failOnViolation, "exit 1 when a check fails (false: report and exit 0)")
+	fs.BoolVar(&c.acceptWarnings, "accept-warnings", c.acceptWarnings, "believe answers that carry Prometheus or Loki warnings (default: such a check fails)")
+	return func() {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		secretsFromEnv(set, "prometheus", &c.prometheus)
+		secretsFromEnv(set, "loki", &c.loki)
+		c.interval, c.timeout = time.Duration(interval), time.Duration(timeout)
+		c.requestTimeout, c.initialDelay = time.Duration(requestTimeout), time.Duration(initialDelay)
+	}
 }
 
 func endpointFlags(fs *flag.FlagSet, prefix string, e *endpointConfig) {
@@ -311,6 +345,10 @@ func (l *checkList) Set(v string) error {
 			return fmt.Errorf("check %d: %v", i+1, err)
 		}
 		c, err := s.check()
+		var se *specError
+		if errors.As(err, &se) {
+			return fmt.Errorf("check %d (%q): %s %v", i+1, se.Check, se.Key, se.Err)
+		}
 		if err != nil {
 			return fmt.Errorf("check %d: %v", i+1, err)
 		}
@@ -340,10 +378,8 @@ func decodeChecks(text []byte) ([]checkSpec, error) {
 			return nil, errors.New("want an object such as {name: p99, query: ..., max: 0.5}")
 		}
 		for i := 0; i < len(item.Content); i += 2 {
-			switch k := item.Content[i].Value; k {
-			case "name", "source", "query", "max", "min", "on_empty":
-			default:
-				return nil, fmt.Errorf("unknown key %q (known: name, source, query, max, min, on_empty)", k)
+			if k := item.Content[i].Value; !slices.Contains(checkKeys, k) {
+				return nil, fmt.Errorf("unknown key %q (known: %s)", k, strings.Join(checkKeys, ", "))
 			}
 		}
 		var s checkSpec

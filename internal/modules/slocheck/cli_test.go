@@ -66,6 +66,7 @@ func TestCLIAgainstVictoriaMetrics(t *testing.T) {
 }
 
 func scenarios(t *testing.T, b backends, backend string) {
+	analysisScenarios(t, b)
 	t.Run("stable window passes", func(t *testing.T) {
 		r := invokeCLI(t, nil, b.args("stable")...)
 		if r.code != exitPassed || !strings.HasSuffix(r.stdout, "PASSED: all 3 checks passed\n") || r.stderr != "" {
@@ -221,8 +222,13 @@ func TestCLIUsageErrors(t *testing.T) {
 		"--timeout-seconds must be greater than 0 when --interval-seconds is set":                                     {"--interval-seconds", "10", "--timeout-seconds", "0"},
 		"--timeout-seconds 60s is too short for 3 passing evaluations in a row 60s apart: it must be at least 120s":   {"--interval-seconds", "1m", "--timeout-seconds", "60", "--consecutive", "3"},
 		"check l queries Loki, but --loki-url is empty":                                                               {"--loki-url", "", "--checks", "{name: l, source: loki, query: x, max: 1}"},
-		`unknown key "maximum" (known: name, source, query, max, min, on_empty)`:                                      {"--checks", "{name: x, query: up, maximum: 1}"},
-		"check 1: check x: needs max, min or both":                                                                    {"--checks", "[{name: x, query: up}]"},
+		`unknown key "maximum" (known: name, source, query, max, min, on_empty, success_condition`:                    {"--checks", "{name: x, query: up, maximum: 1}"},
+		`check 1 ("p99"): success_condition is not a valid boolean expression over result`:                            {"--checks", "{name: p99, query: up, success_condition: 'result[0] <='}"},
+		`check 1 ("p99"): failure_condition is not a valid boolean expression over result`:                            {"--checks", "{name: p99, query: up, failure_condition: 'len(result)'}"},
+		"--failure-limit must be -1 (no limit) or 0 or greater, got -2":                                               {"--failure-limit", "-2"},
+		"--measurement-retention must be 1 or greater, got 0":                                                         {"--measurement-retention", "0"},
+		`invalid value "-1" for flag -initial-delay-seconds: must be 0 or greater`:                                    {"--initial-delay-seconds", "-1"},
+		"check 1: check x: needs max, min, success_condition or failure_condition":                                    {"--checks", "[{name: x, query: up}]"},
 		"--max-5xx-ratio must be a finite number, got NaN":                                                            {"--max-5xx-ratio", "NaN"},
 		`--prometheus-url: "ftp://x" must start with http:// or https://`:                                             {"--prometheus-url", "ftp://x"},
 		"--prometheus-client-key: is required with --prometheus-client-cert":                                          {"--prometheus-client-cert", "/c.pem"},
@@ -259,4 +265,71 @@ func TestOnlyTheBackendsInUseAreConfigured(t *testing.T) {
 	if r.code != exitPassed || !strings.Contains(r.stdout, "PASSED: the check passed") {
 		t.Errorf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+}
+
+// analysisScenarios are the Argo-style options against a real server.
+func analysisScenarios(t *testing.T, b backends) {
+	q := func(job string) string { return `avg_over_time(job:http_5xx_ratio_1m{job="` + job + `"}[15m])` }
+	only := func(job string, check string, extra ...string) []string {
+		return b.args(job, append([]string{"--default-checks=false", "--loki-url", "", "--checks", check}, extra...)...)
+	}
+	t.Run("conditions decide with the real answer", func(t *testing.T) {
+		for _, tc := range []struct {
+			job, check, phase string
+			code              int
+		}{
+			{"stable", `{name: c, query: '` + q("stable") + `', success_condition: "result[0] <= 0.01"}`, "passed", exitPassed},
+			{"unstable", `{name: c, query: '` + q("unstable") + `', success_condition: "result[0] <= 0.01"}`, "failed", exitFailed},
+			{"unstable", `{name: c, query: '` + q("unstable") + `', success_condition: "result[0] <= 0.01", failure_condition: "result[0] > 0.1"}`, "inconclusive", exitFailed},
+			{"multi", `{name: c, query: '` + q("multi") + `', success_condition: "all(result, {# <= 0.01})"}`, "failed", exitFailed},
+			{"gap", `{name: c, query: '` + q("gap") + `', success_condition: "result[0] <= 0.01"}`, "error", exitFailed},
+		} {
+			res, r := jsonResult(t, nil, only(tc.job, tc.check)...)
+			if r.code != tc.code || res["phase"] != tc.phase || checkByName(t, res, "c")["phase"] != tc.phase {
+				t.Errorf("%s: exit %d, phase %v\n%s%s", tc.check, r.code, res["phase"], r.stdout, r.stderr)
+			}
+		}
+		res, _ := jsonResult(t, nil, only("multi", `{name: c, query: '`+q("multi")+`', success_condition: "all(result, {# <= 0.01})"}`)...)
+		if vals := checkByName(t, res, "c")["values"].([]any); len(vals) != 3 {
+			t.Errorf("every series is in result: %v", vals)
+		}
+		// The inconclusive gate passes only when allowed.
+		r := invokeCLI(t, nil, only("unstable", `{name: c, query: '`+q("unstable")+`', success_condition: "result[0] <= 0.01", failure_condition: "result[0] > 0.1"}`,
+			"--fail-on-inconclusive=false")...)
+		if r.code != exitPassed || !strings.Contains(r.stdout, "INCONCLUSIVE") {
+			t.Errorf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+	})
+	t.Run("a dry-run check is reported but does not decide", func(t *testing.T) {
+		res, r := jsonResult(t, nil, b.args("stable", "--checks", `{name: trial, query: '`+q("unstable")+`', max: 0.01, dry_run: true}`)...)
+		c := checkByName(t, res, "trial")
+		if r.code != exitPassed || res["phase"] != "passed" || c["phase"] != "failed" || c["dry_run"] != true {
+			t.Errorf("exit %d %v\n%s", r.code, c, r.stderr)
+		}
+	})
+	t.Run("failure limit 0 stops polling at the first failure", func(t *testing.T) {
+		clk := clock.NewFake(time.Now())
+		res, r := jsonResult(t, clk, b.args("unstable", "--interval-seconds", "10", "--timeout-seconds", "600", "--failure-limit", "0")...)
+		if r.code != exitFailed || res["evaluations"] != 1.0 || res["phase"] != "failed" ||
+			!strings.HasPrefix(res["msg"].(string), "--failure-limit 0 exceeded: 1 failed evaluation of 1: ") {
+			t.Errorf("exit %d %v %v\n%s", r.code, res["evaluations"], res["msg"], r.stderr)
+		}
+	})
+	t.Run("no data in a row stops at the consecutive error limit", func(t *testing.T) {
+		clk := clock.NewFake(time.Now())
+		res, r := jsonResult(t, clk, b.args("gap", "--interval-seconds", "10", "--timeout-seconds", "600", "--consecutive-error-limit", "2",
+			"--measurement-retention", "2")...)
+		if r.code != exitFailed || res["evaluations"] != 3.0 || res["phase"] != "error" || len(res["measurements"].([]any)) != 2 ||
+			!strings.HasPrefix(res["msg"].(string), "--consecutive-error-limit 2 exceeded: 3 errored evaluations in a row: ") {
+			t.Errorf("exit %d %v %v\n%s", r.code, res["evaluations"], res["msg"], r.stderr)
+		}
+	})
+	t.Run("initial delay comes before the first evaluation", func(t *testing.T) {
+		start := time.Now()
+		clk := clock.NewFake(start)
+		res, r := jsonResult(t, clk, b.args("stable", "--initial-delay-seconds", "90")...)
+		if r.code != exitPassed || res["evaluated_at"] != start.Add(90*time.Second).UTC().Format(timeFormat) {
+			t.Errorf("exit %d %v\n%s", r.code, res["evaluated_at"], r.stderr)
+		}
+	})
 }

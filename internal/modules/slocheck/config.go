@@ -39,6 +39,11 @@ const (
 	defaultTimeout        = 300 * time.Second
 	defaultRequestTimeout = 10 * time.Second
 	defaultRequestRetries = 3
+	// Gate limits (Argo Rollouts' names and, but for failure_limit, defaults).
+	defaultFailureLimit          = -1
+	defaultInconclusiveLimit     = -1
+	defaultConsecutiveErrorLimit = 4
+	defaultRetention             = slo.DefaultRetention
 )
 
 // The names of the default checks.
@@ -77,6 +82,11 @@ type config struct {
 	failOnViolation   bool
 	acceptWarnings    bool
 
+	failureLimit, inconclusiveLimit, consecutiveErrorLimit int
+	initialDelay                                           time.Duration
+	failOnInconclusive                                     bool
+	retention                                              int
+
 	// clock is nil outside tests.
 	clock clock.Clock
 }
@@ -90,6 +100,8 @@ func defaultConfig() config {
 		max5xx: defaultMax5xxRatio, minHealth: defaultMinHealthRatio, maxErrLogs: defaultMaxErrorLogs,
 		errorLogRegex: defaultErrorLogRegex, defaultChecks: true,
 		timeout: defaultTimeout, consecutive: 1, failOnViolation: true,
+		failureLimit: defaultFailureLimit, inconclusiveLimit: defaultInconclusiveLimit,
+		consecutiveErrorLimit: defaultConsecutiveErrorLimit, failOnInconclusive: true, retention: defaultRetention,
 	}
 }
 
@@ -155,7 +167,10 @@ func (c config) plan(name namer) (plan, error) {
 	}
 	p.gate = slo.Gate{Checks: checks, Queriers: queriers, Clock: c.clock,
 		Interval: c.interval, Consecutive: c.consecutive, Timeout: c.timeout,
-		Trust: slo.Trust{AcceptWarnings: c.acceptWarnings}}
+		Trust:        slo.Trust{AcceptWarnings: c.acceptWarnings},
+		Limits:       &slo.Limits{Failure: c.failureLimit, Inconclusive: c.inconclusiveLimit, ConsecutiveError: c.consecutiveErrorLimit},
+		InitialDelay: c.initialDelay, PassInconclusive: !c.failOnInconclusive, Retention: c.retention,
+		Describe: func(field string) string { return name(gateOptions[field]) }}
 	if c.interval == 0 {
 		p.gate.Timeout = 0 // only polling uses it
 	}
@@ -165,7 +180,24 @@ func (c config) plan(name namer) (plan, error) {
 	return p, nil
 }
 
+// gateOptions maps the slo.Gate fields named in messages to their options.
+var gateOptions = map[string]string{
+	"FailureLimit": "failure_limit", "InconclusiveLimit": "inconclusive_limit", "ConsecutiveErrorLimit": "consecutive_error_limit",
+}
+
 func (c config) checkNumbers(name namer) error {
+	for option, v := range map[string]int{"failure_limit": c.failureLimit, "inconclusive_limit": c.inconclusiveLimit,
+		"consecutive_error_limit": c.consecutiveErrorLimit} {
+		if v < -1 {
+			return fmt.Errorf("%s must be -1 (no limit) or 0 or greater, got %d", name(option), v)
+		}
+	}
+	if c.retention < 1 {
+		return fmt.Errorf("%s must be 1 or greater, got %d", name("measurement_retention"), c.retention)
+	}
+	if c.initialDelay < 0 {
+		return fmt.Errorf("%s must be 0 or greater", name("initial_delay_seconds"))
+	}
 	for option, v := range map[string]float64{"max_5xx_ratio": c.max5xx, "min_health_ratio": c.minHealth, "max_error_logs_per_min": c.maxErrLogs} {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return fmt.Errorf("%s must be a finite number, got %v", name(option), v)
@@ -320,21 +352,52 @@ func (q querier) Query(ctx context.Context, query string, at time.Time) (slo.Ans
 // checkSpec is one entry of the checks option (module) or a --check value
 // (CLI, JSON or YAML).
 type checkSpec struct {
-	Name    string   `yaml:"name"`
-	Source  string   `yaml:"source"`
-	Query   string   `yaml:"query"`
-	Max     *float64 `yaml:"max"`
-	Min     *float64 `yaml:"min"`
-	OnEmpty string   `yaml:"on_empty"`
+	Name             string   `yaml:"name"`
+	Source           string   `yaml:"source"`
+	Query            string   `yaml:"query"`
+	Max              *float64 `yaml:"max"`
+	Min              *float64 `yaml:"min"`
+	OnEmpty          string   `yaml:"on_empty"`
+	SuccessCondition *string  `yaml:"success_condition"` // nil: not given ("" is an error)
+	FailureCondition *string  `yaml:"failure_condition"`
+	DryRun           bool     `yaml:"dry_run"`
 }
 
+// checkKeys are the keys of a check, in the order the docs list them.
+var checkKeys = []string{"name", "source", "query", "max", "min", "on_empty", "success_condition", "failure_condition", "dry_run"}
+
+// specError is a problem with one key of a check; the front end names the
+// check (checks[2].success_condition, --checks check 3).
+type specError struct {
+	Key, Check string
+	Err        error
+}
+
+func (e *specError) Error() string { return fmt.Sprintf("%s of check %q %v", e.Key, e.Check, e.Err) }
+
 func (s checkSpec) check() (slo.Check, error) {
-	c := slo.Check{Name: s.Name, Source: slo.Source(s.Source), Query: s.Query, Max: s.Max, Min: s.Min, OnEmpty: slo.OnEmpty(s.OnEmpty)}
+	c := slo.Check{Name: s.Name, Source: slo.Source(s.Source), Query: s.Query, Max: s.Max, Min: s.Min,
+		OnEmpty: slo.OnEmpty(s.OnEmpty), DryRun: s.DryRun}
 	if c.Source == "" {
 		c.Source = slo.Prometheus
 	}
 	if c.OnEmpty == "" {
 		c.OnEmpty = slo.EmptyFails
+	}
+	// Compiled once, here: a malformed expression is a configuration error.
+	for _, cond := range []struct {
+		key  string
+		text *string
+		dst  **slo.Condition
+	}{{"success_condition", s.SuccessCondition, &c.SuccessCondition}, {"failure_condition", s.FailureCondition, &c.FailureCondition}} {
+		if cond.text == nil {
+			continue
+		}
+		compiled, err := slo.CompileCondition(*cond.text)
+		if err != nil {
+			return c, &specError{Key: cond.key, Check: s.Name, Err: err}
+		}
+		*cond.dst = compiled
 	}
 	return c, c.Validate()
 }

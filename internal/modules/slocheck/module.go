@@ -24,13 +24,22 @@ var spec = ansiblemod.Spec{
 			"error_log_regex":        {Type: ansiblemod.Str, Default: defaultErrorLogRegex},
 			"default_checks":         {Type: ansiblemod.Bool, Default: true},
 			"checks": {Type: ansiblemod.List, Elements: ansiblemod.Dict, Options: map[string]ansiblemod.Option{
-				"name":     {Type: ansiblemod.Str, Required: true},
-				"source":   {Type: ansiblemod.Str, Default: "prometheus", Choices: []any{"prometheus", "loki"}},
-				"query":    {Type: ansiblemod.Str, Required: true},
-				"max":      {Type: ansiblemod.Float},
-				"min":      {Type: ansiblemod.Float},
-				"on_empty": {Type: ansiblemod.Str, Default: "fail", Choices: []any{"fail", "pass"}},
-			}, RequiredOneOf: [][]string{{"max", "min"}}},
+				"name":              {Type: ansiblemod.Str, Required: true},
+				"source":            {Type: ansiblemod.Str, Default: "prometheus", Choices: []any{"prometheus", "loki"}},
+				"query":             {Type: ansiblemod.Str, Required: true},
+				"max":               {Type: ansiblemod.Float},
+				"min":               {Type: ansiblemod.Float},
+				"on_empty":          {Type: ansiblemod.Str, Default: "fail", Choices: []any{"fail", "pass"}},
+				"success_condition": {Type: ansiblemod.Str},
+				"failure_condition": {Type: ansiblemod.Str},
+				"dry_run":           {Type: ansiblemod.Bool, Default: false},
+			}, RequiredOneOf: [][]string{{"max", "min", "success_condition", "failure_condition"}}},
+			"failure_limit":           {Type: ansiblemod.Int, Default: defaultFailureLimit},
+			"inconclusive_limit":      {Type: ansiblemod.Int, Default: defaultInconclusiveLimit},
+			"consecutive_error_limit": {Type: ansiblemod.Int, Default: defaultConsecutiveErrorLimit},
+			"initial_delay_seconds":   {Type: ansiblemod.Float, Default: 0.0},
+			"fail_on_inconclusive":    {Type: ansiblemod.Bool, Default: true},
+			"measurement_retention":   {Type: ansiblemod.Int, Default: defaultRetention},
 			"interval_seconds":        {Type: ansiblemod.Float, Default: 0.0},
 			"consecutive":             {Type: ansiblemod.Int, Default: 1},
 			"timeout_seconds":         {Type: ansiblemod.Float, Default: defaultTimeout.Seconds()},
@@ -125,6 +134,7 @@ func moduleConfig(m *ansiblemod.Module) (config, error) {
 	c.defaultChecks = m.Bool("default_checks")
 	for option, dst := range map[string]*time.Duration{
 		"interval_seconds": &c.interval, "timeout_seconds": &c.timeout, "request_timeout_seconds": &c.requestTimeout,
+		"initial_delay_seconds": &c.initialDelay,
 	} {
 		d, err := checkedSeconds(m.Float(option), option != "request_timeout_seconds")
 		if err != nil {
@@ -136,15 +146,24 @@ func moduleConfig(m *ansiblemod.Module) (config, error) {
 	c.requestRetries = m.Int("request_retries")
 	c.failOnViolation = m.Bool("fail_on_violation")
 	c.acceptWarnings = m.Bool("accept_warnings")
+	c.failureLimit, c.inconclusiveLimit = m.Int("failure_limit"), m.Int("inconclusive_limit")
+	c.consecutiveErrorLimit, c.retention = m.Int("consecutive_error_limit"), m.Int("measurement_retention")
+	c.failOnInconclusive = m.Bool("fail_on_inconclusive")
 	for i, raw := range m.List("checks") {
 		d, _ := raw.(map[string]any)
-		s := checkSpec{Name: str(d["name"]), Source: str(d["source"]), Query: str(d["query"]), OnEmpty: str(d["on_empty"])}
+		s := checkSpec{Name: str(d["name"]), Source: str(d["source"]), Query: str(d["query"]), OnEmpty: str(d["on_empty"]),
+			SuccessCondition: optionalStr(d["success_condition"]), FailureCondition: optionalStr(d["failure_condition"])}
 		s.Max, s.Min = float(d["max"]), float(d["min"])
+		s.DryRun, _ = d["dry_run"].(bool)
 		// The name becomes the `check` label of the metrics.
 		if err := observe.CheckLabel(fmt.Sprintf("checks[%d].name", i), s.Name); err != nil {
 			return c, err
 		}
 		ch, err := s.check()
+		var se *specError
+		if errors.As(err, &se) {
+			return c, fmt.Errorf("checks[%d].%s (check %q) %v", i, se.Key, se.Check, se.Err)
+		}
 		if err != nil {
 			return c, fmt.Errorf("checks[%d]: %v", i, err)
 		}
@@ -175,6 +194,14 @@ func moduleEndpoint(m *ansiblemod.Module, prefix string) endpointConfig {
 }
 
 func str(v any) string { s, _ := v.(string); return s }
+
+// optionalStr is nil for an option that was not given.
+func optionalStr(v any) *string {
+	if s, ok := v.(string); ok {
+		return &s
+	}
+	return nil
+}
 
 func float(v any) *float64 {
 	if f, ok := v.(float64); ok {

@@ -98,7 +98,10 @@ func TestModule(t *testing.T) {
 	})
 	t.Run("validation errors name the option", func(t *testing.T) {
 		for want, a := range map[string]map[string]any{
-			"one of the following is required: max, min found in checks":                                            args("stable", "checks", []any{map[string]any{"name": "x", "query": "up"}}),
+			"one of the following is required: max, min, success_condition, failure_condition found in checks": args("stable", "checks", []any{map[string]any{"name": "x", "query": "up"}}),
+			`checks[1].success_condition (check "p99") is not a valid boolean expression over result`: args("stable", "checks", []any{
+				map[string]any{"name": "ok", "query": "up", "max": 1}, map[string]any{"name": "p99", "query": "up", "success_condition": "result[0] <"}}),
+			"consecutive_error_limit must be -1 (no limit) or 0 or greater, got -5":                                 args("stable", "consecutive_error_limit", -5),
 			`window: "15x" is not a Prometheus duration`:                                                            args("stable", "window", "15x"),
 			"consecutive 2 needs interval_seconds greater than 0":                                                   args("stable", "consecutive", 2),
 			"interval_seconds must be 0 or at least 0.001 (1 ms), got 1e-10":                                        args("stable", "interval_seconds", 1e-10),
