@@ -359,3 +359,85 @@ func TestMigrationVariablePrecedence(t *testing.T) {
 		})
 	}
 }
+
+// cli_tools puts the old names where the old inventory says the scripts
+// live, refuses a name the program would not answer to, and leaves them out
+// with cli_tools_legacy_names=false; the links behave as the old scripts:
+// arguments, exit codes and environment defaults.
+func TestMigrationCLIToolsLegacyNames(t *testing.T) {
+	t.Parallel()
+	c := testenv.InstallCollection(t)
+	install := func(t *testing.T, vars map[string]any) *testenv.PlaybookRun {
+		t.Helper()
+		return c.RunPlaybook(t, nil, "-i", "localhost,", "-c", "local", "threader.guard.install_cli_tools",
+			"-e", "target=localhost", "-e", mustJSON(t, vars))
+	}
+	tool := func(t *testing.T, env []string, path string, args ...string) (string, int) {
+		t.Helper()
+		return testenv.Run(t, append([]string{"QOS_GUARD_PATH=" + filepath.Join(t.TempDir(), "guard")}, env...), path, args...)
+	}
+
+	t.Run("old script paths outside the tools directory, with the old environment defaults", func(t *testing.T) {
+		t.Parallel()
+		sbin, legacy := t.TempDir(), t.TempDir()
+		qos, retry := filepath.Join(legacy, "qos_guard.sh"), filepath.Join(legacy, "retry_backoff.sh")
+		os.WriteFile(qos, []byte("#!/bin/sh\necho the old script\n"), 0o755) // replaced by the link
+		run := install(t, map[string]any{"cli_tools_dest_dir": sbin, "qos_guard_script": qos, "retry_script": retry})
+		if run.ExitCode != 0 {
+			t.Fatalf("install_cli_tools: exit %d\n%s", run.ExitCode, run.Output)
+		}
+		for _, p := range []string{qos, retry} {
+			if target, err := os.Readlink(p); err != nil || target != filepath.Join(sbin, "threader-guard") {
+				t.Errorf("%s: link to %q, %v; want %s/threader-guard", p, target, err, sbin)
+			}
+		}
+		guard := filepath.Join(t.TempDir(), "guard")
+		if out, code := testenv.Run(t, []string{"QOS_GUARD_PATH=" + guard, "QOS_GUARD_WINDOW=7"}, qos, "lock"); code != 0 || !strings.Contains(out, "(7m left)") {
+			t.Errorf("QOS_GUARD_WINDOW=7 qos_guard.sh lock: exit %d, %q; want 7 minutes", code, out)
+		}
+		if out, code := testenv.Run(t, []string{"QOS_GUARD_PATH=" + guard}, qos, "status"); code != 1 {
+			t.Errorf("qos_guard.sh status while locked: exit %d, %q; want 1", code, out)
+		}
+		out, code := tool(t, []string{"MAX_RETRY_ATTEMPTS=2", "BASE_RETRY_DELAY=0.01"}, retry, "--", "sh", "-c", "exit 4")
+		if code != 1 || !strings.Contains(out, "attempt 1/2 failed (rc=4); retrying in 0.01s") || !strings.Contains(out, "attempt 2/2 failed (rc=4)") {
+			t.Errorf("MAX_RETRY_ATTEMPTS=2 BASE_RETRY_DELAY=0.01 retry_backoff.sh -- false: exit %d, %q", code, out)
+		}
+		for _, bad := range [][]string{{qos, "lock", "abc"}, {qos, "frobnicate"}, {retry, "0", "5", "--", "true"}, {retry, "3", "5"}} {
+			if out, code := tool(t, nil, bad[0], bad[1:]...); code != 2 || strings.Contains(out, "goroutine") {
+				t.Errorf("%q: exit %d, %q; want a usage error, exit 2", bad, code, out)
+			}
+		}
+		if out, code := tool(t, []string{"QOS_GUARD_WINDOW=soon"}, qos, "lock"); code != 2 || !strings.Contains(out, "QOS_GUARD_WINDOW") {
+			t.Errorf("QOS_GUARD_WINDOW=soon qos_guard.sh lock: exit %d, %q; want 2 naming QOS_GUARD_WINDOW", code, out)
+		}
+	})
+
+	t.Run("a script name the program does not answer to is refused, naming the variable", func(t *testing.T) {
+		t.Parallel()
+		sbin := t.TempDir()
+		wrong := filepath.Join(t.TempDir(), "qos_guard")
+		run := install(t, map[string]any{"cli_tools_dest_dir": sbin, "qos_guard_script": wrong})
+		if run.ExitCode == 0 || !strings.Contains(run.Output, "qos_guard_script is \\\""+wrong+"\\\"") || !strings.Contains(run.Output, "whose file name is qos_guard.sh") {
+			t.Errorf("install with qos_guard_script=%s: exit %d\n%s", wrong, run.ExitCode, run.Output)
+		}
+		if _, err := os.Lstat(wrong); !os.IsNotExist(err) {
+			t.Errorf("something was made at %s: %v", wrong, err)
+		}
+	})
+
+	t.Run("cli_tools_legacy_names=false installs only the new names", func(t *testing.T) {
+		t.Parallel()
+		sbin := t.TempDir()
+		if run := install(t, map[string]any{"cli_tools_dest_dir": sbin, "cli_tools_legacy_names": false}); run.ExitCode != 0 {
+			t.Fatalf("install: exit %d\n%s", run.ExitCode, run.Output)
+		}
+		for _, name := range []string{"qos_guard.sh", "retry_backoff.sh"} {
+			if _, err := os.Lstat(filepath.Join(sbin, name)); !os.IsNotExist(err) {
+				t.Errorf("%s installed with cli_tools_legacy_names=false: %v", name, err)
+			}
+		}
+		if _, err := os.Lstat(filepath.Join(sbin, "qos_guard")); err != nil {
+			t.Errorf("qos_guard not installed: %v", err)
+		}
+	})
+}
