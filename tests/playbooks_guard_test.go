@@ -204,42 +204,61 @@ func guardConcurrencySubtests(t *testing.T, newEnv func(*testing.T) *playbookEnv
 		}
 	})
 
-	t.Run("a release overtaken by a new lock while it polls keeps the new lock", func(t *testing.T) {
-		e := newEnv(t)
-		e.lock(t, 10, "rollback of build 1")
-		gate := newGate(t, e.prom.URL)
-		done := make(chan *testenv.PlaybookRun, 1)
-		go func() {
-			done <- e.play(t, "qos_guard_release", nil, map[string]any{"job": "stable", "prom_url": gate.URL,
-				"slo_interval_seconds": 1, "slo_consecutive": 1, "slo_timeout_seconds": 300})
-		}()
-		// The release has recorded the revision and is polling the SLOs.
-		select {
-		case <-gate.polled:
-		case run := <-done:
-			t.Fatalf("the release ended before polling:\n%s", run.Output)
-		case <-time.After(4 * time.Minute):
-			t.Fatal("the release never polled the SLOs")
-		}
-		rollback := e.play(t, "auto_rollback_on_failure", nil, map[string]any{"rollback_command": []string{"true"},
-			"qos_guard_window": 60, "guard_window_reason": "rollback of build 2"})
-		if rollback.ExitCode != 0 {
-			t.Fatalf("the second rollback failed:\n%s", rollback.Output)
-		}
-		gate.open()
-		run := <-done
-		if run.ExitCode == 0 {
-			t.Fatalf("the release passed although the guard changed while it waited:\n%s", run.Output)
-		}
-		released := run.Task(t, releaseTask)
-		msg, _ := released.Result["msg"].(string)
-		if released.Status != "failed" || !strings.Contains(msg, "rollback of build 2") {
-			t.Errorf("the release should fail saying who changed the guard and why: %s %q", released.Status, msg)
-		}
-		if st := e.state(t, e.guard); !st.Locked || *st.Reason != "rollback of build 2" || st.RemainingSeconds < 3500 {
-			t.Errorf("the second rollback's lock did not survive: %s", st)
-		}
-	})
+	// The second rollback locks for longer than the first, or (the
+	// playbook's own reason, naming the run) for less time than is left:
+	// either way it is a new write the waiting release must not clear.
+	for _, tc := range []struct {
+		name                 string
+		firstMinutes, window int
+		vars                 map[string]any
+		wantReason           string
+		wantAtLeast          float64
+	}{
+		{"a release overtaken by a new lock while it polls keeps the new lock", 10, 60,
+			map[string]any{"guard_window_reason": "rollback of build 2"}, "rollback of build 2", 3500},
+		{"a release overtaken by a shorter rollback while a longer lock is held keeps the rollback", 60, 15,
+			nil, "rollback (threader.guard.auto_rollback_on_failure, run ", 3300},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.lock(t, tc.firstMinutes, "rollback of build 1")
+			gate := newGate(t, e.prom.URL)
+			done := make(chan *testenv.PlaybookRun, 1)
+			go func() {
+				done <- e.play(t, "qos_guard_release", nil, map[string]any{"job": "stable", "prom_url": gate.URL,
+					"slo_interval_seconds": 1, "slo_consecutive": 1, "slo_timeout_seconds": 300})
+			}()
+			// The release has recorded the revision and is polling the SLOs.
+			select {
+			case <-gate.polled:
+			case run := <-done:
+				t.Fatalf("the release ended before polling:\n%s", run.Output)
+			case <-time.After(4 * time.Minute):
+				t.Fatal("the release never polled the SLOs")
+			}
+			vars := map[string]any{"rollback_command": []string{"true"}, "qos_guard_window": tc.window}
+			for k, v := range tc.vars {
+				vars[k] = v
+			}
+			rollback := e.play(t, "auto_rollback_on_failure", nil, vars)
+			if rollback.ExitCode != 0 {
+				t.Fatalf("the second rollback failed:\n%s", rollback.Output)
+			}
+			gate.open()
+			run := <-done
+			if run.ExitCode == 0 {
+				t.Fatalf("the release passed although the guard changed while it waited:\n%s", run.Output)
+			}
+			released := run.Task(t, releaseTask)
+			msg, _ := released.Result["msg"].(string)
+			if released.Status != "failed" || !strings.Contains(msg, tc.wantReason) {
+				t.Errorf("the release should fail saying who changed the guard and why: %s %q", released.Status, msg)
+			}
+			if st := e.state(t, e.guard); !st.Locked || st.Reason == nil || !strings.HasPrefix(*st.Reason, tc.wantReason) || st.RemainingSeconds < tc.wantAtLeast {
+				t.Errorf("the second rollback's lock did not survive: %s", st)
+			}
+		})
+	}
 }
 
 // gate stands between a playbook and the real Prometheus: it answers 503

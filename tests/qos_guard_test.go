@@ -33,7 +33,7 @@ func TestQosGuardModuleLifecycle(t *testing.T) {
     - name: lock
       threader.guard.qos_guard: {state: locked, path: "{{ guard_path }}", minutes: 15, reason: rollback of build 1234, owner: ci}
     - name: relock
-      threader.guard.qos_guard: {state: locked, path: "{{ guard_path }}", minutes: "15", reason: rollback of build 1234}
+      threader.guard.qos_guard: {state: locked, path: "{{ guard_path }}", minutes: "15", reason: rollback of build 1234, owner: ci}
     - name: status
       threader.guard.qos_guard: {path: "{{ guard_path }}"}
     - name: refuse
@@ -227,8 +227,8 @@ func TestQosGuardCLIConcurrentLockers(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "g")
 	var wg sync.WaitGroup
 	errs := make(chan string, 30)
-	// Minutes 2 apart: locks within 60 s of each other count as the same
-	// lock, so only a 2-minute step makes the longest one win every order.
+	// Every locker gives another reason, so every one writes (30
+	// revisions), and none shortens the 60-minute lock.
 	for i := 2; i <= 60; i += 2 {
 		wg.Add(1)
 		go func(minutes int) {
@@ -246,8 +246,11 @@ func TestQosGuardCLIConcurrentLockers(t *testing.T) {
 	}
 	out, _ := testenv.Run(t, nil, bin, "--path", path, "--json", "status")
 	var st map[string]any
-	if err := json.Unmarshal([]byte(out), &st); err != nil || st["format"] != "json" || st["reason"] != "60" {
-		t.Fatalf("after 30 concurrent lockers: %q (%v); want valid JSON from the 60-minute locker", out, err)
+	if err := json.Unmarshal([]byte(out), &st); err != nil || st["format"] != "json" || st["revision"] != 30.0 {
+		t.Fatalf("after 30 concurrent lockers: %q (%v); want valid JSON at revision 30", out, err)
+	}
+	if left, _ := st["remaining_seconds"].(float64); left < 59*60-30 {
+		t.Fatalf("after 30 concurrent lockers %.0f s are left; want the 60-minute lock", left)
 	}
 }
 

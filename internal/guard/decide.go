@@ -118,8 +118,12 @@ func heldBy(cur Status, owner string) bool {
 }
 
 // decideLock keeps the guard locked for at least req.Duration from now
-// (exactly that long with Force), never shortening it otherwise, and
-// reports no change when the expiry is already within Slack of that.
+// (exactly that long with Force), never shortening it otherwise. It
+// reports no change only when the same owner asks again for the same
+// reason (or gives none) and the expiry is already within Slack of the one asked for: a
+// lock by someone else, or for another reason, is a new event and always
+// writes (a new revision, its owner and reason, the later expiry), so a
+// release still waiting on the older revision cannot clear it.
 func decideLock(cur Status, req request, now time.Time) *Record {
 	desired := now.Add(req.Duration).Truncate(time.Second)
 	rec := &Record{
@@ -136,18 +140,19 @@ func decideLock(cur Status, req request, now time.Time) *Record {
 		rec.LockedAt = cur.LockedAt // the window started with the first lock
 	}
 	current := cur.ExpiresAt
+	// No reason given is no new reason: a bare re-lock by the holder stays
+	// idempotent.
+	sameEvent := cur.Format == FormatJSON && cur.Owner == req.Owner && (req.Reason == "" || cur.Reason == req.Reason)
 	if req.Force {
 		same := absDuration(current.Sub(desired)) <= Slack
-		return changedIf(rec, !same || cur.Format != FormatJSON)
+		return changedIf(rec, !same || !sameEvent)
 	}
-	if cur.Format != FormatJSON {
-		// Rewrite legacy and corrupt files as valid JSON, never shortening.
-		if current.After(desired) {
-			rec.ExpiresAt = current
-		}
-		return rec
+	if current.After(desired) {
+		// Never shorten: legacy and corrupt files are rewritten as valid
+		// JSON, other owners and reasons recorded, with the later expiry.
+		rec.ExpiresAt = current
 	}
-	return changedIf(rec, current.Before(desired.Add(-Slack)))
+	return changedIf(rec, !sameEvent || current.Before(desired.Add(-Slack)))
 }
 
 // decideUnlock writes a released record (a tombstone) over any lock,

@@ -205,7 +205,9 @@ func TestDecideIsPure(t *testing.T) {
 		want    *Record
 		wantErr error
 	}{
-		{"plain lock, already longer", request{LockOptions: LockOptions{Duration: time.Minute, Owner: "b"}}, nil, nil},
+		{"plain lock by the holder, already longer", request{LockOptions: LockOptions{Duration: time.Minute, Owner: "a"}}, nil, nil},
+		{"plain lock by another, already longer", request{LockOptions: LockOptions{Duration: time.Minute, Owner: "b"}},
+			&Record{Version: 1, Revision: 8, LockedAt: t0, ExpiresAt: t0.Add(time.Hour), Owner: "b"}, nil},
 		{"exclusive by another", request{LockOptions: LockOptions{Duration: time.Minute, Owner: "b", Exclusive: true}}, nil, ErrRefused},
 		{"exclusive by holder, longer", request{LockOptions: LockOptions{Duration: 2 * time.Hour, Owner: "a", Exclusive: true}},
 			&Record{Version: 1, Revision: 8, LockedAt: t0, ExpiresAt: t0.Add(2 * time.Hour), Owner: "a"}, nil},

@@ -102,6 +102,35 @@ var semanticCases = []struct {
 			t.Fatalf("forced = %+v, want expiry exactly 10 min from now", forced)
 		}
 	}},
+	{"a lock by another owner or for another reason is a new write, keeping the later expiry", func(t *testing.T, fc *clock.Fake, guard func(int) *Guard) {
+		// A second rollback while a longer lock is held must bump the
+		// revision and record itself, or a release waiting on the first
+		// lock's revision clears the guard and loses the second's reason.
+		first := lock(t, guard(0), 60)
+		fc.Advance(5 * time.Minute)
+		second := lock(t, guard(1), 15, func(o *LockOptions) { o.Reason = "rollback of build 1235"; o.Owner = "ci-2" })
+		if !second.Changed || second.After.Revision <= first.After.Revision {
+			t.Fatalf("a lock by another owner and reason = %+v, want a new revision", second)
+		}
+		st := status(t, guard(2))
+		if !st.ExpiresAt.Equal(t0.Add(time.Hour)) || !st.LockedAt.Equal(t0) || st.Reason != "rollback of build 1235" || st.Owner != "ci-2" {
+			t.Fatalf("after the second lock: %+v, want the first expiry and window start, the second reason and owner", st)
+		}
+		reason := lock(t, guard(0), 15, func(o *LockOptions) { o.Reason = "rollback of build 1236"; o.Owner = "ci-2" })
+		if !reason.Changed || reason.After.Revision <= second.After.Revision || !reason.After.ExpiresAt.Equal(t0.Add(time.Hour)) {
+			t.Fatalf("a lock for another reason = %+v, want a new revision with the same expiry", reason)
+		}
+		if bare := lock(t, guard(2), 15, func(o *LockOptions) { o.Reason = ""; o.Owner = "ci-2" }); bare.Changed {
+			t.Fatalf("a re-lock by the holder giving no reason = %+v, want no change", bare)
+		}
+		forced := lock(t, guard(1), 55, func(o *LockOptions) { o.Reason = "promotion failed at Promote"; o.Owner = "ci-2"; o.Force = true })
+		if !forced.Changed || forced.After.Reason != "promotion failed at Promote" || forced.After.Revision <= reason.After.Revision {
+			t.Fatalf("a forced lock within a minute of the expiry for another reason = %+v, want the new reason written", forced)
+		}
+		if again := lock(t, guard(2), 55, func(o *LockOptions) { o.Reason = "promotion failed at Promote"; o.Owner = "ci-2"; o.Force = true }); again.Changed {
+			t.Fatalf("the same forced lock again = %+v, want no change", again)
+		}
+	}},
 	{"an expired lock reads unlocked, and unlock releases it", func(t *testing.T, fc *clock.Fake, guard func(int) *Guard) {
 		lock(t, guard(0), 1)
 		fc.Advance(61 * time.Second)
