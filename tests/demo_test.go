@@ -102,10 +102,11 @@ func TestDemoInterruptedCleansUp(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	var out bytes.Buffer
-	reached := make(chan struct{})
+	var out bytes.Buffer // read only after scanned is closed
+	reached, scanned := make(chan struct{}), make(chan struct{})
 	var once sync.Once
 	go func() {
+		defer close(scanned)
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			out.WriteString(sc.Text() + "\n")
@@ -119,11 +120,13 @@ func TestDemoInterruptedCleansUp(t *testing.T) {
 	select {
 	case <-reached:
 	case err := <-done:
+		<-scanned
 		t.Fatalf("the demo ended (%v) before step 1:\n%s", err, out.String())
 	}
 	time.Sleep(time.Second) // inside the deploy playbook
 	syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
 	err := <-done
+	<-scanned // done closed the pipe: the reader has seen everything
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() == 0 {
 		t.Errorf("interrupted demo: %v, want a non-zero exit", err)
 	}
