@@ -313,6 +313,7 @@ func TestMigrationVariablePrecedence(t *testing.T) {
 		wantJob   string
 		window    string
 		warns     []string
+		hidden    string
 	}{
 		{name: "old names beat the old environment variables",
 			groupVars: fmt.Sprintf("prometheus_url: %s\nthreader_job: stable\nstability_window: 10m\n", prom.URL),
@@ -326,6 +327,11 @@ func TestMigrationVariablePrecedence(t *testing.T) {
 				"[WARNING] prom_url and the old prometheus_url are both set and differ: prom_url=" + prom.URL + " is used, prometheus_url=" + dead + " is ignored.",
 				"[WARNING] job and the old threader_job are both set and differ: job=stable is used, threader_job=unstable is ignored.",
 				"[WARNING] window and the old stability_window are both set and differ: window=10m is used, stability_window=20m is ignored."}},
+		{name: "credentials in a URL are not shown in the warning",
+			groupVars: fmt.Sprintf("prom_url: %s\nprometheus_url: http://deployer:hunter2@127.0.0.1:1\njob: stable\n", prom.URL),
+			wantURL:   prom.URL, wantJob: "stable", window: "15m",
+			warns:  []string{"[WARNING] prom_url and the old prometheus_url are both set and differ: prom_url=" + prom.URL + " is used, prometheus_url=http://***@127.0.0.1:1 is ignored."},
+			hidden: "hunter2"},
 		{name: "new and old names that agree: no warning",
 			groupVars: fmt.Sprintf("prom_url: %s\nprometheus_url: %s\njob: stable\nthreader_job: stable\n", prom.URL, prom.URL),
 			wantURL:   prom.URL, wantJob: "stable", window: "15m"},
@@ -350,6 +356,9 @@ func TestMigrationVariablePrecedence(t *testing.T) {
 			}
 			if got := strings.Count(run.Output, "[WARNING] "); got != len(tc.warns) {
 				t.Errorf("%d warnings, want %d:\n%s", got, len(tc.warns), run.Output)
+			}
+			if tc.hidden != "" && strings.Contains(run.Output, tc.hidden) {
+				t.Errorf("the output shows %q:\n%s", tc.hidden, run.Output)
 			}
 			for _, w := range tc.warns {
 				if strings.Count(run.Output, w) != 1 {
