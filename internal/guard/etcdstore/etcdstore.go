@@ -28,6 +28,7 @@ import (
 	"math"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -231,6 +232,8 @@ func checkEndpoints(eps []string) (useTLS bool, err error) {
 			return false, fieldErrorf(FieldEndpoints, "must use http:// or https://, got: %q", redactURL(ep))
 		case u.Port() == "":
 			return false, fieldErrorf(FieldEndpoints, "must name a port (etcd's is 2379), got: %q", redactURL(ep))
+		case !validPort(u.Port()):
+			return false, fieldErrorf(FieldEndpoints, "must name a port from 1 to 65535, got: %q", redactURL(ep))
 		case (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "":
 			return false, fieldErrorf(FieldEndpoints, "must be only scheme://host:port, got: %q", redactURL(ep))
 		}
@@ -240,6 +243,11 @@ func checkEndpoints(eps []string) (useTLS bool, err error) {
 		return false, fieldErrorf(FieldEndpoints, "must be all http:// or all https://, not a mix")
 	}
 	return schemes["https"], nil
+}
+
+func validPort(port string) bool {
+	n, err := strconv.Atoi(port)
+	return err == nil && n >= 1 && n <= 65535
 }
 
 // redactURL drops anything that could be a secret (user info) from a URL

@@ -222,6 +222,13 @@ func checkBackendOptions(m *ansiblemod.Module) error {
 		if m.Provided("path") {
 			return fmt.Errorf("path is only valid with backend=file; the etcd guard is the key etcd_prefix + scope")
 		}
+		// An empty value (an unset template variable, say) must not become
+		// the default guard that another service shares.
+		for _, name := range []string{"scope", "etcd_prefix"} {
+			if m.Str(name) == "" {
+				return fmt.Errorf("value of %s must not be empty: it names the guard", name)
+			}
+		}
 		if n := m.Int("etcd_timeout_seconds"); n < 1 || n > int(etcdstore.MaxTimeout/time.Second) {
 			return fmt.Errorf("value of etcd_timeout_seconds must be between 1 and %d, got: %d", int(etcdstore.MaxTimeout/time.Second), n)
 		}
