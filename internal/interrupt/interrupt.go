@@ -47,16 +47,36 @@ func (c Cause) Error() string {
 // the signal, when the process gets one of Signals. Call stop when done: it
 // restores the default action of the signals and cancels the context.
 func Context(parent context.Context) (ctx context.Context, stop func()) {
+	return notify(parent, nil)
+}
+
+// Reloading is Context for a long-running service: SIGINT and SIGTERM
+// cancel ctx, but SIGHUP calls reload (re-read the configuration, as
+// daemons do) and the service goes on. reload runs on the signal goroutine,
+// once per SIGHUP, never concurrently with itself.
+func Reloading(parent context.Context, reload func()) (ctx context.Context, stop func()) {
+	return notify(parent, reload)
+}
+
+func notify(parent context.Context, reload func()) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(parent)
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, Signals...)
 	done := make(chan struct{})
 	go func() {
-		select {
-		case s := <-ch:
-			sig, _ := s.(syscall.Signal)
-			cancel(Cause{Signal: sig})
-		case <-done:
+		for {
+			select {
+			case s := <-ch:
+				sig, _ := s.(syscall.Signal)
+				if sig == syscall.SIGHUP && reload != nil {
+					reload()
+					continue
+				}
+				cancel(Cause{Signal: sig})
+				return
+			case <-done:
+				return
+			}
 		}
 	}()
 	var once sync.Once

@@ -48,3 +48,30 @@ func TestStopIsNotASignal(t *testing.T) {
 		t.Fatal("a wrapped cause is not found")
 	}
 }
+
+// Issue 15: a service reloads on SIGHUP and goes on; SIGTERM still stops it.
+func TestReloadingTurnsSIGHUPIntoAReload(t *testing.T) {
+	reloads := make(chan struct{}, 4)
+	ctx, stop := Reloading(context.Background(), func() { reloads <- struct{}{} })
+	defer stop()
+	for range 2 {
+		syscall.Kill(syscall.Getpid(), syscall.SIGHUP)
+		select {
+		case <-reloads:
+		case <-time.After(10 * time.Second):
+			t.Fatal("SIGHUP did not reload")
+		}
+	}
+	if ctx.Err() != nil {
+		t.Fatal("SIGHUP canceled the context")
+	}
+	syscall.Kill(syscall.Getpid(), syscall.SIGTERM)
+	select {
+	case <-ctx.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("SIGTERM did not cancel")
+	}
+	if sig, _ := Signal(ctx); sig != syscall.SIGTERM {
+		t.Fatalf("signal %v", sig)
+	}
+}

@@ -22,7 +22,7 @@ import (
 	"github.com/threader/guard/internal/metrics/observe"
 )
 
-const usage = `usage: qos_guard [flags] lock [minutes] | unlock | status | freezes
+const usage = `usage: qos_guard [flags] lock [minutes] | unlock | status | freezes | watch [watch flags]
 
 Guard-window lock for deployments (drop-in for qos_guard.sh).
   lock [minutes]  lock for at least this many minutes, 0.1 = 6 s (default $QOS_GUARD_WINDOW or 15)
@@ -31,6 +31,7 @@ Guard-window lock for deployments (drop-in for qos_guard.sh).
   status          exit 0 when unlocked and not frozen, 1 when locked or frozen
                   --freeze-file F: the freeze calendar; --at T: as of an RFC 3339 time
   freezes         list the freeze windows with their next (or current) start and end
+  watch           release the guard when the SLO gate is stable (qos_guard watch -h)
 Exit codes: 0 ok/unlocked, 1 locked, refused or failed, 2 usage error,
 128+N interrupted by signal N (SIGINT, SIGTERM, SIGHUP).
 With --metrics-textfile or --pushgateway-url the guard's state is published
@@ -84,6 +85,9 @@ func cliError(err error) error {
 }
 
 func runCLI(args []string) int {
+	if guardArgs, watchArgs, ok := splitWatch(args); ok {
+		return runWatch(guardArgs, watchArgs) // a service: SIGHUP reloads, SIGTERM exits 0
+	}
 	ctx, stop := interrupt.Context(context.Background()) // a signal stops --wait, never a write half-way
 	defer stop()
 	return interrupt.ExitCode(ctx, cliContext(ctx, args, os.Stdout, os.Stderr))

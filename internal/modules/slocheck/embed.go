@@ -1,0 +1,91 @@
+package slocheck
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+
+	"github.com/threader/guard/internal/slo"
+)
+
+// EmbeddedGate is slo_check's gate inside another command that evaluates it
+// on its own schedule (qos_guard watch): the same flags, defaults, checks
+// and fail-closed evaluation, one evaluation per call. The polling flags
+// (pollingFlags) are the embedding command's business and refused; --consecutive is kept, with
+// the embedding command's default, for it to read.
+type EmbeddedGate struct {
+	fs     *flag.FlagSet
+	c      config
+	finish func()
+}
+
+// pollingFlags shape slo_check's own polling loop; an embedding command
+// has its own schedule.
+var pollingFlags = []string{"interval-seconds", "timeout-seconds", "initial-delay-seconds", "failure-limit",
+	"inconclusive-limit", "consecutive-error-limit", "measurement-retention", "fail-on-violation"}
+
+// EmbedGateFlags registers slo_check's gate flags on fs, with consecutive
+// as the default of --consecutive.
+func EmbedGateFlags(fs *flag.FlagSet, consecutive int) *EmbeddedGate {
+	e := &EmbeddedGate{fs: fs, c: defaultConfig()}
+	e.c.consecutive = consecutive
+	e.finish = registerGateFlags(fs, &e.c)
+	return e
+}
+
+// Finish completes the config after fs.Parse and refuses the polling flags.
+func (e *EmbeddedGate) Finish() error {
+	e.finish()
+	for _, name := range pollingFlags {
+		given := false
+		e.fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+		if given {
+			return fmt.Errorf("--%s is slo_check's polling; the watcher evaluates every --interval", name)
+		}
+	}
+	if e.c.consecutive < 1 {
+		return fmt.Errorf("--consecutive must be 1 or greater, got %d", e.c.consecutive)
+	}
+	return nil
+}
+
+// Consecutive is --consecutive.
+func (e *EmbeddedGate) Consecutive() int { return e.c.consecutive }
+
+// Evaluator builds the gate, with the checks of checksFile (a JSON or YAML
+// check or list of checks, as --checks @FILE reads it) added when it is not
+// empty; call it again to re-read the file. It returns the gate as a
+// function evaluating it once, and the warnings to show. passed is true only
+// when every check passed; err is set when a check could not measure
+// (unreachable backend, no data, NaN): the gate then fails closed too.
+func (e *EmbeddedGate) Evaluator(checksFile string) (func(context.Context) (passed bool, summary string, err error), []string, error) {
+	c := e.c
+	c.checks = append([]slo.Check(nil), e.c.checks...)
+	if checksFile != "" {
+		var extra checkList
+		if err := extra.Set("@" + checksFile); err != nil {
+			return nil, nil, fmt.Errorf("--checks-file %s: %v", checksFile, err)
+		}
+		c.checks = append(c.checks, extra...)
+	}
+	c.interval, c.consecutive = 0, 1 // one evaluation per call
+	p, err := c.plan(flagName)
+	if err != nil {
+		return nil, nil, err
+	}
+	gate := p.gate
+	return func(ctx context.Context) (bool, string, error) {
+		rep, err := gate.Run(ctx)
+		if err != nil {
+			return false, "", err
+		}
+		if rep.Passed {
+			return true, rep.Msg, nil
+		}
+		if rep.Last.Phase == slo.PhaseError {
+			return false, rep.Msg, errors.New(rep.Msg) // nothing measured: unreachable, no data, NaN
+		}
+		return false, rep.Msg, nil
+	}, p.warnings, nil
+}
