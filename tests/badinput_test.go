@@ -347,7 +347,38 @@ func badInputCases(guardDir string) []badCase {
 	s("checks a dict", "checks", "", map[string]any{"checks": check()})
 	s("checks element a number", "checks", "", checks(1))
 	s("checks element a list", "checks", "", checks([]any{1}))
-	s("checks without query", "query", "missing required arguments: query found in checks", checks(check("query", nil)))
+	s("checks without query", "query", "", checks(check("query", nil)))
+	web := func(kv ...any) map[string]any {
+		c := check("query", nil, "source", "web", "url", "http://127.0.0.1:1/slo", "json_path", "$.v")
+		for i := 0; i < len(kv); i += 2 {
+			if kv[i+1] == nil {
+				delete(c, kv[i].(string))
+			} else {
+				c[kv[i].(string)] = kv[i+1]
+			}
+		}
+		return checks(c)
+	}
+	s("checks web without url", "url", "", web("url", nil))
+	s("checks web without json_path", "json_path", "", web("json_path", nil))
+	for _, v := range []numCase{{"ftp", "ftp://127.0.0.1:1/", ""}, {"relative", "/slo", ""}, {"bad port", "http://127.0.0.1:99999/", ""},
+		{"credentials", "http://u:p@127.0.0.1:1/", ""}, {"empty", "", ""}} {
+		s("checks web url "+v.label, "checks[0].url", v.want, web("url", v.val))
+	}
+	for _, v := range []numCase{{"no dollar", "data.v", ""}, {"recursive", "$..v", ""}, {"wildcard", "$.data[*]", ""},
+		{"filter", "$[?(@.v)]", ""}, {"negative index", "$.a[-1]", ""}, {"empty", "", ""}} {
+		s("checks web json_path "+v.label, "checks[0].json_path", v.want, web("json_path", v.val))
+	}
+	s("checks web method PUT", "method", "value of method must be one of: GET, POST", web("method", "PUT"))
+	s("checks web body with GET", "checks[0].body", "needs method POST", web("body", "{}"))
+	s("checks web query given", "checks[0].query", "not used by source web", web("query", "up"))
+	s("checks web header name", "checks[0].headers", "not a valid header name", web("headers", map[string]any{"a b": "1"}))
+	s("checks web header line break", "checks[0].headers", "line break", web("headers", map[string]any{"X-A": "a\nb"}))
+	for _, v := range []numCase{{"zero", 0, "greater than 0"}, {"negative", -1, ""}, {"NaN text", "NaN", ""}, {"word", "soon", "unable to convert to float"}} {
+		s("checks web timeout_seconds "+v.label, "timeout_seconds", v.want, web("timeout_seconds", v.val))
+	}
+	s("checks url with source prometheus", "checks[0].url", "only for source web", checks(check("url", "http://127.0.0.1:1/")))
+	s("checks json_path with source prometheus", "checks[0].json_path", "only for source web", checks(check("json_path", "$.v")))
 	s("checks without name", "name", "missing required arguments: name found in checks", checks(check("name", nil)))
 	s("checks without max or min", "max", "one of the following is required: max, min, success_condition, failure_condition found in checks", checks(check("max", nil)))
 	for _, v := range []numCase{{"syntax", "result[0] <=", ""}, {"unknown name", "reslt[0] < 1", ""}, {"not boolean", "result[0]", ""},
@@ -374,7 +405,7 @@ func badInputCases(guardDir string) []badCase {
 	s("checks min -inf", "min", "", checks(check("max", nil, "min", "-inf")))
 	s("checks max 400 digits", "max", "", checks(map[string]any{"name": "c1", "query": "up", "max": yamlRaw(hugeInt)}))
 	s("checks max a word", "max", "unable to convert to float", checks(check("max", "high")))
-	s("checks source unknown", "source", "value of source must be one of: prometheus, loki, got: graphite", checks(check("source", "graphite")))
+	s("checks source unknown", "source", "value of source must be one of: prometheus, loki, web, got: graphite", checks(check("source", "graphite")))
 	s("checks on_empty unknown", "on_empty", "value of on_empty must be one of: fail, pass", checks(check("on_empty", "ignore")))
 	s("checks unknown key", "checks.bogus", "Unsupported parameters for", checks(check("bogus", 1)))
 	s("checks duplicate names", "checks", "", checks(check(), check()))

@@ -216,3 +216,16 @@ func TestMeasurementsKeepTheLastRetention(t *testing.T) {
 		t.Errorf("%+v", rep.Measurements)
 	}
 }
+
+func TestACheckMayBringItsOwnQuerier(t *testing.T) {
+	c := Check{Name: "web", Source: Web, Query: "GET https://x/ $.v", Max: Float(1), Querier: answers{"GET https://x/ $.v": one(0.5)}}
+	g := Gate{Checks: []Check{c}, Queriers: map[Source]Querier{}, Clock: clock.NewFake(t0)}
+	if rep := run(t, g); !rep.Passed || rep.Last.Results[0].Reason != "0.5 <= 1" {
+		t.Errorf("%+v", rep)
+	}
+	c.Querier = nil
+	g.Checks = []Check{c}
+	if err := g.Validate(); err == nil || err.Error() != "check web: no web endpoint is configured" {
+		t.Errorf("%v", err)
+	}
+}

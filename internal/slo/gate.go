@@ -122,7 +122,7 @@ func (g Gate) Validate() error {
 		return err
 	}
 	for _, c := range g.Checks {
-		if g.Queriers[c.Source] == nil {
+		if c.querier(g.Queriers) == nil {
 			return fmt.Errorf("check %s: no %s endpoint is configured", c.Name, c.Source)
 		}
 	}

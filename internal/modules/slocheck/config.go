@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"github.com/threader/guard/internal/clock"
 	"github.com/threader/guard/internal/promapi"
 	"github.com/threader/guard/internal/slo"
+	"github.com/threader/guard/internal/webmetric"
 )
 
 // Defaults, from the old playbook variables where they existed.
@@ -148,7 +150,16 @@ func (c config) plan(name namer) (plan, error) {
 	}
 	// A client is built (and its options checked) for each source a check uses.
 	queriers := map[slo.Source]slo.Querier{}
-	for _, ch := range checks {
+	for i, ch := range checks {
+		if w, ok := ch.Querier.(*webQuerier); ok {
+			// A copy: the config's check keeps its own.
+			w2 := &webQuerier{opts: w.opts, timeoutSet: w.timeoutSet}
+			if err := w2.build(c.requestTimeout, c.requestRetries); err != nil {
+				return p, fmt.Errorf("check %s: %v", ch.Name, err)
+			}
+			checks[i].Querier = w2
+			continue
+		}
 		if queriers[ch.Source] != nil {
 			continue
 		}
@@ -361,10 +372,21 @@ type checkSpec struct {
 	SuccessCondition *string  `yaml:"success_condition"` // nil: not given ("" is an error)
 	FailureCondition *string  `yaml:"failure_condition"`
 	DryRun           bool     `yaml:"dry_run"`
+	// The web source's keys.
+	URL            string            `yaml:"url"`
+	Method         string            `yaml:"method"`
+	Headers        map[string]string `yaml:"headers"`
+	Body           string            `yaml:"body"`
+	JSONPath       string            `yaml:"json_path"`
+	TimeoutSeconds *float64          `yaml:"timeout_seconds"`
 }
 
 // checkKeys are the keys of a check, in the order the docs list them.
-var checkKeys = []string{"name", "source", "query", "max", "min", "on_empty", "success_condition", "failure_condition", "dry_run"}
+var checkKeys = []string{"name", "source", "query", "max", "min", "on_empty", "success_condition", "failure_condition", "dry_run",
+	"url", "method", "headers", "body", "json_path", "timeout_seconds"}
+
+// sources are the values of a check's source.
+var sources = []slo.Source{slo.Prometheus, slo.Loki, slo.Web}
 
 // specError is a problem with one key of a check; the front end names the
 // check (checks[2].success_condition, --checks check 3).
@@ -399,5 +421,85 @@ func (s checkSpec) check() (slo.Check, error) {
 		}
 		*cond.dst = compiled
 	}
+	if !slices.Contains(sources, c.Source) {
+		return c, &specError{Key: "source", Check: s.Name, Err: fmt.Errorf("must be one of %v, got %q", sources, s.Source)}
+	}
+	if err := s.webSource(&c); err != nil {
+		return c, err
+	}
 	return c, c.Validate()
+}
+
+// webSource checks the web keys: required with source web, refused with
+// any other source. A web check gets its own Querier; its query is the
+// measurement's description (method, URL without query string, path).
+func (s checkSpec) webSource(c *slo.Check) error {
+	given := map[string]bool{"url": s.URL != "", "method": s.Method != "", "headers": s.Headers != nil, "body": s.Body != "",
+		"json_path": s.JSONPath != "", "timeout_seconds": s.TimeoutSeconds != nil}
+	if c.Source != slo.Web {
+		for _, key := range []string{"url", "method", "headers", "body", "json_path", "timeout_seconds"} {
+			if given[key] {
+				return &specError{Key: key, Check: s.Name, Err: fmt.Errorf("is only for source web, not %s", c.Source)}
+			}
+		}
+		return nil
+	}
+	if s.Query != "" {
+		return &specError{Key: "query", Check: s.Name, Err: errors.New("is not used by source web (it measures url at json_path)")}
+	}
+	w := &webQuerier{opts: webmetric.Options{URL: s.URL, Method: s.Method, Headers: s.Headers, Body: s.Body, JSONPath: s.JSONPath,
+		UserAgent: userAgent}}
+	if s.TimeoutSeconds != nil {
+		d, err := checkedSeconds(*s.TimeoutSeconds, false)
+		if err != nil {
+			return &specError{Key: "timeout_seconds", Check: s.Name, Err: err}
+		}
+		w.opts.Timeout, w.timeoutSet = d, true
+	}
+	if err := w.build(0, 0); err != nil {
+		return &specError{Key: webKeys[err.(*webmetric.FieldError).Field], Check: s.Name, Err: errors.New(err.(*webmetric.FieldError).Problem)}
+	}
+	c.Querier, c.Query = w, w.src.Describe()
+	return nil
+}
+
+// webKeys maps webmetric.Options fields to a check's keys.
+var webKeys = map[string]string{"URL": "url", "Method": "method", "Headers": "headers", "Body": "body", "JSONPath": "json_path",
+	"Timeout": "timeout_seconds", "Retries": "request_retries"}
+
+const userAgent = "threader.guard.slo_check"
+
+// webQuerier is a web check's Querier. Its request timeout (unless the
+// check sets timeout_seconds) and retries are the gate's, known only when
+// every option is read: plan builds it again with them.
+type webQuerier struct {
+	opts       webmetric.Options
+	timeoutSet bool
+	src        *webmetric.Source
+}
+
+// build makes the Source with the gate's timeout and retries. Errors are
+// *webmetric.FieldError.
+func (w *webQuerier) build(timeout time.Duration, retries int) error {
+	opts := w.opts
+	if !w.timeoutSet {
+		opts.Timeout = timeout
+	}
+	opts.Retries = retries
+	src, err := webmetric.New(opts)
+	if err != nil {
+		return err
+	}
+	w.src = src
+	return nil
+}
+
+// Query measures the value; the sample is stamped with the evaluation
+// time, when it was measured.
+func (w *webQuerier) Query(ctx context.Context, _ string, at time.Time) (slo.Answer, error) {
+	v, err := w.src.Measure(ctx)
+	if err != nil {
+		return slo.Answer{}, err
+	}
+	return slo.Answer{Series: []slo.Series{{Samples: []slo.Sample{{Time: at, Value: v}}}}}, nil
 }

@@ -25,15 +25,26 @@ var spec = ansiblemod.Spec{
 			"default_checks":         {Type: ansiblemod.Bool, Default: true},
 			"checks": {Type: ansiblemod.List, Elements: ansiblemod.Dict, Options: map[string]ansiblemod.Option{
 				"name":              {Type: ansiblemod.Str, Required: true},
-				"source":            {Type: ansiblemod.Str, Default: "prometheus", Choices: []any{"prometheus", "loki"}},
-				"query":             {Type: ansiblemod.Str, Required: true},
+				"source":            {Type: ansiblemod.Str, Default: "prometheus", Choices: []any{"prometheus", "loki", "web"}},
+				"query":             {Type: ansiblemod.Str},
 				"max":               {Type: ansiblemod.Float},
 				"min":               {Type: ansiblemod.Float},
 				"on_empty":          {Type: ansiblemod.Str, Default: "fail", Choices: []any{"fail", "pass"}},
 				"success_condition": {Type: ansiblemod.Str},
 				"failure_condition": {Type: ansiblemod.Str},
 				"dry_run":           {Type: ansiblemod.Bool, Default: false},
-			}, RequiredOneOf: [][]string{{"max", "min", "success_condition", "failure_condition"}}},
+				"url":               {Type: ansiblemod.Str},
+				"method":            {Type: ansiblemod.Str, Choices: []any{"GET", "POST"}},
+				"headers":           {Type: ansiblemod.Dict, NoLogValues: true},
+				"body":              {Type: ansiblemod.Str},
+				"json_path":         {Type: ansiblemod.Str},
+				"timeout_seconds":   {Type: ansiblemod.Float},
+			}, RequiredOneOf: [][]string{{"max", "min", "success_condition", "failure_condition"}},
+				RequiredIf: []ansiblemod.RequiredIf{
+					{Key: "source", Value: "prometheus", Requirements: []string{"query"}},
+					{Key: "source", Value: "loki", Requirements: []string{"query"}},
+					{Key: "source", Value: "web", Requirements: []string{"url", "json_path"}},
+				}},
 			"failure_limit":           {Type: ansiblemod.Int, Default: defaultFailureLimit},
 			"inconclusive_limit":      {Type: ansiblemod.Int, Default: defaultInconclusiveLimit},
 			"consecutive_error_limit": {Type: ansiblemod.Int, Default: defaultConsecutiveErrorLimit},
@@ -155,6 +166,14 @@ func moduleConfig(m *ansiblemod.Module) (config, error) {
 			SuccessCondition: optionalStr(d["success_condition"]), FailureCondition: optionalStr(d["failure_condition"])}
 		s.Max, s.Min = float(d["max"]), float(d["min"])
 		s.DryRun, _ = d["dry_run"].(bool)
+		s.URL, s.Method, s.Body, s.JSONPath = str(d["url"]), str(d["method"]), str(d["body"]), str(d["json_path"])
+		s.TimeoutSeconds = float(d["timeout_seconds"])
+		if h, ok := d["headers"].(map[string]any); ok {
+			s.Headers = map[string]string{}
+			for k, v := range h {
+				s.Headers[k] = fmt.Sprint(v)
+			}
+		}
 		// The name becomes the `check` label of the metrics.
 		if err := observe.CheckLabel(fmt.Sprintf("checks[%d].name", i), s.Name); err != nil {
 			return c, err
