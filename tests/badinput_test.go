@@ -706,6 +706,24 @@ func freezeCases(guardDir string, q func(name, option, want string, args map[str
 	q("at with state locked", "at", "only valid with state=status", map[string]any{"state": "locked", "at": "2026-12-24T00:00:00Z"})
 	q("at with wait_seconds", "at", "does not wait", map[string]any{"at": "2026-12-24T00:00:00Z", "wait_seconds": 5})
 	q("at with metrics_textfile", "at", "publishes nothing", map[string]any{"at": "2026-12-24T00:00:00Z", "metrics_textfile": guardDir + "/m.prom"})
+	glass := func(kv ...any) map[string]any {
+		m := map[string]any{"break_glass": true, "fail_when_locked": true, "reason": "hotfix", "audit_log": guardDir + "/audit/a.jsonl"}
+		for i := 0; i < len(kv); i += 2 {
+			if kv[i+1] == nil {
+				delete(m, kv[i].(string))
+			} else {
+				m[kv[i].(string)] = kv[i+1]
+			}
+		}
+		return m
+	}
+	q("break_glass without reason", "reason", "break-glass needs reason", glass("reason", nil))
+	q("break_glass with blank reason", "reason", "break-glass needs reason", glass("reason", "   "))
+	q("break_glass with state locked", "break_glass", "only valid with state=status", glass("state", "locked"))
+	q("break_glass without fail_when_locked", "break_glass", "only valid with fail_when_locked=true", glass("fail_when_locked", false))
+	q("break_glass with at", "break_glass", "cannot be given with at", glass("at", "2026-12-24T00:00:00Z"))
+	q("break_glass word", "break_glass", "is not a valid boolean", glass("break_glass", "please"))
+	q("audit_log relative", "audit_log", "must be an absolute path", glass("audit_log", "audit.jsonl"))
 }
 
 // namesOption: the option's name appears in msg as a word of its own

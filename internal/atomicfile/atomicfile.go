@@ -1,6 +1,7 @@
 // Package atomicfile is the one place that replaces small state files
-// atomically and serialises their writers: the guard's lock file and the
-// metrics textfile both use it.
+// atomically and serialises their writers (the guard's lock file and the
+// metrics textfile both use it), and that appends to a log file atomically
+// (the guard's audit log: Appender, in append.go).
 //
 // Rules it keeps:
 //   - WriteFile replaces a file so that a reader sees the old content or the

@@ -10,10 +10,13 @@ import (
 	"math"
 	"os"
 	"os/user"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/threader/guard/internal/atomicfile"
+	"github.com/threader/guard/internal/auditlog"
 	"github.com/threader/guard/internal/clock"
 	"github.com/threader/guard/internal/freeze"
 	"github.com/threader/guard/internal/guard"
@@ -30,10 +33,13 @@ Guard-window lock for deployments (drop-in for qos_guard.sh).
   unlock          release the lock; --if-revision N: only if still at revision N
   status          exit 0 when unlocked and not frozen, 1 when locked or frozen
                   --freeze-file F: the freeze calendar; --at T: as of an RFC 3339 time
+                  --break-glass --reason R: exit 0 while locked or frozen, recorded in the audit log
   freezes         list the freeze windows with their next (or current) start and end
   watch           release the guard when the SLO gate is stable (qos_guard watch -h)
 Exit codes: 0 ok/unlocked, 1 locked, refused or failed, 2 usage error,
 128+N interrupted by signal N (SIGINT, SIGTERM, SIGHUP).
+Locks, unlocks and break-glass uses are appended to the audit log (--audit-log);
+an unlock or a break-glass that cannot be recorded there does not happen.
 With --metrics-textfile or --pushgateway-url the guard's state is published
 as metrics; lock changes are logged to the system log (see docs/metrics.md).
 
@@ -49,7 +55,8 @@ const (
 
 type cliOptions struct {
 	path, reason, owner, name string
-	freezeFile, at            string
+	freezeFile, at, auditLog  string
+	breakGlass                bool
 	json, force, exclusive    bool
 	ownerGiven                bool  // --owner was given (the default is the user)
 	ifRevision                int64 // -1: not given
@@ -151,18 +158,15 @@ func cliContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		})
 		if err == nil {
 			observeChange(obs, ch, false, false)
+			if ch.Changed {
+				if err := cliAuditLog(opts).Record(changeEntry(ch, false, opts.owner, opts.reason)); err != nil {
+					fmt.Fprintf(stderr, "qos_guard: warning: the guard is locked, but the lock could not be recorded in --audit-log: %v\n", err)
+				}
+			}
 		}
 		return report(stdout, stderr, opts, ch.After, ch.Changed, err, exitOK)
 	case "unlock":
-		uo := guard.UnlockOptions{Reason: opts.reason, Owner: opts.owner}
-		if opts.ifRevision >= 0 {
-			uo.IfRevision = &opts.ifRevision
-		}
-		ch, err := g.Unlock(uo)
-		if err == nil {
-			observeChange(obs, ch, true, false)
-		}
-		return report(stdout, stderr, opts, ch.After, ch.Changed, err, exitOK)
+		return cliUnlock(stdout, stderr, opts, g, obs)
 	}
 	if opts.at != "" {
 		g.Clock = clock.NewFake(at)
@@ -179,7 +183,66 @@ func cliContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if st.Locked || fr.Frozen {
 		code = exitLocked
 	}
+	if err == nil && code == exitLocked && opts.breakGlass {
+		return cliBreakGlass(stdout, stderr, opts, st, fr)
+	}
 	return reportStatus(stdout, stderr, opts, st, fr, err, code)
+}
+
+func cliAuditLog(opts cliOptions) auditlog.Log {
+	log := auditlog.Log{Path: opts.auditLog}
+	if pw := opts.etcd.Password; pw != "" {
+		log.Mask = func(s string) string { return strings.ReplaceAll(s, pw, "********") }
+	}
+	return log
+}
+
+// cliUnlock releases the guard only once the audit log is open: an
+// unlock that cannot be recorded does not happen.
+func cliUnlock(stdout, stderr io.Writer, opts cliOptions, g *guard.Guard, obs *observe.Run) int {
+	log, err := cliAuditLog(opts).Open()
+	if err != nil {
+		fmt.Fprintf(stderr, "qos_guard: not unlocking: the unlock could not be recorded in --audit-log: %v\n", err)
+		return exitLocked
+	}
+	defer log.Close()
+	uo := guard.UnlockOptions{Reason: opts.reason, Owner: opts.owner}
+	if opts.ifRevision >= 0 {
+		uo.IfRevision = &opts.ifRevision
+	}
+	ch, err := g.Unlock(uo)
+	if err == nil {
+		observeChange(obs, ch, true, false)
+		if ch.Changed {
+			if aerr := log.Append(changeEntry(ch, true, opts.owner, opts.reason)); aerr != nil {
+				err = fmt.Errorf("the guard was unlocked, but its audit line could not be written to --audit-log: %v", aerr)
+			}
+		}
+	}
+	return report(stdout, stderr, opts, ch.After, ch.Changed, err, exitOK)
+}
+
+// cliBreakGlass exits 0 while locked or frozen once the override is
+// recorded; one that cannot be recorded does not happen (exit 1).
+func cliBreakGlass(stdout, stderr io.Writer, opts cliOptions, st guard.Status, fr freeze.State) int {
+	if err := cliAuditLog(opts).Record(breakGlassEntry(st, fr, opts.owner, opts.reason)); err != nil {
+		fmt.Fprintf(stderr, "qos_guard: --break-glass refused: the override could not be recorded in --audit-log: %v\n", err)
+		reportStatus(stdout, io.Discard, opts, st, fr, nil, exitLocked)
+		return exitLocked
+	}
+	msg := breakGlassMessage(opts.owner, opts.reason, st, fr)
+	fmt.Fprintf(stderr, "qos_guard: warning: %s\n", msg)
+	if !opts.json {
+		fmt.Fprintln(stdout, msg)
+		return exitOK
+	}
+	fields := st.Fields()
+	for k, v := range freezeFields(fr) {
+		fields[k] = v
+	}
+	fields["backend"], fields["changed"], fields["msg"], fields["break_glass_used"] = opts.backend, false, msg, true
+	json.NewEncoder(stdout).Encode(fields)
+	return exitOK
 }
 
 // cliAt reads --at: status and freezes only, no --wait, nothing published.
@@ -222,6 +285,20 @@ func checkFlagsFit(cmd string, opts cliOptions) error {
 	if opts.at != "" && cmd != "status" && cmd != "freezes" {
 		return fmt.Errorf("--at is only valid with status and freezes, not %s", cmd)
 	}
+	if opts.breakGlass {
+		if cmd != "status" {
+			return fmt.Errorf("--break-glass is only valid with status, not %s", cmd)
+		}
+		if opts.at != "" {
+			return errors.New("--break-glass cannot be given with --at: a what-if evaluation overrides nothing")
+		}
+		if err := checkBreakGlassReason("--reason", opts.reason); err != nil {
+			return err
+		}
+	}
+	if !filepath.IsAbs(opts.auditLog) {
+		return fmt.Errorf("--audit-log must be an absolute path, got %q", opts.auditLog)
+	}
 	if cmd == "freezes" && opts.freezeFile == "" {
 		return errors.New("freezes needs --freeze-file (or QOS_GUARD_FREEZE_FILE)")
 	}
@@ -260,12 +337,12 @@ func lockMinutes(rest []string) (time.Duration, error) {
 
 // parseCLI accepts flags before and after the command, as people type them.
 func parseCLI(args []string, stderr io.Writer) (cliOptions, string, []string, error) {
-	opts := cliOptions{path: guard.DefaultPath, owner: currentUser(), backend: backendFile}
+	opts := cliOptions{path: guard.DefaultPath, owner: currentUser(), backend: backendFile, auditLog: auditlog.DefaultPath}
 	opts.etcd = etcdstore.Config{Scope: etcdstore.DefaultScope, Prefix: etcdstore.DefaultPrefix}
 	for env, into := range map[string]*string{
 		"QOS_GUARD_PATH": &opts.path, "QOS_GUARD_BACKEND": &opts.backend,
 		"QOS_GUARD_ETCD_ENDPOINTS": &opts.endpoints, "QOS_GUARD_SCOPE": &opts.etcd.Scope,
-		"QOS_GUARD_FREEZE_FILE": &opts.freezeFile,
+		"QOS_GUARD_FREEZE_FILE": &opts.freezeFile, "QOS_GUARD_AUDIT_LOG": &opts.auditLog,
 	} {
 		if v := os.Getenv(env); v != "" {
 			*into = v
@@ -285,6 +362,8 @@ func parseCLI(args []string, stderr io.Writer) (cliOptions, string, []string, er
 	fs.DurationVar(&opts.wait, "wait", 0, "wait up to this long for the guard to unlock, e.g. 5m (status)")
 	fs.BoolVar(&opts.json, "json", false, "print the result as JSON")
 	fs.StringVar(&opts.freezeFile, "freeze-file", opts.freezeFile, "YAML file of freeze_windows; status exits 1 while one is active (env QOS_GUARD_FREEZE_FILE)")
+	fs.StringVar(&opts.auditLog, "audit-log", opts.auditLog, "append-only JSON-lines log of locks, unlocks and break-glass uses (env QOS_GUARD_AUDIT_LOG)")
+	fs.BoolVar(&opts.breakGlass, "break-glass", false, "exit 0 while locked or frozen, with --reason; recorded in the audit log (status)")
 	fs.StringVar(&opts.at, "at", "", "evaluate as of this RFC 3339 time instead of now; nothing is written (status, freezes)")
 	fs.StringVar(&opts.name, "name", "", "name of the guard in metrics and log lines (default qos_guard)")
 	fs.StringVar(&opts.backend, "backend", opts.backend, "where the guard lives: file or etcd (env QOS_GUARD_BACKEND)")
@@ -416,6 +495,7 @@ func reportStatus(stdout, stderr io.Writer, opts cliOptions, st guard.Status, fr
 	fields["backend"] = opts.backend
 	fields["changed"] = false
 	fields["msg"] = gateMessage(st, fr)
+	fields["break_glass_used"] = false
 	json.NewEncoder(stdout).Encode(fields)
 	return code
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/threader/guard/internal/ansiblemod"
 	"github.com/threader/guard/internal/atomicfile"
+	"github.com/threader/guard/internal/auditlog"
 	"github.com/threader/guard/internal/clock"
 	"github.com/threader/guard/internal/freeze"
 	"github.com/threader/guard/internal/guard"
@@ -49,6 +50,8 @@ var spec = ansiblemod.Spec{
 		"freeze_windows":       {Type: ansiblemod.List, Elements: ansiblemod.Dict},
 		"freeze_file":          {Type: ansiblemod.Path},
 		"at":                   {Type: ansiblemod.Str},
+		"break_glass":          {Type: ansiblemod.Bool, Default: false},
+		"audit_log":            {Type: ansiblemod.Path, Default: auditlog.DefaultPath},
 	}),
 	SupportsCheckMode: true,
 }
@@ -132,6 +135,7 @@ func runGuard(m *ansiblemod.Module) (ansiblemod.Result, error) {
 		})
 		if err == nil {
 			observeChange(obs, ch, false, m.CheckMode)
+			auditLock(m, ch, owner)
 		}
 		return changeResult(m, ch, err)
 	case "unlocked":
@@ -140,18 +144,54 @@ func runGuard(m *ansiblemod.Module) (ansiblemod.Result, error) {
 			r := int64(m.Int("if_revision"))
 			opts.IfRevision = &r
 		}
-		ch, err := g.Unlock(opts)
-		if err == nil {
-			observeChange(obs, ch, true, m.CheckMode)
-		}
-		return changeResult(m, ch, err)
+		return unlockResult(m, g, opts, obs)
 	}
 	// Only status reads the calendar: a bad one must not stop a lock.
 	cal, err := loadCalendar(m.Raw("freeze_windows"), m.Str("freeze_file"))
 	if err != nil {
 		return nil, err
 	}
-	return statusResult(m, g, cal, obs)
+	return statusResult(m, g, cal, obs, owner)
+}
+
+func auditLogOf(m *ansiblemod.Module) auditlog.Log {
+	return auditlog.Log{Path: m.Str("audit_log"), Mask: m.Mask}
+}
+
+// auditLock records a lock that changed the guard; one that cannot be
+// recorded still stands, with a warning (failing would let deployments
+// through).
+func auditLock(m *ansiblemod.Module, ch guard.Change, owner string) {
+	if !ch.Changed || m.CheckMode {
+		return
+	}
+	if err := auditLogOf(m).Record(changeEntry(ch, false, owner, m.Str("reason"))); err != nil {
+		m.Warn("the guard is locked, but the lock could not be recorded in audit_log: %v", err)
+	}
+}
+
+// unlockResult releases the guard only once the audit log is open: an
+// unlock that cannot be recorded does not happen.
+func unlockResult(m *ansiblemod.Module, g *guard.Guard, opts guard.UnlockOptions, obs *observe.Run) (ansiblemod.Result, error) {
+	var log *auditlog.Writer
+	if !m.CheckMode {
+		var err error
+		if log, err = auditLogOf(m).Open(); err != nil {
+			return nil, fmt.Errorf("not unlocking: the unlock could not be recorded in audit_log: %v", err)
+		}
+		defer log.Close()
+	}
+	ch, err := g.Unlock(opts)
+	if err == nil {
+		observeChange(obs, ch, true, m.CheckMode)
+		if log != nil && ch.Changed {
+			if err := log.Append(changeEntry(ch, true, opts.Owner, opts.Reason)); err != nil {
+				res, _ := changeResult(m, ch, nil)
+				return res, fmt.Errorf("the guard was unlocked, but its audit line could not be written to audit_log: %v", err)
+			}
+		}
+	}
+	return changeResult(m, ch, err)
 }
 
 // checkOptions checks what the guard cannot: the path's form, the bounds
@@ -187,7 +227,31 @@ func checkOptions(m *ansiblemod.Module) error {
 			return fmt.Errorf("%s is only valid with state=status (freezes are checked, never written), got state=%s", name, state)
 		}
 	}
+	if err := checkBreakGlassOptions(m); err != nil {
+		return err
+	}
+	if p := m.Str("audit_log"); !filepath.IsAbs(p) {
+		return fmt.Errorf("value of audit_log must be an absolute path, got: %s", p)
+	}
 	return checkAtOption(m)
+}
+
+// checkBreakGlassOptions: break_glass overrides fail_when_locked of a
+// status, now, with a reason.
+func checkBreakGlassOptions(m *ansiblemod.Module) error {
+	if !m.Bool("break_glass") {
+		return nil
+	}
+	if state := m.Str("state"); state != "status" {
+		return fmt.Errorf("break_glass is only valid with state=status, got state=%s", state)
+	}
+	if !m.Bool("fail_when_locked") {
+		return errors.New("break_glass is only valid with fail_when_locked=true: it lets that check pass while locked or frozen")
+	}
+	if m.IsSet("at") {
+		return errors.New("break_glass cannot be given with at: a what-if evaluation overrides nothing")
+	}
+	return checkBreakGlassReason("reason", m.Str("reason"))
 }
 
 // checkAtOption: at asks "what if", so it only reads: status only, no
@@ -274,7 +338,7 @@ func changeResult(m *ansiblemod.Module, ch guard.Change, err error) (ansiblemod.
 
 // statusResult reads the guard and evaluates the freeze calendar beside
 // it, at the moment the task runs (after any wait), or as of `at`.
-func statusResult(m *ansiblemod.Module, g *guard.Guard, cal *freeze.Calendar, obs *observe.Run) (ansiblemod.Result, error) {
+func statusResult(m *ansiblemod.Module, g *guard.Guard, cal *freeze.Calendar, obs *observe.Run, owner string) (ansiblemod.Result, error) {
 	var at time.Time
 	if m.IsSet("at") {
 		at, _ = parseAt("value of at", m.Str("at")) // checked in checkOptions
@@ -298,9 +362,30 @@ func statusResult(m *ansiblemod.Module, g *guard.Guard, cal *freeze.Calendar, ob
 		res[k] = v
 	}
 	res["msg"] = gateMessage(st, fr)
-	if (st.Locked || fr.Frozen) && m.Bool("fail_when_locked") {
+	res["break_glass_used"] = false
+	if !(st.Locked || fr.Frozen) || !m.Bool("fail_when_locked") {
+		return res, nil
+	}
+	if !m.Bool("break_glass") {
 		return res, errors.New(gateMessage(st, fr))
 	}
+	return breakGlassResult(m, res, st, fr, owner)
+}
+
+// breakGlassResult lets the task pass while locked or frozen, once the
+// override is recorded; one that cannot be recorded does not happen.
+func breakGlassResult(m *ansiblemod.Module, res ansiblemod.Result, st guard.Status, fr freeze.State, owner string) (ansiblemod.Result, error) {
+	reason := m.Str("reason")
+	if m.CheckMode {
+		res["msg"] = "check mode: " + breakGlassMessage(owner, reason, st, fr)
+		return res, nil
+	}
+	if err := auditLogOf(m).Record(breakGlassEntry(st, fr, owner, reason)); err != nil {
+		return res, fmt.Errorf("break_glass refused: the override could not be recorded in audit_log: %v; %s", err, gateMessage(st, fr))
+	}
+	res["break_glass_used"] = true
+	res["msg"] = breakGlassMessage(owner, reason, st, fr)
+	m.Warn("%s", res["msg"])
 	return res, nil
 }
 
