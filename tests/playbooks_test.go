@@ -374,6 +374,7 @@ func TestPlaybooks(t *testing.T) {
 				"guard_window_if_revision", "guard_window_hold_minutes", "threader_guard_run_id"},
 			"slo_gate": {"slo_consecutive"}, "rollback": {"rollback_command"},
 			"promotion": {"promote_tasks_file", "holds the guard-window"}, "cli_tools": {"cli_tools_dest_dir"},
+			"guard_watch": {"guard_watch_consecutive", "ProtectSystem=strict", "systemd-analyze verify"},
 		} {
 			out := c.Doc(t, "-t", "role", "threader.guard."+role)
 			for _, want := range wants {
