@@ -190,12 +190,17 @@ func TestQosGuardWatchOnce(t *testing.T) {
 	data := testenv.NewSLOScenarios(time.Now(), time.Minute)
 	prom := testenv.StartPrometheus(t, testenv.PrometheusOptions{Series: data.Series})
 	dir := t.TempDir()
-	guardArgs := []string{"--path", filepath.Join(dir, "guard"), "--no-syslog"}
+	audit := filepath.Join(dir, "audit", "audit.jsonl")
+	guardArgs := []string{"--path", filepath.Join(dir, "guard"), "--no-syslog", "--audit-log", audit}
 	lockGuard(t, bin, guardArgs...)
 	args := append(append([]string{}, guardArgs...), "watch", "--consecutive", "2", "--once")
 	out, code := testenv.Run(t, nil, bin, append(args, watchGate(prom.URL, "stable")...)...)
 	if code != 0 || !strings.Contains(out, "released the guard") {
 		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	// The watcher's release is in the audit log like any unlock (issue 14).
+	if lines := auditLines(t, audit); len(lines) != 2 || lines[1]["action"] != "unlock" || !strings.HasPrefix(lines[1]["owner"].(string), "watcher@") {
+		t.Errorf("audit lines after the watcher's release: %v", lines)
 	}
 	if st := guardJSON(t, bin, guardArgs...); st["locked"] != false {
 		t.Fatalf("still locked: %v", st)

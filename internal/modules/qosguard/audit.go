@@ -75,3 +75,50 @@ func checkBreakGlassReason(name, reason string) error {
 	}
 	return nil
 }
+
+// auditedGuard is a guard whose unlocks are recorded in the audit log:
+// the log is opened before the guard is touched, so an unlock that cannot
+// be recorded does not happen (*auditError, Unlocked false). The module,
+// the CLI and the watcher all unlock through it. A dry run is not
+// recorded.
+type auditedGuard struct {
+	*guard.Guard
+	log auditlog.Log
+}
+
+// auditError is an unlock the audit log refused; Unlocked says whether
+// the guard was released all the same (its line could not be written
+// after the log had opened).
+type auditError struct {
+	Unlocked bool
+	Err      error
+}
+
+func (e *auditError) Error() string { return e.describe("the audit log") }
+func (e *auditError) Unwrap() error { return e.Err }
+
+// describe words the error naming the log as the option or flag does.
+func (e *auditError) describe(option string) string {
+	if e.Unlocked {
+		return fmt.Sprintf("the guard was unlocked, but its audit line could not be written to %s: %v", option, e.Err)
+	}
+	return fmt.Sprintf("not unlocking: the unlock could not be recorded in %s: %v", option, e.Err)
+}
+
+func (a auditedGuard) Unlock(opts guard.UnlockOptions) (guard.Change, error) {
+	if opts.DryRun {
+		return a.Guard.Unlock(opts)
+	}
+	w, err := a.log.Open()
+	if err != nil {
+		return guard.Change{}, &auditError{Err: err}
+	}
+	defer w.Close()
+	ch, err := a.Guard.Unlock(opts)
+	if err == nil && ch.Changed {
+		if err := w.Append(changeEntry(ch, true, opts.Owner, opts.Reason)); err != nil {
+			return ch, &auditError{Unlocked: true, Err: err}
+		}
+	}
+	return ch, err
+}

@@ -197,27 +197,20 @@ func cliAuditLog(opts cliOptions) auditlog.Log {
 	return log
 }
 
-// cliUnlock releases the guard only once the audit log is open: an
+// cliUnlock releases the guard through the audit log (auditedGuard): an
 // unlock that cannot be recorded does not happen.
 func cliUnlock(stdout, stderr io.Writer, opts cliOptions, g *guard.Guard, obs *observe.Run) int {
-	log, err := cliAuditLog(opts).Open()
-	if err != nil {
-		fmt.Fprintf(stderr, "qos_guard: not unlocking: the unlock could not be recorded in --audit-log: %v\n", err)
-		return exitLocked
-	}
-	defer log.Close()
 	uo := guard.UnlockOptions{Reason: opts.reason, Owner: opts.owner}
 	if opts.ifRevision >= 0 {
 		uo.IfRevision = &opts.ifRevision
 	}
-	ch, err := g.Unlock(uo)
-	if err == nil {
+	ch, err := auditedGuard{g, cliAuditLog(opts)}.Unlock(uo)
+	var ae *auditError
+	if err == nil || errors.As(err, &ae) && ae.Unlocked {
 		observeChange(obs, ch, true, false)
-		if ch.Changed {
-			if aerr := log.Append(changeEntry(ch, true, opts.owner, opts.reason)); aerr != nil {
-				err = fmt.Errorf("the guard was unlocked, but its audit line could not be written to --audit-log: %v", aerr)
-			}
-		}
+	}
+	if ae != nil {
+		err = errors.New(ae.describe("--audit-log"))
 	}
 	return report(stdout, stderr, opts, ch.After, ch.Changed, err, exitOK)
 }

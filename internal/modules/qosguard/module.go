@@ -170,26 +170,21 @@ func auditLock(m *ansiblemod.Module, ch guard.Change, owner string) {
 	}
 }
 
-// unlockResult releases the guard only once the audit log is open: an
-// unlock that cannot be recorded does not happen.
+// unlockResult releases the guard through the audit log (auditedGuard):
+// an unlock that cannot be recorded does not happen.
 func unlockResult(m *ansiblemod.Module, g *guard.Guard, opts guard.UnlockOptions, obs *observe.Run) (ansiblemod.Result, error) {
-	var log *auditlog.Writer
-	if !m.CheckMode {
-		var err error
-		if log, err = auditLogOf(m).Open(); err != nil {
-			return nil, fmt.Errorf("not unlocking: the unlock could not be recorded in audit_log: %v", err)
+	ch, err := auditedGuard{g, auditLogOf(m)}.Unlock(opts)
+	var ae *auditError
+	if errors.As(err, &ae) {
+		if ae.Unlocked {
+			observeChange(obs, ch, true, m.CheckMode)
+			res, _ := changeResult(m, ch, nil)
+			return res, errors.New(ae.describe("audit_log"))
 		}
-		defer log.Close()
+		return nil, errors.New(ae.describe("audit_log"))
 	}
-	ch, err := g.Unlock(opts)
 	if err == nil {
 		observeChange(obs, ch, true, m.CheckMode)
-		if log != nil && ch.Changed {
-			if err := log.Append(changeEntry(ch, true, opts.Owner, opts.Reason)); err != nil {
-				res, _ := changeResult(m, ch, nil)
-				return res, fmt.Errorf("the guard was unlocked, but its audit line could not be written to audit_log: %v", err)
-			}
-		}
 	}
 	return changeResult(m, ch, err)
 }

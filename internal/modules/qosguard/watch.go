@@ -150,13 +150,13 @@ func watchCLI(ctx context.Context, guardArgs, watchArgs []string, stderr io.Writ
 		owner = "watcher@" + host
 	}
 	watcher := &watch.Watcher{
-		Guard: g, Gate: gates.current, Interval: w.interval, Consecutive: w.gate.Consecutive(),
+		Guard: auditedGuard{g, cliAuditLog(opts)}, Gate: gates.current, Interval: w.interval, Consecutive: w.gate.Consecutive(),
 		Owner: owner, Once: w.once, Clock: clk,
 		Observe: func(ev watch.Event) {
 			m.observe(ev)
 			logEvent(logf, ev)
 			if ev.Kind == watch.Released {
-				observeChange(obs, ev.Change, true, false) // audited like any unlock
+				observeChange(obs, ev.Change, true, false) // logged like any unlock, and in the audit log (auditedGuard)
 			}
 		},
 	}
