@@ -41,3 +41,16 @@ if [ -n "$need_pkgs" ]; then
 	# shellcheck disable=SC2086 # word splitting of the package list is intended
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends $need_pkgs
 fi
+
+# VictoriaLogs has no Debian package: the tests and the demo run the
+# victoria-logs this builds from its Go module (about 15 s) into build/bin.
+# Idempotent: a binary built from the wanted module version is kept.
+victorialogs_version=v1.52.1
+victorialogs_bin=$(cd "$(dirname "$0")/.." && pwd)/build/bin/victoria-logs
+export PATH="$PATH:/usr/local/go/bin"
+if ! go version -m "$victorialogs_bin" 2>/dev/null |
+	grep -Eq "^[[:space:]]+mod[[:space:]]+github.com/VictoriaMetrics/VictoriaLogs[[:space:]]+${victorialogs_version}[[:space:]]"; then
+	echo "building victoria-logs $victorialogs_version into $(dirname "$victorialogs_bin")"
+	mkdir -p "$(dirname "$victorialogs_bin")"
+	GOBIN=$(dirname "$victorialogs_bin") CGO_ENABLED=0 go install "github.com/VictoriaMetrics/VictoriaLogs/app/victoria-logs@$victorialogs_version"
+fi

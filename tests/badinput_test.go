@@ -405,7 +405,7 @@ func badInputCases(guardDir string) []badCase {
 	s("checks min -inf", "min", "", checks(check("max", nil, "min", "-inf")))
 	s("checks max 400 digits", "max", "", checks(map[string]any{"name": "c1", "query": "up", "max": yamlRaw(hugeInt)}))
 	s("checks max a word", "max", "unable to convert to float", checks(check("max", "high")))
-	s("checks source unknown", "source", "value of source must be one of: prometheus, loki, web, got: graphite", checks(check("source", "graphite")))
+	s("checks source unknown", "source", "value of source must be one of: prometheus, loki, victorialogs, web, got: graphite", checks(check("source", "graphite")))
 	s("checks on_empty unknown", "on_empty", "value of on_empty must be one of: fail, pass", checks(check("on_empty", "ignore")))
 	s("checks unknown key", "checks.bogus", "Unsupported parameters for", checks(check("bogus", 1)))
 	s("checks duplicate names", "checks", "", checks(check(), check()))
@@ -448,6 +448,33 @@ func badInputCases(guardDir string) []badCase {
 		s(p+"_headers value with newline", p+"_headers", "", map[string]any{p + "_headers": map[string]any{"X-Test": "a\r\nX-Injected: 1"}})
 		s(p+"_tenant with newline", p+"_tenant", "", map[string]any{p + "_tenant": "team\nX-Injected: 1"})
 	}
+	// VictoriaLogs takes the error-log check when loki_url is given empty.
+	vl := func(kv ...any) map[string]any {
+		m := map[string]any{"loki_url": "", "victorialogs_url": deadURLMark}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i].(string)] = kv[i+1]
+		}
+		return m
+	}
+	for _, v := range []numCase{{"no scheme", "not-a-url", ""}, {"ftp", "ftp://127.0.0.1:1", ""}, {"bad IPv6", "http://[::1", ""},
+		{"bad port", "http://127.0.0.1:99999", ""}, {"relative", "/select", ""}} {
+		s("victorialogs_url "+v.label, "victorialogs_url", v.want, vl("victorialogs_url", v.val))
+	}
+	s("victorialogs_validate_certs not a boolean", "victorialogs_validate_certs", "is not a valid boolean", vl("victorialogs_validate_certs", "nah"))
+	s("victorialogs_ca_path missing", "victorialogs_ca_path", "", vl("victorialogs_ca_path", "/nonexistent-threader-dir/ca.pem"))
+	s("victorialogs_client_cert without key", "victorialogs_client_key", "", vl("victorialogs_client_cert", "/etc/hostname"))
+	s("victorialogs_bearer_token with basic auth", "victorialogs_bearer_token", "", vl("victorialogs_bearer_token", "t0k3n", "victorialogs_username", "u", "victorialogs_password", "p4ss"))
+	s("victorialogs_headers value with newline", "victorialogs_headers", "", vl("victorialogs_headers", map[string]any{"X-Test": "a\r\nX-Injected: 1"}))
+	s("victorialogs_tenant is not an option", "victorialogs_tenant", "Unsupported parameters for", vl("victorialogs_tenant", "a"))
+	for _, opt := range []string{"victorialogs_account_id", "victorialogs_project_id"} {
+		for _, v := range []numCase{{"negative", "-1", ""}, {"word", "team-a", ""}, {"too large", "4294967296", ""}, {"leading zero", "007", ""},
+			{"newline", "1\nX-Injected: 1", ""}} {
+			s(opt+" "+v.label, opt, v.want, vl(opt, v.val))
+		}
+	}
+	s("victorialogs_account_id with loki doing the logs", "victorialogs_account_id", "", map[string]any{"victorialogs_url": deadURLMark, "victorialogs_account_id": "x"})
+	s("checks victorialogs without victorialogs_url", "victorialogs_url", "", map[string]any{"default_checks": false,
+		"checks": []any{check("source", "victorialogs")}})
 	s("metrics_textfile wrong suffix", "metrics_textfile", "", map[string]any{"metrics_textfile": guardDir + "/slo.txt"})
 	s("pushgateway_url no host", "pushgateway_url", "", map[string]any{"pushgateway_url": "http://"})
 	s("unknown option", "prometheus", "Unsupported parameters for", map[string]any{"prometheus": "http://127.0.0.1:1"})

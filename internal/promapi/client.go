@@ -41,13 +41,17 @@ import (
 // API selects the query endpoints and the name used in error messages.
 type API string
 
-// The two supported APIs.
+// The supported APIs.
 const (
 	// Prometheus is /api/v1/query and /api/v1/query_range, also served by
 	// VictoriaMetrics, Mimir, Cortex and Thanos.
 	Prometheus API = "prometheus"
 	// Loki is /loki/api/v1/query and /loki/api/v1/query_range.
 	Loki API = "loki"
+	// VictoriaLogs is /select/logsql/stats_query and stats_query_range:
+	// LogsQL queries ending in a stats pipe, answered in the Prometheus
+	// envelope (one series per stats result, named by __name__).
+	VictoriaLogs API = "victorialogs"
 )
 
 // Client queries one server. It is safe for concurrent use.
@@ -62,8 +66,8 @@ type Client struct {
 // New checks ep and returns a client for api. Configuration problems are
 // *ConfigError values naming the Endpoint field.
 func New(api API, ep Endpoint) (*Client, error) {
-	if api != Prometheus && api != Loki {
-		return nil, fmt.Errorf("promapi: unknown API %q (want %q or %q)", api, Prometheus, Loki)
+	if api != Prometheus && api != Loki && api != VictoriaLogs {
+		return nil, fmt.Errorf("promapi: unknown API %q (want %q, %q or %q)", api, Prometheus, Loki, VictoriaLogs)
 	}
 	base, err := ep.parseBaseURL()
 	if err != nil {
@@ -125,8 +129,11 @@ func (c *Client) QueryRange(ctx context.Context, query string, start, end time.T
 }
 
 func (c *Client) path(endpoint string) string {
-	if c.api == Loki {
+	switch c.api {
+	case Loki:
 		return "/loki/api/v1/" + endpoint
+	case VictoriaLogs:
+		return "/select/logsql/stats_" + endpoint
 	}
 	return "/api/v1/" + endpoint
 }

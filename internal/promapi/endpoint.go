@@ -66,6 +66,10 @@ type Endpoint struct {
 	// Tenant is sent as X-Scope-OrgID (Loki, Mimir, Cortex). Several tenants
 	// may be joined with "|" where the server federates them.
 	Tenant string
+	// AccountID and ProjectID are VictoriaLogs' tenant, sent as the
+	// AccountID and ProjectID headers: decimal uint32 values ("" sends none,
+	// which the server takes as 0).
+	AccountID, ProjectID string
 	// UserAgent replaces the default User-Agent header.
 	UserAgent string
 }
@@ -234,6 +238,18 @@ func (ep Endpoint) headers() (http.Header, error) {
 			return nil, configErrorf("Tenant", "%v", err)
 		}
 		h.Set(HeaderTenant, ep.Tenant)
+	}
+	for _, id := range []struct{ field, value string }{{"AccountID", ep.AccountID}, {"ProjectID", ep.ProjectID}} {
+		if id.value == "" {
+			continue
+		}
+		if h.Get(id.field) != "" {
+			return nil, conflict("Headers", "sets "+id.field+", which is also set by", id.field)
+		}
+		if n, err := strconv.ParseUint(id.value, 10, 32); err != nil || strconv.FormatUint(n, 10) != id.value {
+			return nil, configErrorf(id.field, "must be a decimal number from 0 to 4294967295, got %q", id.value)
+		}
+		h.Set(id.field, id.value)
 	}
 	if ep.UserAgent != "" {
 		h.Set("User-Agent", ep.UserAgent)

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"fmt"
+	"testing"
 	"time"
 )
 
@@ -127,4 +128,26 @@ func lokiCount(value float64, lines int) LokiResult {
 		return LokiVector()
 	}
 	return LokiVector(LokiSeries{Value: value})
+}
+
+// PushSLOLogs ships to vl the log lines AnswerSLOLogQueries describes, for
+// real: from an hour before now to an hour after, an info line every 20s
+// for every scenario job but "gap" (which logs nothing), and for "unstable"
+// also an ERROR line every 30s (about 2 a minute).
+func PushSLOLogs(t testing.TB, vl *VictoriaLogs, now time.Time) {
+	t.Helper()
+	from, to := now.Add(-time.Hour).Truncate(time.Minute), now.Add(time.Hour)
+	for _, job := range []string{"stable", "unstable", "nan", "multi", "exact", "exact_default", "recovering", "recovers_soon"} {
+		var lines []LogLine
+		for at := from; at.Before(to); at = at.Add(10 * time.Second) {
+			offset := int(at.Sub(from) / time.Second)
+			if offset%20 == 0 {
+				lines = append(lines, LogLine{Time: at, Line: "GET /api/threads 200 12ms"})
+			}
+			if job == "unstable" && offset%30 == 0 {
+				lines = append(lines, LogLine{Time: at, Line: "ERROR handler panicked: index out of range"})
+			}
+		}
+		vl.Push(t, map[string]string{"job": job}, lines)
+	}
 }

@@ -29,8 +29,9 @@ SLO gate for CI pipelines, the same gate as the threader.guard.slo_check module.
 By default it checks, for --job over --window:
   5xx_ratio           avg_over_time(job:http_5xx_ratio_1m{job="JOB"}[WINDOW]) <= --max-5xx-ratio
   health_ratio        avg_over_time(job:health_ok_ratio_1m{job="JOB"}[WINDOW]) >= --min-health-ratio
-  error_logs_per_min  Loki lines matching --error-log-regex, per minute over the window,
-                      <= --max-error-logs-per-min (an empty --loki-url turns it off)
+  error_logs_per_min  Loki (or VictoriaLogs: --victorialogs-url without --loki-url) lines
+                      matching --error-log-regex, per minute over the window,
+                      <= --max-error-logs-per-min (off when neither URL is set)
 It fails closed: no data, NaN, ±Inf, HTTP or API errors and timeouts fail a check,
 and so do answers with warnings (unless --accept-warnings), samples timestamped
 more than 5 minutes from the evaluation time, ratios outside [0, 1], and a
@@ -43,7 +44,8 @@ evaluation on stderr.
 
 Secrets can come from the environment instead of flags (flags are visible to
 other users in ps): SLO_CHECK_PROMETHEUS_BEARER_TOKEN, SLO_CHECK_PROMETHEUS_PASSWORD,
-SLO_CHECK_LOKI_BEARER_TOKEN, SLO_CHECK_LOKI_PASSWORD.
+SLO_CHECK_LOKI_BEARER_TOKEN, SLO_CHECK_LOKI_PASSWORD, SLO_CHECK_VICTORIALOGS_BEARER_TOKEN,
+SLO_CHECK_VICTORIALOGS_PASSWORD.
 
 With --metrics-textfile or --pushgateway-url the checks of the last
 evaluation are published as metrics; every evaluation of every check is
@@ -238,6 +240,7 @@ func parseCLI(args []string, stderr io.Writer) (config, cliFlags, error) {
 func registerGateFlags(fs *flag.FlagSet, c *config) (finish func()) {
 	endpointFlags(fs, "prometheus", &c.prometheus)
 	endpointFlags(fs, "loki", &c.loki)
+	endpointFlags(fs, "victorialogs", &c.victorialogs)
 	fs.StringVar(&c.job, "job", c.job, "job label of the service")
 	fs.StringVar(&c.window, "window", c.window, "stability window, a Prometheus duration (15m, 1h, 90s)")
 	fs.Float64Var(&c.max5xx, "max-5xx-ratio", c.max5xx, "highest 5xx ratio averaged over the window")
@@ -267,6 +270,8 @@ func registerGateFlags(fs *flag.FlagSet, c *config) (finish func()) {
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		secretsFromEnv(set, "prometheus", &c.prometheus)
 		secretsFromEnv(set, "loki", &c.loki)
+		secretsFromEnv(set, "victorialogs", &c.victorialogs)
+		c.lokiGiven = set["loki-url"]
 		c.interval, c.timeout = time.Duration(interval), time.Duration(timeout)
 		c.requestTimeout, c.initialDelay = time.Duration(requestTimeout), time.Duration(initialDelay)
 	}
@@ -274,8 +279,10 @@ func registerGateFlags(fs *flag.FlagSet, c *config) (finish func()) {
 
 func endpointFlags(fs *flag.FlagSet, prefix string, e *endpointConfig) {
 	name := func(s string) string { return prefix + "-" + s }
-	title := map[string]string{"prometheus": "Prometheus", "loki": "Loki"}[prefix]
-	fs.StringVar(&e.url, name("url"), e.url, title+" base URL"+map[string]string{"loki": " (empty: no error-log check)"}[prefix])
+	title := map[string]string{"prometheus": "Prometheus", "loki": "Loki", "victorialogs": "VictoriaLogs"}[prefix]
+	fs.StringVar(&e.url, name("url"), e.url, title+" base URL"+map[string]string{
+		"loki":         " (empty: no error-log check on Loki)",
+		"victorialogs": " (the error-log check runs there unless --loki-url is given)"}[prefix])
 	fs.BoolVar(&e.validateCerts, name("validate-certs"), e.validateCerts, "verify the "+title+" TLS certificate")
 	fs.StringVar(&e.caPath, name("ca-path"), "", "PEM file of the CAs that sign the "+title+" certificate")
 	fs.StringVar(&e.clientCert, name("client-cert"), "", "PEM client certificate for "+title)
@@ -284,6 +291,11 @@ func endpointFlags(fs *flag.FlagSet, prefix string, e *endpointConfig) {
 	fs.StringVar(&e.username, name("username"), "", "basic auth user for "+title)
 	fs.StringVar(&e.password, name("password"), "", "basic auth password for "+title+" (env SLO_CHECK_"+strings.ToUpper(prefix)+"_PASSWORD)")
 	fs.Var((*headerFlag)(&e.headers), name("headers"), "extra request header for "+title+", 'Name: value'; repeatable")
+	if prefix == "victorialogs" {
+		fs.StringVar(&e.accountID, name("account-id"), "", "VictoriaLogs tenant: AccountID header")
+		fs.StringVar(&e.projectID, name("project-id"), "", "VictoriaLogs tenant: ProjectID header")
+		return
+	}
 	fs.StringVar(&e.tenant, name("tenant"), "", "tenant sent to "+title+" as X-Scope-OrgID")
 }
 

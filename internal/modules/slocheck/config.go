@@ -65,13 +65,17 @@ type endpointConfig struct {
 	username, password            string
 	headers                       map[string]string
 	tenant                        string
+	accountID, projectID          string // VictoriaLogs' tenant
 }
 
 // config holds every option of the module, already typed.
 type config struct {
-	prometheus, loki endpointConfig
-	requestTimeout   time.Duration
-	requestRetries   int
+	prometheus, loki, victorialogs endpointConfig
+	// lokiGiven: loki_url was set by the user, not left at its default
+	// (a VictoriaLogs URL then takes over the error-log check).
+	lokiGiven      bool
+	requestTimeout time.Duration
+	requestRetries int
 
 	job, window                   string
 	max5xx, minHealth, maxErrLogs float64
@@ -97,6 +101,7 @@ func defaultConfig() config {
 	return config{
 		prometheus:     endpointConfig{url: defaultPrometheusURL, validateCerts: true},
 		loki:           endpointConfig{url: defaultLokiURL, validateCerts: true},
+		victorialogs:   endpointConfig{validateCerts: true},
 		requestTimeout: defaultRequestTimeout, requestRetries: defaultRequestRetries,
 		job: defaultJob, window: defaultWindow,
 		max5xx: defaultMax5xxRatio, minHealth: defaultMinHealthRatio, maxErrLogs: defaultMaxErrorLogs,
@@ -128,6 +133,8 @@ func (c config) plan(name namer) (plan, error) {
 		return p, fmt.Errorf("%s: %v", name("window"), err)
 	}
 	lokiOn := strings.TrimSpace(c.loki.url) != ""
+	vlOn := strings.TrimSpace(c.victorialogs.url) != ""
+	logs := c.errorLogSource(lokiOn, vlOn)
 	var checks []slo.Check
 	if c.defaultChecks {
 		if strings.TrimSpace(c.job) == "" {
@@ -136,9 +143,14 @@ func (c config) plan(name namer) (plan, error) {
 		if _, err := regexp.Compile(c.errorLogRegex); err != nil {
 			return p, fmt.Errorf("%s: %v", name("error_log_regex"), err)
 		}
-		checks = defaultChecks(c, window, lokiOn)
-		if !lokiOn {
-			p.warnings = append(p.warnings, fmt.Sprintf("%s is empty: the error-log check (%s) is off", name("loki_url"), checkErrorLogs))
+		checks = defaultChecks(c, window, logs)
+		switch {
+		case logs == "":
+			p.warnings = append(p.warnings, fmt.Sprintf("%s is empty: the error-log check (%s) is off (%s is empty too)",
+				name("loki_url"), checkErrorLogs, name("victorialogs_url")))
+		case logs == slo.Loki && vlOn:
+			p.warnings = append(p.warnings, fmt.Sprintf("%s and %s are both set: the error-log check (%s) runs on Loki",
+				name("loki_url"), name("victorialogs_url"), checkErrorLogs))
 		}
 	}
 	checks = append(checks, c.checks...)
@@ -166,15 +178,28 @@ func (c config) plan(name namer) (plan, error) {
 		if ch.Source == slo.Loki && !lokiOn {
 			return p, fmt.Errorf("check %s queries Loki, but %s is empty", ch.Name, name("loki_url"))
 		}
+		if ch.Source == slo.VictoriaLogs && !vlOn {
+			return p, fmt.Errorf("check %s queries VictoriaLogs, but %s is empty", ch.Name, name("victorialogs_url"))
+		}
 		api, ep, prefix := promapi.Prometheus, c.prometheus, "prometheus"
-		if ch.Source == slo.Loki {
+		switch ch.Source {
+		case slo.Loki:
 			api, ep, prefix = promapi.Loki, c.loki, "loki"
+		case slo.VictoriaLogs:
+			api, ep, prefix = promapi.VictoriaLogs, c.victorialogs, "victorialogs"
 		}
 		q, err := c.querier(api, ep, prefix, name)
 		if err != nil {
 			return p, err
 		}
 		queriers[ch.Source] = q
+	}
+	// A VictoriaLogs URL that no check uses (Loki has the error-log check)
+	// still gets its options checked: a bad one is not silently ignored.
+	if vlOn && queriers[slo.VictoriaLogs] == nil {
+		if _, err := c.querier(promapi.VictoriaLogs, c.victorialogs, "victorialogs", name); err != nil {
+			return p, err
+		}
 	}
 	p.gate = slo.Gate{Checks: checks, Queriers: queriers, Clock: c.clock,
 		Interval: c.interval, Consecutive: c.consecutive, Timeout: c.timeout,
@@ -271,9 +296,23 @@ func parseWindow(s string) (model.Duration, error) {
 	return d, nil
 }
 
+// errorLogSource is where the default error-log check runs: Loki when its
+// URL is set (by default, or given), VictoriaLogs when its URL is set and
+// Loki's was not given (or given empty), nowhere ("") when neither is set.
+func (c config) errorLogSource(lokiOn, vlOn bool) slo.Source {
+	switch {
+	case vlOn && !(c.lokiGiven && lokiOn):
+		return slo.VictoriaLogs
+	case lokiOn:
+		return slo.Loki
+	}
+	return ""
+}
+
 // defaultChecks are the three checks of the old release playbook, with the
-// error-log rate in errors per minute averaged over the window.
-func defaultChecks(c config, window model.Duration, lokiOn bool) []slo.Check {
+// error-log rate in errors per minute averaged over the window, on logs
+// (Loki, VictoriaLogs or none).
+func defaultChecks(c config, window model.Duration, logs slo.Source) []slo.Check {
 	sel := fmt.Sprintf("{job=%s}", strconv.Quote(c.job))
 	win := window.String()
 	checks := []slo.Check{
@@ -282,8 +321,17 @@ func defaultChecks(c config, window model.Duration, lokiOn bool) []slo.Check {
 		{Name: checkHealthRatio, Source: slo.Prometheus, Min: slo.Float(c.minHealth), Valid: slo.Ratio(),
 			Query: fmt.Sprintf("avg_over_time(job:health_ok_ratio_1m%s[%s])", sel, win)},
 	}
-	if lokiOn {
-		minutes := strconv.FormatFloat(time.Duration(window).Minutes(), 'f', -1, 64)
+	minutes := strconv.FormatFloat(time.Duration(window).Minutes(), 'f', -1, 64)
+	if logs == slo.VictoriaLogs {
+		stream := fmt.Sprintf("_stream:{job=%s} _time:%s", strconv.Quote(c.job), win)
+		checks = append(checks, slo.Check{Name: checkErrorLogs, Source: slo.VictoriaLogs, Max: slo.Float(c.maxErrLogs),
+			Query: fmt.Sprintf("%s ~%s | stats count() as errors | math errors / %s as errors_per_min | fields errors_per_min",
+				stream, strconv.Quote(c.errorLogRegex), minutes),
+			// VictoriaLogs counts 0 when no line matched, also when the
+			// stream has no lines at all: those must be no data.
+			PresenceQuery: stream + " | stats count() as lines"})
+	}
+	if logs == slo.Loki {
 		checks = append(checks, slo.Check{Name: checkErrorLogs, Source: slo.Loki, Max: slo.Float(c.maxErrLogs),
 			Query: fmt.Sprintf("sum(count_over_time(%s |~ %s [%s])) / %s", sel, strconv.Quote(c.errorLogRegex), win, minutes),
 			// Loki returns no series when no line matched: that is 0 errors
@@ -299,7 +347,7 @@ func (c config) querier(api promapi.API, e endpointConfig, prefix string, name n
 		URL: e.url, Timeout: c.requestTimeout, Retries: c.requestRetries,
 		InsecureSkipVerify: !e.validateCerts, CAFile: e.caPath, ClientCertFile: e.clientCert, ClientKeyFile: e.clientKey,
 		BearerToken: e.bearerToken, Username: e.username, Password: e.password,
-		Headers: e.headers, Tenant: e.tenant, UserAgent: "threader.guard.slo_check",
+		Headers: e.headers, Tenant: e.tenant, AccountID: e.accountID, ProjectID: e.projectID, UserAgent: userAgent,
 	}
 	client, err := promapi.New(api, ep)
 	var cerr *promapi.ConfigError
@@ -323,7 +371,7 @@ func optionForField(prefix, field string) string {
 	suffix := map[string]string{
 		"URL": "url", "CAFile": "ca_path", "ClientCertFile": "client_cert", "ClientKeyFile": "client_key",
 		"BearerToken": "bearer_token", "Username": "username", "Password": "password",
-		"Headers": "headers", "Tenant": "tenant",
+		"Headers": "headers", "Tenant": "tenant", "AccountID": "account_id", "ProjectID": "project_id",
 	}[field]
 	if suffix == "" {
 		suffix = strings.ToLower(field)
@@ -386,7 +434,7 @@ var checkKeys = []string{"name", "source", "query", "max", "min", "on_empty", "s
 	"url", "method", "headers", "body", "json_path", "timeout_seconds"}
 
 // sources are the values of a check's source.
-var sources = []slo.Source{slo.Prometheus, slo.Loki, slo.Web}
+var sources = []slo.Source{slo.Prometheus, slo.Loki, slo.VictoriaLogs, slo.Web}
 
 // specError is a problem with one key of a check; the front end names the
 // check (checks[2].success_condition, --checks check 3).

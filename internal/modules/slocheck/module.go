@@ -25,7 +25,7 @@ var spec = ansiblemod.Spec{
 			"default_checks":         {Type: ansiblemod.Bool, Default: true},
 			"checks": {Type: ansiblemod.List, Elements: ansiblemod.Dict, Options: map[string]ansiblemod.Option{
 				"name":              {Type: ansiblemod.Str, Required: true},
-				"source":            {Type: ansiblemod.Str, Default: "prometheus", Choices: []any{"prometheus", "loki", "web"}},
+				"source":            {Type: ansiblemod.Str, Default: "prometheus", Choices: []any{"prometheus", "loki", "victorialogs", "web"}},
 				"query":             {Type: ansiblemod.Str},
 				"max":               {Type: ansiblemod.Float},
 				"min":               {Type: ansiblemod.Float},
@@ -43,6 +43,7 @@ var spec = ansiblemod.Spec{
 				RequiredIf: []ansiblemod.RequiredIf{
 					{Key: "source", Value: "prometheus", Requirements: []string{"query"}},
 					{Key: "source", Value: "loki", Requirements: []string{"query"}},
+					{Key: "source", Value: "victorialogs", Requirements: []string{"query"}},
 					{Key: "source", Value: "web", Requirements: []string{"url", "json_path"}},
 				}},
 			"failure_limit":           {Type: ansiblemod.Int, Default: defaultFailureLimit},
@@ -62,6 +63,7 @@ var spec = ansiblemod.Spec{
 		},
 		endpointOptions("prometheus", defaultPrometheusURL),
 		endpointOptions("loki", defaultLokiURL),
+		victoriaLogsOptions(),
 	)),
 	SupportsCheckMode: true,
 }
@@ -81,6 +83,16 @@ func endpointOptions(prefix, defaultURL string) map[string]ansiblemod.Option {
 		prefix + "_headers":        {Type: ansiblemod.Dict},
 		prefix + "_tenant":         {Type: ansiblemod.Str},
 	}
+}
+
+// victoriaLogsOptions are VictoriaLogs' connection options: no default URL,
+// and its tenant is account_id and project_id rather than X-Scope-OrgID.
+func victoriaLogsOptions() map[string]ansiblemod.Option {
+	o := endpointOptions("victorialogs", "")
+	delete(o, "victorialogs_tenant")
+	o["victorialogs_account_id"] = ansiblemod.Option{Type: ansiblemod.Str}
+	o["victorialogs_project_id"] = ansiblemod.Option{Type: ansiblemod.Str}
+	return o
 }
 
 func mergeOptions(parts ...map[string]ansiblemod.Option) map[string]ansiblemod.Option {
@@ -139,6 +151,9 @@ func moduleConfig(m *ansiblemod.Module) (config, error) {
 	c := defaultConfig()
 	c.prometheus = moduleEndpoint(m, "prometheus")
 	c.loki = moduleEndpoint(m, "loki")
+	c.victorialogs = moduleEndpoint(m, "victorialogs")
+	c.victorialogs.accountID, c.victorialogs.projectID = m.Str("victorialogs_account_id"), m.Str("victorialogs_project_id")
+	c.lokiGiven = m.Provided("loki_url")
 	c.job, c.window = m.Str("job"), m.Str("window")
 	c.max5xx, c.minHealth, c.maxErrLogs = m.Float("max_5xx_ratio"), m.Float("min_health_ratio"), m.Float("max_error_logs_per_min")
 	c.errorLogRegex = m.Str("error_log_regex")
@@ -201,7 +216,9 @@ func moduleEndpoint(m *ansiblemod.Module, prefix string) endpointConfig {
 		bearerToken:   m.Str(prefix + "_bearer_token"),
 		username:      m.Str(prefix + "_username"),
 		password:      m.Str(prefix + "_password"),
-		tenant:        m.Str(prefix + "_tenant"),
+	}
+	if prefix != "victorialogs" { // its tenant is account_id and project_id
+		e.tenant = m.Str(prefix + "_tenant")
 	}
 	if h := m.Dict(prefix + "_headers"); len(h) > 0 {
 		e.headers = map[string]string{}

@@ -79,7 +79,7 @@ func TestModule(t *testing.T) {
 	t.Run("empty loki_url warns", func(t *testing.T) {
 		res, code, _ := invoke(t, args("stable", "loki_url", ""))
 		w, _ := res["warnings"].([]any)
-		if code != 0 || len(w) != 1 || w[0] != "loki_url is empty: the error-log check (error_logs_per_min) is off" || len(res["checks"].([]any)) != 2 {
+		if code != 0 || len(w) != 1 || w[0] != "loki_url is empty: the error-log check (error_logs_per_min) is off (victorialogs_url is empty too)" || len(res["checks"].([]any)) != 2 {
 			t.Errorf("exit %d: %v", code, res)
 		}
 	})
