@@ -18,7 +18,10 @@ package backoff
 //     attempt function's verdict and the Policy's Attempts and Schedule.
 //   - With HonorRetryAfter, a hint in the failed attempt's output
 //     ("Retry-After: 30", "retry after 30 seconds") replaces the computed
-//     delay of a retry, capped at the deciding schedule's MaxDelay. A hint is
+//     delay of a retry, capped at the deciding schedule's MaxDelay, or at
+//     MaxHint when it has none: the output is the command's (or a server's)
+//     word, and "Retry-After: 999999999" must not park a run for 31 years.
+//     A hint is
 //     never shortened to fit the deadline: retrying before the server allows
 //     would fail again, so a hint that does not fit ends the loop with
 //     StopDeadline like any other delay.
@@ -249,6 +252,9 @@ func (p Policy) adapt(try Try, f Failure, seen ruleState) (d Decision, sched Sch
 	return d, p.Schedule, false
 }
 
+// MaxHint caps a retry-after hint when the deciding schedule has no MaxDelay.
+const MaxHint = time.Hour
+
 // applyHint replaces a retry's delay by the output's retry-after hint, when
 // the policy honours hints, capped at the deciding schedule's MaxDelay.
 func (p Policy) applyHint(d *Decision, f Failure, sched Schedule) {
@@ -260,8 +266,9 @@ func (p Policy) applyHint(d *Decision, f Failure, sched Schedule) {
 		return
 	}
 	d.Hint, d.HasHint = hint, true
-	if sched.MaxDelay > 0 && hint > sched.MaxDelay {
-		hint = sched.MaxDelay
+	limit := MaxHint
+	if sched.MaxDelay > 0 {
+		limit = sched.MaxDelay
 	}
-	d.NextDelay = hint
+	d.NextDelay = min(hint, limit)
 }

@@ -196,3 +196,15 @@ func TestRuleValidationNamesTheRuleAndField(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Without a max delay a hint is capped at MaxHint: a hostile or broken
+// answer must not park the run for years. (Before the cap this slept the
+// whole 999999999 s.)
+func TestRetryAfterHintWithoutMaxDelayIsCappedAtMaxHint(t *testing.T) {
+	p := Policy{Attempts: 2, HonorRetryAfter: true, Schedule: Schedule{Base: time.Second}}
+	_, ds, slept := runRules(t, p, failed(1, "Retry-After: 999999999"), ok)
+	equalDurations(t, slept, []time.Duration{MaxHint})
+	if ds[0].Hint != 999999999*time.Second {
+		t.Fatalf("hint as found: %v", ds[0].Hint)
+	}
+}
