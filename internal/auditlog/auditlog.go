@@ -18,7 +18,14 @@
 package auditlog
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"syscall"
 	"time"
 
 	"github.com/threader/guard/internal/atomicfile"
@@ -107,6 +114,42 @@ func (w *Writer) Append(e Entry) error {
 		return err
 	}
 	return w.app.WriteLine(append(line, '\n'))
+}
+
+// CountBreakGlass counts the break-glass lines of guard in the log at
+// path: the value of threader_guard_break_glass_total. A missing log
+// holds none; lines that do not parse are skipped (the log is append-only
+// but not ours alone to write). The file is read without following a
+// symlink.
+func CountBreakGlass(path, guard string) (int, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	if info, err := f.Stat(); err != nil || !info.Mode().IsRegular() {
+		return 0, fmt.Errorf("%s is not a regular file", path)
+	}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 64<<10), atomicfile.MaxLine)
+	n := 0
+	for sc.Scan() {
+		line := sc.Bytes()
+		if !bytes.Contains(line, []byte(`"action":"break_glass"`)) {
+			continue
+		}
+		var e struct {
+			Action string `json:"action"`
+			Guard  string `json:"guard"`
+		}
+		if json.Unmarshal(line, &e) == nil && e.Action == ActionBreakGlass && e.Guard == guard {
+			n++
+		}
+	}
+	return n, sc.Err()
 }
 
 // Close closes the log.

@@ -37,3 +37,30 @@ func TestRecordMasksEveryStringField(t *testing.T) {
 		t.Errorf("want exactly one line: %q", data)
 	}
 }
+
+func TestCountBreakGlassCountsThisGuardsLines(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "log", "audit.jsonl")
+	if n, err := CountBreakGlass(path, "/g"); n != 0 || err != nil {
+		t.Fatalf("a missing log: %d, %v; want 0", n, err)
+	}
+	log := Log{Path: path}
+	for _, e := range []Entry{
+		{Action: ActionBreakGlass, Guard: "/g"}, {Action: "lock", Guard: "/g"}, {Action: ActionBreakGlass, Guard: "/other"},
+		{Action: ActionBreakGlass, Guard: "/g", Reason: `"action":"break_glass"`},
+	} {
+		if err := log.Record(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(`{"action":"break_glass", not json` + "\n")
+	f.Close()
+	if n, err := CountBreakGlass(path, "/g"); n != 2 || err != nil {
+		t.Errorf("CountBreakGlass = %d, %v; want 2", n, err)
+	}
+	link := filepath.Join(filepath.Dir(path), "link.jsonl")
+	os.Symlink(path, link)
+	if _, err := CountBreakGlass(link, "/g"); err == nil {
+		t.Error("a symlinked log was followed")
+	}
+}

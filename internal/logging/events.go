@@ -1,6 +1,9 @@
 package logging
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // The events modules log. Each helper writes one line with a fixed event
 // name and fixed keys, so the lines can be searched and parsed the same way
@@ -11,6 +14,7 @@ const (
 	EventGuardChange   = "guard_state_change"
 	EventSLOEvaluation = "slo_evaluation"
 	EventRollback      = "rollback"
+	EventBreakGlass    = "guard_break_glass"
 )
 
 // RetryAttempt is one finished attempt of a retried command and what the
@@ -87,6 +91,22 @@ func (l *Logger) GuardChange(c GuardChange) error {
 	return l.Event(LevelNotice, EventGuardChange, F("from", c.From), F("to", c.To), optional("action", c.Action),
 		timeField("locked_at", c.LockedAt), timeField("expires_at", c.ExpiresAt),
 		optional("reason", c.Reason), optional("owner", c.Owner), F("check_mode", c.CheckMode))
+}
+
+// BreakGlass is a deployment let past a locked or frozen guard.
+type BreakGlass struct {
+	Guard   string   // the lock file or etcd key
+	Owner   string   // who broke the glass
+	Reason  string   // why (required)
+	Lock    string   // the reason of the lock overridden; empty if none or not locked
+	Locked  bool     // a lock was overridden
+	Windows []string // the freeze windows overridden
+}
+
+// BreakGlass logs a break-glass use at warning level.
+func (l *Logger) BreakGlass(b BreakGlass) error {
+	return l.Event(LevelWarning, EventBreakGlass, F("guard", b.Guard), optional("owner", b.Owner), optional("reason", b.Reason),
+		F("locked", b.Locked), optional("lock_reason", b.Lock), optional("windows", strings.Join(b.Windows, ",")))
 }
 
 // SLOEvaluation is one SLO check's result.

@@ -112,6 +112,9 @@ func TestEventHelpersLines(t *testing.T) {
 		}, "<157>" + prefix + `event=guard_state_change module=m name=n from=unlocked to=locked action=lock locked_at=2025-03-01T12:00:05Z ` +
 			`expires_at=2025-03-01T13:00:05Z reason="peak traffic" owner=alice check_mode=false`},
 		{func() error {
+			return l.BreakGlass(BreakGlass{Guard: "/run/g", Owner: "alice", Reason: "hotfix INC-1", Locked: true, Lock: "rollback", Windows: []string{"nights", "launch"}})
+		}, "<156>" + prefix + `event=guard_break_glass module=m name=n guard=/run/g owner=alice reason="hotfix INC-1" locked=true lock_reason=rollback windows=nights,launch`},
+		{func() error {
 			return l.SLOEvaluation(SLOEvaluation{Check: "error_ratio", Value: 0.02, Comparison: "<=", Threshold: 0.01, Samples: 1})
 		}, "<156>" + prefix + `event=slo_evaluation module=m name=n check=error_ratio value=0.02 comparison="<=" threshold=0.01 passed=false samples=1`},
 		{func() error {

@@ -1,9 +1,12 @@
 package metrics
 
-// The stable metric set. Every family is a gauge: modules are short-lived
-// batch processes, so (as the Prometheus docs advise for batch jobs) they
-// report the state of their last run and when it happened, not counters that
-// would reset on every process start.
+// The stable metric set. Every family but one is a gauge: modules are
+// short-lived batch processes, so (as the Prometheus docs advise for batch
+// jobs) they report the state of their last run and when it happened, not
+// counters that would reset on every process start. The exception,
+// threader_guard_break_glass_total, is a true counter because its value is
+// not the run's own: it is the number of break-glass lines in the guard's
+// audit log, which only grows (a rotated log is a counter reset).
 //
 // Every series carries the label `name` (the user-given name of the guard,
 // the retried command, the SLO gate or the rollback). Families listed with
@@ -20,6 +23,9 @@ const (
 	GuardLockExpiry     = "threader_guard_lock_expiry_timestamp_seconds"
 	GuardLastChange     = "threader_guard_lock_last_change_timestamp_seconds"
 	GuardLastEvaluation = "threader_guard_lock_last_evaluation_timestamp_seconds"
+	// RecordFreeze, RecordBreakGlassTotal.
+	GuardFrozen          = "threader_guard_frozen"
+	GuardBreakGlassTotal = "threader_guard_break_glass_total"
 
 	// Retried commands (retry_command): RecordRetry.
 	RetryAttempts     = "threader_guard_retry_attempts"
@@ -58,16 +64,34 @@ type Family struct {
 	Name   string
 	Help   string
 	Labels []string // all labels a series carries, `name` first
+	Type   string   // TypeGauge or TypeCounter
 }
+
+// Family types, as the exposition format's # TYPE line names them.
+const (
+	TypeGauge   = "gauge"
+	TypeCounter = "counter"
+)
+
+// familyDef is a family as familyDefs lists it: labels besides `name`.
+type familyDef struct {
+	Name, Help string
+	Labels     []string
+}
+
+// counters are the families of TypeCounter.
+var counters = map[string]bool{GuardBreakGlassTotal: true}
 
 // familyDefs is the single source of the help texts and labels; the
 // registry, the docs test and the dashboard test all read it.
-var familyDefs = []Family{
+var familyDefs = []familyDef{
 	{GuardLocked, "1 if the guard-window was locked when the guard last ran, else 0.", nil},
 	{GuardLockedAt, "Unix time the current guard-window lock was taken; 0 when unlocked or unknown (legacy lock file).", nil},
 	{GuardLockExpiry, "Unix time the current guard-window lock expires; 0 when unlocked.", nil},
 	{GuardLastChange, "Unix time the guard last changed state (lock taken, extended or released) through this tool.", nil},
 	{GuardLastEvaluation, "Unix time the guard state was last read and published.", nil},
+	{GuardFrozen, "1 if a freeze window was active when the guard's status was last read, else 0.", nil},
+	{GuardBreakGlassTotal, "Break-glass uses recorded in the guard's audit log on this host (lines with action break_glass).", nil},
 	{RetryAttempts, "Attempts the last run of the retried command made (1 means it succeeded or gave up without retrying).", nil},
 	{RetryMaxAttempts, "Attempt limit configured for the last run; 0 means unlimited.", nil},
 	{RetryDelay, "Seconds the last run spent waiting between attempts (backoff delays).", nil},
@@ -92,7 +116,10 @@ var familyDefs = []Family{
 func Families() []Family {
 	out := make([]Family, len(familyDefs))
 	for i, f := range familyDefs {
-		out[i] = Family{Name: f.Name, Help: f.Help, Labels: append([]string{LabelName}, f.Labels...)}
+		out[i] = Family{Name: f.Name, Help: f.Help, Labels: append([]string{LabelName}, f.Labels...), Type: TypeGauge}
+		if counters[f.Name] {
+			out[i].Type = TypeCounter
+		}
 	}
 	return out
 }

@@ -72,9 +72,11 @@ type Recorder struct {
 	pushTimeout            time.Duration
 	reg                    *prometheus.Registry
 	gauges                 map[string]*prometheus.GaugeVec
+	counters               map[string]*prometheus.CounterVec
 
-	mu   sync.Mutex
-	errs []error
+	mu                 sync.Mutex
+	errs               []error
+	breakGlassRecorded bool
 }
 
 // New returns a Recorder with an empty registry. It fails only when Module
@@ -85,7 +87,7 @@ func New(opts Options) (*Recorder, error) {
 	}
 	r := &Recorder{
 		module: opts.Module, mask: opts.Mask, clock: opts.Clock, pushTimeout: opts.PushTimeout,
-		reg: prometheus.NewRegistry(), gauges: map[string]*prometheus.GaugeVec{},
+		reg: prometheus.NewRegistry(), gauges: map[string]*prometheus.GaugeVec{}, counters: map[string]*prometheus.CounterVec{},
 	}
 	if r.mask == nil {
 		r.mask = func(s string) string { return s }
@@ -114,8 +116,14 @@ func New(opts Options) (*Recorder, error) {
 		return nil, err
 	}
 	for _, f := range familyDefs {
+		if counters[f.Name] {
+			c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: f.Name, Help: f.Help}, f.Labels)
+			r.reg.MustRegister(c) // fixed, valid definitions: cannot fail
+			r.counters[f.Name] = c
+			continue
+		}
 		g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: f.Name, Help: f.Help}, f.Labels)
-		r.reg.MustRegister(g) // fixed, valid definitions: cannot fail
+		r.reg.MustRegister(g)
 		r.gauges[f.Name] = g
 	}
 	return r, nil
@@ -152,6 +160,24 @@ func (r *Recorder) RecordGuard(s GuardState) {
 	if s.Changed {
 		r.set(GuardLastChange, unix(now))
 	}
+}
+
+// RecordFreeze records whether a freeze window is active (status runs).
+func (r *Recorder) RecordFreeze(frozen bool) {
+	r.set(GuardFrozen, boolValue(frozen))
+}
+
+// RecordBreakGlassTotal records the number of break-glass uses the guard's
+// audit log holds. The registry is the run's own, so adding to zero sets
+// the counter to the log's count; only the first call of a run counts.
+func (r *Recorder) RecordBreakGlassTotal(n int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if n < 0 || r.breakGlassRecorded {
+		return
+	}
+	r.breakGlassRecorded = true
+	r.counters[GuardBreakGlassTotal].WithLabelValues().Add(float64(n))
 }
 
 // RetryRun is what one run of a retried command did.

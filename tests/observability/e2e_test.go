@@ -34,6 +34,8 @@ func publishScenario(t *testing.T, textfile, pushgatewayURL string, now time.Tim
 	}
 	publish("qos_guard", "deploy-window", func(r *metrics.Recorder) {
 		r.RecordGuard(metrics.GuardState{Locked: true, LockedAt: now.Add(-3 * time.Hour), ExpiresAt: now.Add(time.Hour), Changed: true})
+		r.RecordFreeze(true)
+		r.RecordBreakGlassTotal(1) // first published above 0: ThreaderGuardBreakGlassUsed fires
 	})
 	publish("retry_command", "migrate-db", func(r *metrics.Recorder) {
 		r.RecordRetry(metrics.RetryRun{Attempts: 5, MaxAttempts: 6, Outcome: metrics.OutcomeSuccess, ExitCode: 0,
@@ -49,7 +51,7 @@ func publishScenario(t *testing.T, textfile, pushgatewayURL string, now time.Tim
 // TestMetricsReachPrometheusAndDriveTheAlerts runs real node_exporter
 // (textfile collector), Pushgateway and Prometheus: what internal/metrics
 // writes shows up through both paths, node_exporter reads the file without
-// error, the rules load and are healthy, each of the four alerts fires on
+// error, the rules load and are healthy, each of the five alerts fires on
 // the data, and every dashboard query runs and has data.
 func TestMetricsReachPrometheusAndDriveTheAlerts(t *testing.T) {
 	stack := testenv.StartObservabilityStack(t, alertRulesFile)
@@ -87,10 +89,10 @@ func TestMetricsReachPrometheusAndDriveTheAlerts(t *testing.T) {
 		t.Errorf("node_textfile_scrape_error = %v, want 0 (node_exporter could not read the textfile):\n%s", errs, stack.NodeExporter.Output())
 	}
 
-	// The four alerts fire, once per path.
+	// The five alerts fire, once per path.
 	wantAlerts := map[string]int{"ThreaderGuardLockedTooLong": 2, "ThreaderGuardSLOViolationDuringGuardWindow": 2,
-		"ThreaderGuardRollbackFailed": 2, "ThreaderGuardExcessiveRetries": 2}
-	firing := prom.WaitQuery(t, `count by (alertname) (ALERTS{alertstate="firing", alertname=~"ThreaderGuard.*"})`, "the four alerts to fire",
+		"ThreaderGuardRollbackFailed": 2, "ThreaderGuardExcessiveRetries": 2, "ThreaderGuardBreakGlassUsed": 2}
+	firing := prom.WaitQuery(t, `count by (alertname) (ALERTS{alertstate="firing", alertname=~"ThreaderGuard.*"})`, "the five alerts to fire",
 		func(s []testenv.PromSample) bool {
 			n := 0
 			for _, a := range s {
@@ -152,7 +154,7 @@ func TestTextfilePassesPromtoolLint(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range metrics.Families() {
-		if !strings.Contains(string(data), "# TYPE "+f.Name+" gauge\n") {
+		if !strings.Contains(string(data), "# TYPE "+f.Name+" "+f.Type+"\n") {
 			t.Errorf("the scenario did not write %s", f.Name)
 		}
 	}

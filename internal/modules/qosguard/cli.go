@@ -178,13 +178,14 @@ func cliContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fr := cal.At(at)
 	code := exitOK
 	if err == nil && opts.at == "" {
-		observeStatus(obs, st)
+		observeStatus(obs, st, fr)
+		defer observeBreakGlassCount(obs, cliAuditLog(opts), st.Path) // after a break-glass line
 	}
 	if st.Locked || fr.Frozen {
 		code = exitLocked
 	}
 	if err == nil && code == exitLocked && opts.breakGlass {
-		return cliBreakGlass(stdout, stderr, opts, st, fr)
+		return cliBreakGlass(stdout, stderr, opts, st, fr, obs)
 	}
 	return reportStatus(stdout, stderr, opts, st, fr, err, code)
 }
@@ -217,12 +218,14 @@ func cliUnlock(stdout, stderr io.Writer, opts cliOptions, g *guard.Guard, obs *o
 
 // cliBreakGlass exits 0 while locked or frozen once the override is
 // recorded; one that cannot be recorded does not happen (exit 1).
-func cliBreakGlass(stdout, stderr io.Writer, opts cliOptions, st guard.Status, fr freeze.State) int {
-	if err := cliAuditLog(opts).Record(breakGlassEntry(st, fr, opts.owner, opts.reason)); err != nil {
+func cliBreakGlass(stdout, stderr io.Writer, opts cliOptions, st guard.Status, fr freeze.State, obs *observe.Run) int {
+	entry := breakGlassEntry(st, fr, opts.owner, opts.reason)
+	if err := cliAuditLog(opts).Record(entry); err != nil {
 		fmt.Fprintf(stderr, "qos_guard: --break-glass refused: the override could not be recorded in --audit-log: %v\n", err)
 		reportStatus(stdout, io.Discard, opts, st, fr, nil, exitLocked)
 		return exitLocked
 	}
+	observeBreakGlass(obs, entry)
 	msg := breakGlassMessage(opts.owner, opts.reason, st, fr)
 	fmt.Fprintf(stderr, "qos_guard: warning: %s\n", msg)
 	if !opts.json {

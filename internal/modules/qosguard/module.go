@@ -136,6 +136,7 @@ func runGuard(m *ansiblemod.Module) (ansiblemod.Result, error) {
 		if err == nil {
 			observeChange(obs, ch, false, m.CheckMode)
 			auditLock(m, ch, owner)
+			observeBreakGlassCount(obs, auditLogOf(m), ch.After.Path)
 		}
 		return changeResult(m, ch, err)
 	case "unlocked":
@@ -348,7 +349,8 @@ func statusResult(m *ansiblemod.Module, g *guard.Guard, cal *freeze.Calendar, ob
 	}
 	fr := cal.At(at)
 	if !m.IsSet("at") {
-		observeStatus(obs, st)
+		observeStatus(obs, st, fr)
+		defer observeBreakGlassCount(obs, auditLogOf(m), st.Path) // after a break-glass line
 	}
 	warnAbout(m, st)
 	m.SetDiff(diffState(st), diffState(st))
@@ -364,20 +366,22 @@ func statusResult(m *ansiblemod.Module, g *guard.Guard, cal *freeze.Calendar, ob
 	if !m.Bool("break_glass") {
 		return res, errors.New(gateMessage(st, fr))
 	}
-	return breakGlassResult(m, res, st, fr, owner)
+	return breakGlassResult(m, res, st, fr, owner, obs)
 }
 
 // breakGlassResult lets the task pass while locked or frozen, once the
 // override is recorded; one that cannot be recorded does not happen.
-func breakGlassResult(m *ansiblemod.Module, res ansiblemod.Result, st guard.Status, fr freeze.State, owner string) (ansiblemod.Result, error) {
+func breakGlassResult(m *ansiblemod.Module, res ansiblemod.Result, st guard.Status, fr freeze.State, owner string, obs *observe.Run) (ansiblemod.Result, error) {
 	reason := m.Str("reason")
 	if m.CheckMode {
 		res["msg"] = "check mode: " + breakGlassMessage(owner, reason, st, fr)
 		return res, nil
 	}
-	if err := auditLogOf(m).Record(breakGlassEntry(st, fr, owner, reason)); err != nil {
+	entry := breakGlassEntry(st, fr, owner, reason)
+	if err := auditLogOf(m).Record(entry); err != nil {
 		return res, fmt.Errorf("break_glass refused: the override could not be recorded in audit_log: %v; %s", err, gateMessage(st, fr))
 	}
+	observeBreakGlass(obs, entry)
 	res["break_glass_used"] = true
 	res["msg"] = breakGlassMessage(owner, reason, st, fr)
 	m.Warn("%s", res["msg"])

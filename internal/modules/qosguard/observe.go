@@ -1,6 +1,8 @@
 package qosguard
 
 import (
+	"github.com/threader/guard/internal/auditlog"
+	"github.com/threader/guard/internal/freeze"
 	"github.com/threader/guard/internal/guard"
 	"github.com/threader/guard/internal/logging"
 	"github.com/threader/guard/internal/metrics"
@@ -32,9 +34,33 @@ func observeChange(obs *observe.Run, ch guard.Change, unlocking, checkMode bool)
 	})
 }
 
-// observeStatus records the guard as a status run read it.
-func observeStatus(obs *observe.Run, st guard.Status) {
+// observeStatus records the guard and the freeze as a status run read
+// them.
+func observeStatus(obs *observe.Run, st guard.Status, fr freeze.State) {
 	obs.Metrics.RecordGuard(guardState(st, false))
+	obs.Metrics.RecordFreeze(fr.Frozen)
+}
+
+// observeBreakGlassCount publishes threader_guard_break_glass_total, the
+// break-glass lines of the guard in the audit log, when the run publishes
+// metrics at all. Call it after the run's own audit line is written. A log
+// that cannot be read leaves the series out.
+func observeBreakGlassCount(obs *observe.Run, log auditlog.Log, guardName string) {
+	if !obs.Publishing() || guardName == "" {
+		return
+	}
+	if n, err := auditlog.CountBreakGlass(log.Path, guardName); err == nil {
+		obs.Metrics.RecordBreakGlassTotal(n)
+	}
+}
+
+// observeBreakGlass logs a break-glass use (event=guard_break_glass).
+func observeBreakGlass(obs *observe.Run, e auditlog.Entry) {
+	b := logging.BreakGlass{Guard: e.Guard, Owner: e.Owner, Reason: e.Reason}
+	if e.Overridden != nil {
+		b.Locked, b.Lock, b.Windows = e.Overridden.LockHeld, e.Overridden.Lock, e.Overridden.Windows
+	}
+	obs.Log.BreakGlass(b)
 }
 
 func guardState(st guard.Status, changed bool) metrics.GuardState {

@@ -242,3 +242,44 @@ func TestCLIFlagErrorsAndPublishWarnings(t *testing.T) {
 		t.Errorf("unreachable Pushgateway: exit %d, stderr %q; want %d and a warning", code, stderr.String(), exitLocked)
 	}
 }
+
+// A break-glass over a lock and a freeze: threader_guard_frozen 1, the
+// audit log's break-glass count as threader_guard_break_glass_total (a
+// counter), and one event=guard_break_glass line; a later status run
+// publishes the same count.
+func TestModuleBreakGlassPublishesFrozenCountAndLogs(t *testing.T) {
+	sock := moduletest.NewSyslog(t)
+	dir := t.TempDir()
+	textfile := filepath.Join(dir, "threader_guard.prom")
+	guardPath, audit := filepath.Join(dir, "guard"), filepath.Join(dir, "log", "audit.jsonl")
+	lock := qosGuard.Run(t, map[string]any{"state": "locked", "path": guardPath, "reason": "rollback 7", "audit_log": audit}, sock.Env()).JSON
+	if lock["failed"] == true {
+		t.Fatalf("lock: %v", lock)
+	}
+	sock.Next(t) // the lock's guard_state_change
+	always := []any{map[string]any{"name": "always", "start": "* * * * *", "duration": "24h"}}
+	args := map[string]any{"path": guardPath, "fail_when_locked": true, "break_glass": true, "reason": "hotfix INC-1",
+		"owner": "alice", "name": "web", "audit_log": audit, "metrics_textfile": textfile, "freeze_windows": always}
+	res := qosGuard.Run(t, args, sock.Env()).JSON
+	if res["failed"] == true || res["break_glass_used"] != true {
+		t.Fatalf("break glass: %v", res)
+	}
+	text := moduletest.ReadFile(t, textfile)
+	moduletest.WantSeries(t, text, map[string]float64{
+		`threader_guard_frozen{name="web"}`:            1,
+		`threader_guard_break_glass_total{name="web"}`: 1,
+		`threader_guard_locked{name="web"}`:            1,
+	})
+	if !strings.Contains(text, "# TYPE threader_guard_break_glass_total counter\n") {
+		t.Errorf("threader_guard_break_glass_total is not a counter:\n%s", text)
+	}
+	line := sock.Next(t)
+	for _, want := range []string{"event=guard_break_glass module=qos_guard name=web guard=" + guardPath, `owner=alice reason="hotfix INC-1" locked=true lock_reason="rollback 7" windows=always`} {
+		if !strings.Contains(line, want) {
+			t.Errorf("log line %q lacks %q", line, want)
+		}
+	}
+	args["break_glass"], args["fail_when_locked"] = false, false
+	qosGuard.Run(t, args, sock.Env())
+	moduletest.WantSeries(t, moduletest.ReadFile(t, textfile), map[string]float64{`threader_guard_break_glass_total{name="web"}`: 1})
+}
