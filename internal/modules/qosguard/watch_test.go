@@ -2,6 +2,8 @@ package qosguard
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -26,6 +28,14 @@ func TestSplitWatchFindsTheCommandNotAFlagValue(t *testing.T) {
 }
 
 func TestWatchUsageErrorsNameTheFlag(t *testing.T) {
+	open := filepath.Join(t.TempDir(), "checks.yml")
+	os.WriteFile(open, []byte("- {name: ok, query: 'vector(0)', max: 1}\n"), 0o644)
+	os.Chmod(open, 0o666) // past the umask
+	sharedDir := filepath.Join(t.TempDir(), "shared")
+	os.Mkdir(sharedDir, 0o755)
+	os.Chmod(sharedDir, 0o777)
+	inShared := filepath.Join(sharedDir, "checks.yml")
+	os.WriteFile(inShared, []byte("- {name: ok, query: 'vector(0)', max: 1}\n"), 0o644)
 	for _, c := range []struct {
 		guard, watch []string
 		want         string
@@ -37,6 +47,8 @@ func TestWatchUsageErrorsNameTheFlag(t *testing.T) {
 		{nil, []string{"--window", "soon"}, "--window"},
 		{nil, []string{"--prometheus-url", "ftp://x"}, "--prometheus-url"},
 		{nil, []string{"extra"}, `unexpected argument "extra"`},
+		{nil, []string{"--checks-file", open, "--loki-url", ""}, "is writable by every user (mode 0666)"},
+		{nil, []string{"--checks-file", inShared, "--loki-url", ""}, "which every user may write"},
 		{[]string{"--if-revision", "3"}, nil, "not watch flags"},
 		{nil, []string{"--listen", "256.0.0.1:99999", "--loki-url", ""}, "--listen 256.0.0.1:99999"},
 	} {
