@@ -63,11 +63,13 @@ func (e *EtcdStore) statusOf(v etcdstore.Value, now time.Time) Status {
 // Update decides on the key read and writes in one transaction that
 // compares the mod revision read; when another writer got there first it
 // decides again on the new state.
-func (e *EtcdStore) Update(now time.Time, dryRun bool, decide func(cur Status) (*Record, error)) (Change, error) {
+func (e *EtcdStore) Update(clk func() time.Time, dryRun bool, decide func(cur Status, now time.Time) (*Record, error)) (Change, error) {
 	var rec *Record
+	now := clk()
 	before, after, err := e.kv.Update(context.Background(), dryRun, func(v etcdstore.Value) (etcdstore.Write, error) {
 		var err error
-		rec, err = decide(e.statusOf(v, now))
+		now = clk() // after the read this attempt decides on
+		rec, err = decide(e.statusOf(v, now), now)
 		if err != nil || rec == nil {
 			return etcdstore.Write{}, err
 		}

@@ -173,8 +173,7 @@ func (g *Guard) update(req request, dryRun bool) (Change, error) {
 	if err := checkRequest(req); err != nil {
 		return Change{}, err // before touching anything
 	}
-	now := g.now()
-	return g.store().Update(now, dryRun, func(cur Status) (*Record, error) { return decide(cur, req, now) })
+	return g.store().Update(g.now, dryRun, func(cur Status, now time.Time) (*Record, error) { return decide(cur, req, now) })
 }
 
 func (g *Guard) checkLockTimeout() error {

@@ -13,14 +13,17 @@ type Store interface {
 	// Read returns the guard as it is at now. An error means the state is
 	// unknown: every caller treats it as locked.
 	Read(now time.Time) (Status, error)
-	// Update reads the state, calls decide on it and writes the record
-	// decide returns (nil: nothing to change), so that no other writer
-	// changes the state in between. decide may be called again on a newer
-	// state when another writer got there first (etcd). A dry run decides
-	// and writes nothing. After.Revision is the store's revision after the
-	// write. When decide refuses, the error comes back unchanged with
-	// Before and After the state it refused.
-	Update(now time.Time, dryRun bool, decide func(cur Status) (*Record, error)) (Change, error)
+	// Update reads the state, calls decide on it and the time read from
+	// now just after reading it, and writes the record decide returns (nil:
+	// nothing to change), so that no other writer changes the state in
+	// between. The time is taken after any wait for other writers: a lock
+	// counted from before a long wait would be written shorter, even
+	// already expired. decide may be called again on a newer state when
+	// another writer got there first (etcd). A dry run decides and writes
+	// nothing. After.Revision is the store's revision after the write.
+	// When decide refuses, the error comes back unchanged with Before and
+	// After the state it refused.
+	Update(now func() time.Time, dryRun bool, decide func(cur Status, now time.Time) (*Record, error)) (Change, error)
 }
 
 // FileStore is the lock file at Guard.Path, serialised with flock on
@@ -40,7 +43,7 @@ func (f FileStore) Read(time.Time) (Status, error) {
 
 // Update decides on the file read under the writers' lock and writes the
 // record atomically.
-func (f FileStore) Update(now time.Time, dryRun bool, decide func(cur Status) (*Record, error)) (Change, error) {
+func (f FileStore) Update(clk func() time.Time, dryRun bool, decide func(cur Status, now time.Time) (*Record, error)) (Change, error) {
 	if err := f.g.checkLockTimeout(); err != nil {
 		return Change{}, err
 	}
@@ -49,7 +52,8 @@ func (f FileStore) Update(now time.Time, dryRun bool, decide func(cur Status) (*
 		return Change{}, err
 	}
 	defer release()
-	rec, err := decide(before)
+	now := clk()
+	rec, err := decide(before, now)
 	if err != nil || rec == nil {
 		return Change{Before: before, After: before}, err
 	}
