@@ -14,13 +14,17 @@
 #   4. the promotion acquires the guard, goes through and locks it again
 #      for the stability window.
 #
-# Loki is not available here: the log check is off (LOKI_URL is empty).
+# The simulator ships its log lines to a local VictoriaLogs (built by
+# scripts/install-deps.sh into build/bin), and the SLO gate's error-log check
+# runs there: a broken build also fails on its error logs. (Loki is not
+# available here: LOKI_URL is empty, VICTORIALOGS_URL is set.)
 # Everything runs in a temporary directory; the script stops what it started
 # and removes the directory when it ends, however it ends.
 #
 # Needs: the collection tarball (make collection; or THREADER_GUARD_TARBALL),
-# ansible-playbook, ansible-galaxy, prometheus, promtool, curl, python3, go.
-# `make demo` installs them (scripts/install-deps.sh demo) and builds first.
+# ansible-playbook, ansible-galaxy, prometheus, promtool, curl, python3, go,
+# build/bin/victoria-logs. `make demo` installs them (scripts/install-deps.sh
+# demo) and builds first.
 #
 # Settings (environment): DEMO_RATE_WINDOW (5s) replaces the 1m ranges of the
 # recording rules, DEMO_STABILITY_WINDOW (8s) is the SLO window,
@@ -51,6 +55,8 @@ need promtool prometheus
 need curl curl
 need python3 python3
 need go golang-go
+victorialogs_bin="$repo/build/bin/victoria-logs"
+[ -x "$victorialogs_bin" ] || die "$victorialogs_bin is missing: run scripts/install-deps.sh demo (make demo does)"
 
 tarball=${THREADER_GUARD_TARBALL:-}
 if [ -z "$tarball" ]; then
@@ -79,7 +85,7 @@ cleanup() {
 	done
 	rm -rf "$work"
 	if [ "$status" -eq 0 ]; then
-		say "Done. Stopped Prometheus and the simulator and removed $work; nothing is left running."
+		say "Done. Stopped Prometheus, VictoriaLogs and the simulator and removed $work; nothing is left running."
 	else
 		printf '\ndemo: failed (exit %s); stopped what it started and removed %s\n' "$status" "$work" >&2
 	fi
@@ -129,8 +135,17 @@ ansible-galaxy collection install --force -p "$work/collections" "$tarball" >"$w
 note "building the simulated threader service (demo/threadersim)"
 go build -o "$work/threadersim" ./demo/threadersim
 
-note "starting it: 50 requests a second, all answered 200 while healthy"
-"$work/threadersim" -listen 127.0.0.1:0 -addr-file "$work/threadersim.addr" >"$work/threadersim.log" 2>&1 &
+vl_port=$(free_port)
+vl_url="http://127.0.0.1:$vl_port"
+note "starting VictoriaLogs ($victorialogs_bin) on $vl_url for the service's log lines"
+"$victorialogs_bin" -storageDataPath="$work/victorialogs-data" -httpListenAddr="127.0.0.1:$vl_port" \
+	-loggerLevel=ERROR >"$work/victorialogs.log" 2>&1 &
+pids+=("$!")
+wait_for_url "$vl_url/health" "${pids[-1]}" victoria-logs "$work/victorialogs.log"
+
+note "starting it: 50 requests a second, all answered 200 while healthy; its log lines go to VictoriaLogs every second"
+"$work/threadersim" -listen 127.0.0.1:0 -addr-file "$work/threadersim.addr" \
+	-loki-push-url "$vl_url/insert/loki/api/v1/push" >"$work/threadersim.log" 2>&1 &
 pids+=("$!")
 for _ in $(seq 1 100); do
 	[ -s "$work/threadersim.addr" ] && break
@@ -168,6 +183,7 @@ export ANSIBLE_CALLBACK_RESULT_FORMAT=yaml
 export ANSIBLE_NOCOLOR=1
 export PROMETHEUS_URL="$prom_url"
 export LOKI_URL=""
+export VICTORIALOGS_URL="$vl_url"
 export THREADER_JOB=threader
 export STABILITY_WINDOW="$stability_window"
 export QOS_GUARD_PATH="$work/threader.qos.guard"
@@ -182,11 +198,11 @@ mkdir -p "$work/sbin"
 DEMO_QUIET=1 playbook "${inventory[@]}" threader.guard.install_cli_tools -e cli_tools_dest_dir="$work/sbin" ||
 	die "installing the CLI tools failed: $(cat "$work/ansible.log")"
 
-say "Loki is not available to this demo: LOKI_URL is empty, so the SLO gate's error-log check is off (slo_check warns about it)."
-note "The gate checks the 5xx ratio and the health ratio over the last $STABILITY_WINDOW (STABILITY_WINDOW)."
+say "The SLO gate's error-log check runs on VictoriaLogs (VICTORIALOGS_URL; LOKI_URL is empty)."
+note "The gate checks the 5xx ratio, the health ratio and the ERROR log lines per minute over the last $STABILITY_WINDOW (STABILITY_WINDOW)."
 
 say "Step 0: threader runs build 41 and is healthy. Waiting until Prometheus has a window of healthy data..."
-"$work/sbin/slo_check" --prometheus-url "$prom_url" --loki-url "" --job threader --window "$stability_window" \
+"$work/sbin/slo_check" --prometheus-url "$prom_url" --loki-url "" --victorialogs-url "$vl_url" --job threader --window "$stability_window" \
 	--interval-seconds 1 --consecutive 2 --timeout-seconds 60 >"$work/baseline.log" 2>&1 ||
 	die "the service never looked healthy: $(cat "$work/baseline.log")"
 note "slo_check: healthy."

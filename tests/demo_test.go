@@ -51,7 +51,7 @@ func TestDemo(t *testing.T) {
 	text := regexp.MustCompile(`\s*\n\s*(\|\s*)?`).ReplaceAllString(string(out), " ")
 	// The story, in order.
 	story := []string{
-		"Loki is not available to this demo: LOKI_URL is empty",
+		"The SLO gate's error-log check runs on VictoriaLogs (VICTORIALOGS_URL; LOKI_URL is empty)",
 		"Step 0: threader runs build 41 and is healthy",
 		"Step 1: deploying build 42",
 		"msg: 'Build 42 failed the SLO gate (job threader, window 8s): 5xx_ratio",
@@ -65,7 +65,7 @@ func TestDemo(t *testing.T) {
 		"reason: rollback of build 42",
 		"The promotion was refused by the guard before anything ran",
 		"Step 3: the release playbook",
-		"SLO gate passed (job threader, window 8s): all 2 checks passed 3 times in a row (",
+		"SLO gate passed (job threader, window 8s): all 3 checks passed 3 times in a row (",
 		"the guard-window was released after",
 		"qos_guard status: QoS guard-window is unlocked",
 		"Step 4: the promotion of build 43 again",
@@ -81,6 +81,10 @@ func TestDemo(t *testing.T) {
 			t.Fatalf("the demo did not tell %q (in this order); output:\n%s", line, out)
 		}
 		rest = rest[i+len(line):]
+	}
+	// The broken build's ERROR lines, shipped to VictoriaLogs, fail the gate too.
+	if !regexp.MustCompile(`Build 42 failed the SLO gate [^']*; error_logs_per_min [0-9.e+]+ > 1`).MatchString(text) {
+		t.Errorf("the error-log check on VictoriaLogs did not fail the broken build:\n%s", out)
 	}
 	if !strings.Contains(text, "(5m left): rollback of build 42") {
 		t.Errorf("the guard's reason after the rollback is not shown:\n%s", out)

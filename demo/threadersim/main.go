@@ -12,14 +12,20 @@
 //	GET  /state             {"failing":true,"mode":"errors","since":"..."}
 //	GET  /                  a request of its own: 200, or 500 while failing (counted like the others)
 //
+// With -loki-push-url it also ships its log lines, once a second, to a Loki
+// push API (/loki/api/v1/push, as Loki and VictoriaLogs' /insert/loki/api/v1/push
+// serve), in the stream {job="threader"}: an info line with the second's
+// request counts, and while failing an ERROR line for the 500s it answered.
+//
 // Every code series exists from the start (at 0): a recording rule that sums
 // rate(http_requests_total{code=~"5.."}) over no series gives no data, and
 // the SLO gate fails closed on no data.
 //
-// Usage: threadersim [-listen 127.0.0.1:0] [-addr-file FILE] [-rps 50] [-error-ratio 0.3]
+// Usage: threadersim [-listen 127.0.0.1:0] [-addr-file FILE] [-rps 50] [-error-ratio 0.3] [-loki-push-url URL]
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -32,6 +38,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -62,6 +69,8 @@ func run(args []string, logOut io.Writer) error {
 	addrFile := fs.String("addr-file", "", "write the address actually listened on to this file once ready")
 	rps := fs.Float64("rps", 50, "simulated requests per second")
 	errorRatio := fs.Float64("error-ratio", 0.3, "share of requests that answer 500 while failing (0..1)")
+	pushURL := fs.String("loki-push-url", "", "ship log lines to this Loki push URL (http://127.0.0.1:9428/insert/loki/api/v1/push)")
+	job := fs.String("job", "threader", "job label of the shipped log lines")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -94,6 +103,9 @@ func run(args []string, logOut io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	go sim.simulate(ctx, *rps)
+	if *pushURL != "" {
+		go sim.shipLogs(ctx, *pushURL, *job)
+	}
 
 	srv := &http.Server{Handler: sim.routes(), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
@@ -126,6 +138,8 @@ type service struct {
 	errorDebt float64
 	// requestDebt does the same for the request count.
 	requestDebt float64
+	// loggedOK and loggedFailed count requests since the last shipped line.
+	loggedOK, loggedFailed float64
 }
 
 func newService(errorRatio float64, logger *log.Logger) *service {
@@ -229,6 +243,10 @@ func (s *service) simulate(ctx context.Context, rps float64) {
 			ok, failed := s.trafficTick(rps * tick.Seconds())
 			s.requests.WithLabelValues("200").Add(ok)
 			s.requests.WithLabelValues("500").Add(failed)
+			s.mu.Lock()
+			s.loggedOK += ok
+			s.loggedFailed += failed
+			s.mu.Unlock()
 		}
 	}
 }
@@ -252,4 +270,61 @@ func (s *service) trafficTick(requests float64) (ok, failed float64) {
 // of fractions (ten ticks of 0.1 make 1, not 0.9999999999999999).
 func wholePart(x float64) float64 {
 	return math.Floor(x + 1e-9)
+}
+
+// shipLogs sends the last second's log lines every second until ctx ends.
+// A failed push is logged and the lines are dropped, as a log shipper under
+// pressure would: the SLO gate then sees fewer lines, never invented ones.
+func (s *service) shipLogs(ctx context.Context, pushURL, job string) {
+	client := &http.Client{Timeout: 5 * time.Second}
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if err := push(ctx, client, pushURL, job, s.logLines(now)); err != nil {
+				s.log.Printf("shipping log lines: %v", err)
+			}
+		}
+	}
+}
+
+// logLines are the lines of the second that ends at now.
+func (s *service) logLines(now time.Time) [][2]string {
+	s.mu.Lock()
+	ok, failed := s.loggedOK, s.loggedFailed
+	s.loggedOK, s.loggedFailed = 0, 0
+	s.mu.Unlock()
+	ts := strconv.FormatInt(now.UnixNano(), 10)
+	lines := [][2]string{{ts, fmt.Sprintf("served %.0f requests: %.0f ok, %.0f failed", ok+failed, ok, failed)}}
+	if failed > 0 {
+		ts2 := strconv.FormatInt(now.UnixNano()+1, 10)
+		lines = append(lines, [2]string{ts2, fmt.Sprintf("ERROR %.0f requests answered 500: build is broken", failed)})
+	}
+	return lines
+}
+
+// push sends lines as one stream of the Loki push API (JSON).
+func push(ctx context.Context, client *http.Client, pushURL, job string, lines [][2]string) error {
+	body, err := json.Marshal(map[string]any{"streams": []any{map[string]any{"stream": map[string]string{"job": job}, "values": lines}}})
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, pushURL, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(msg))
+	}
+	return nil
 }
