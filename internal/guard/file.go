@@ -14,10 +14,15 @@ import (
 )
 
 // checkPath rejects relative paths (a lock that depends on the working
-// directory is not one lock) and a directory every user may write without
-// the sticky bit: anyone could replace a lock there by a released record.
-// (In a sticky directory such as /tmp others cannot replace or remove the
-// guard's files; what they can plant there only locks or fails.)
+// directory is not one lock); a directory every user may write without the
+// sticky bit (anyone could replace a lock there by a released record); and
+// a directory, or a symlink to one, in a directory every user may write
+// (like /tmp) that belongs to a user other than the caller or root: anyone
+// could have made it before the deployers did, and its owner can move the
+// lock away. (In a sticky directory such as /tmp others cannot replace or
+// remove the guard's files; what they can plant there only locks or fails.)
+// A directory of another user elsewhere (a deploy account's home) is that
+// user's choice to share, and is trusted.
 func (g *Guard) checkPath() error {
 	if !filepath.IsAbs(g.Path) {
 		return fmt.Errorf("lock path must be absolute, got %q", g.Path)
@@ -32,6 +37,31 @@ func (g *Guard) checkPath() error {
 	}
 	if perm := info.Mode(); perm&0o002 != 0 && perm&fs.ModeSticky == 0 {
 		return fmt.Errorf("%s, the directory of the lock path %s, is writable by every user and not sticky: anyone could replace the lock; use a directory only the deployers can write, such as /run", dir, g.Path)
+	}
+	return checkSquatted(dir, g.Path)
+}
+
+// checkSquatted refuses dir when it sits in a directory every user may
+// write and it, or the symlink at its path, belongs to another user than
+// the caller or root.
+func checkSquatted(dir, path string) error {
+	parent, err := os.Stat(filepath.Dir(dir))
+	if err != nil || parent.Mode()&0o002 == 0 || dir == filepath.Dir(dir) {
+		return nil // the caller reads or writes the lock and reports what fails
+	}
+	for _, stat := range []func(string) (fs.FileInfo, error){os.Lstat, os.Stat} {
+		info, err := stat(dir)
+		if err != nil {
+			return fmt.Errorf("directory %s of the lock path %s: %v", dir, path, plainErr(err))
+		}
+		st, ok := info.Sys().(*syscall.Stat_t)
+		if !ok {
+			return nil
+		}
+		if uid := int(st.Uid); uid != 0 && uid != os.Geteuid() {
+			return fmt.Errorf("%s, the directory of the lock path %s, is in %s, which every user may write, and belongs to uid %d: anyone could have made it, and its owner could move the lock away; use a directory of root or of the user the guard runs as (uid %d), such as /run",
+				dir, path, filepath.Dir(dir), uid, os.Geteuid())
+		}
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,5 +66,50 @@ func TestLockAfterWaitingForTheWritersLockCountsFromTheEnd(t *testing.T) {
 	}
 	if st := status(t, g); !st.Locked || !st.ExpiresAt.Equal(want) {
 		t.Fatalf("status after the lock = %+v, want locked until %s", st, want)
+	}
+}
+
+// A directory in /tmp that another local user made (say /tmp/guards, before
+// the deployers did), or their symlink to a safe one, holds no lock: its owner
+// could move the lock file away, and the guard read unlocked (reproduced
+// with the CLI: lock as root in an attacker's /tmp/rtg, mv by the attacker,
+// status unlocked).
+func TestLockDirectoryOfAnotherUserIsRefused(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give directories to another uid")
+	}
+	const other = 23456
+	base := t.TempDir()
+	os.Chmod(base, 0o1777) // like /tmp
+	theirs := filepath.Join(base, "theirs")
+	os.Mkdir(theirs, 0o755)
+	os.Chown(theirs, other, other)
+	ours := filepath.Join(base, "ours")
+	os.Mkdir(ours, 0o755)
+	link := filepath.Join(base, "link")
+	os.Symlink(ours, link)
+	os.Lchown(link, other, other)
+	for _, dir := range []string{theirs, link} {
+		g := &Guard{Path: filepath.Join(dir, "guard"), Host: "h"}
+		if _, err := g.Status(); err == nil || !strings.Contains(err.Error(), "belongs to uid 23456: anyone could have made it") {
+			t.Errorf("Status in %s: %v, want a refusal naming uid %d", dir, err, other)
+		}
+		if _, err := g.Lock(LockOptions{Duration: time.Minute}); err == nil || !strings.Contains(err.Error(), "uid 23456") {
+			t.Errorf("Lock in %s: %v, want a refusal naming uid %d", dir, err, other)
+		}
+	}
+	if entries, _ := os.ReadDir(theirs); len(entries) != 0 {
+		t.Errorf("wrote %v in another user's directory", entries)
+	}
+	g := &Guard{Path: filepath.Join(ours, "guard"), Host: "h"}
+	if _, err := g.Lock(LockOptions{Duration: time.Minute}); err != nil {
+		t.Errorf("Lock in root's own directory: %v", err)
+	}
+	// Outside a directory every user may write (a deploy account's home),
+	// another user's directory is trusted: they chose to share it.
+	os.Chmod(base, 0o755)
+	g = &Guard{Path: filepath.Join(theirs, "guard"), Host: "h"}
+	if _, err := g.Lock(LockOptions{Duration: time.Minute}); err != nil {
+		t.Errorf("Lock in another user's directory under a private one: %v", err)
 	}
 }
