@@ -387,6 +387,7 @@ func badInputCases(guardDir string) []badCase {
 		s("checks failure_condition "+v.label, "checks[0].failure_condition", v.want, checks(check("max", nil, "failure_condition", v.val)))
 	}
 	s("checks dry_run not a boolean", "dry_run", "is not a valid boolean", checks(check("dry_run", "maybe")))
+	s("checks all dry_run", "checks", "every check is a dry_run", map[string]any{"default_checks": false, "checks": []any{check("dry_run", true)}})
 	for _, opt := range []string{"failure_limit", "inconclusive_limit", "consecutive_error_limit"} {
 		for _, v := range []numCase{{"below -1", -2, "-1 (no limit) or 0 or greater"}, {"fraction", 1.5, "unable to convert to int"},
 			{"word", "many", "unable to convert to int"}, {"400 digits", yamlRaw(hugeInt), "unable to convert to int"}} {

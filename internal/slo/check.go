@@ -177,6 +177,7 @@ func ValidateChecks(checks []Check) error {
 		return fmt.Errorf("no checks to evaluate")
 	}
 	seen := map[string]bool{}
+	deciding := false
 	for _, c := range checks {
 		if err := c.Validate(); err != nil {
 			return err
@@ -185,6 +186,11 @@ func ValidateChecks(checks []Check) error {
 			return fmt.Errorf("check name %q is used twice", c.Name)
 		}
 		seen[c.Name] = true
+		deciding = deciding || !c.DryRun
+	}
+	if !deciding {
+		// A gate of dry runs only would pass whatever it measured.
+		return fmt.Errorf("every check is a dry run: nothing would decide the gate")
 	}
 	return nil
 }

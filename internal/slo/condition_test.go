@@ -229,3 +229,29 @@ func TestACheckMayBringItsOwnQuerier(t *testing.T) {
 		t.Errorf("%v", err)
 	}
 }
+
+func TestAGateOfDryRunsOnlyIsRefused(t *testing.T) {
+	dry := maxCheck("dry", "q", 1)
+	dry.DryRun = true
+	if err := ValidateChecks([]Check{dry}); err == nil || err.Error() != "every check is a dry run: nothing would decide the gate" {
+		t.Errorf("%v", err)
+	}
+}
+
+// FuzzCondition compiles any text and runs what compiles over a few
+// results: a configuration error or a phase, never a panic.
+func FuzzCondition(f *testing.F) {
+	for _, s := range []string{"result[0] <= 0.01", "all(result, {# < 1})", "isNaN(result[0])", "default(result[0], 1) > 0",
+		"len(result) == 0 || result[0] > 1", "result[-1] > 0", "result[0:2] == []", "1/0 > 0"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		c, err := CompileCondition(text)
+		if err != nil {
+			return
+		}
+		for _, values := range [][]float64{nil, {math.NaN()}, {0.5, math.Inf(1)}} {
+			c.holds(values)
+		}
+	})
+}

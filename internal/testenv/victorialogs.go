@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -17,8 +18,17 @@ import (
 const VictoriaLogsVersion = "v1.52.1"
 
 // VictoriaLogsBinary is where scripts/install-deps.sh builds victoria-logs
-// (there is no Debian package): build/bin/victoria-logs in the repository.
-func VictoriaLogsBinary() string { return filepath.Join(RepoRoot(), "build", "bin", "victoria-logs") }
+// (there is no Debian package): build/bin/victoria-logs in the repository,
+// or else a victoria-logs on PATH.
+func VictoriaLogsBinary() string {
+	built := filepath.Join(RepoRoot(), "build", "bin", "victoria-logs")
+	if _, err := os.Stat(built); err != nil {
+		if p, err := exec.LookPath("victoria-logs"); err == nil {
+			return p
+		}
+	}
+	return built
+}
 
 // VictoriaLogs is a real single-node VictoriaLogs started for a test. Lines
 // go in through its Loki-compatible push API, so their labels become stream

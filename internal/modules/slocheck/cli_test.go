@@ -226,6 +226,7 @@ func TestCLIUsageErrors(t *testing.T) {
 		`check 1 ("p99"): success_condition is not a valid boolean expression over result`:                            {"--checks", "{name: p99, query: up, success_condition: 'result[0] <='}"},
 		`check 1 ("p99"): failure_condition is not a valid boolean expression over result`:                            {"--checks", "{name: p99, query: up, failure_condition: 'len(result)'}"},
 		"--failure-limit must be -1 (no limit) or 0 or greater, got -2":                                               {"--failure-limit", "-2"},
+		"--checks: every check is a dry_run, so nothing would decide the gate":                                        {"--default-checks=false", "--checks", "{name: d, query: up, max: 1, dry_run: true}"},
 		"--measurement-retention must be 1 or greater, got 0":                                                         {"--measurement-retention", "0"},
 		`invalid value "-1" for flag -initial-delay-seconds: must be 0 or greater`:                                    {"--initial-delay-seconds", "-1"},
 		"check 1: check x: needs max, min, success_condition or failure_condition":                                    {"--checks", "[{name: x, query: up}]"},

@@ -160,6 +160,9 @@ func (c config) plan(name namer) (plan, error) {
 	if err := uniqueNames(checks, c.defaultChecks, name); err != nil {
 		return p, err
 	}
+	if !slices.ContainsFunc(checks, func(ch slo.Check) bool { return !ch.DryRun }) {
+		return p, fmt.Errorf("%s: every check is a dry_run, so nothing would decide the gate", name("checks"))
+	}
 	// A client is built (and its options checked) for each source a check uses.
 	queriers := map[slo.Source]slo.Querier{}
 	for i, ch := range checks {
