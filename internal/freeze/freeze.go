@@ -26,7 +26,9 @@
 //     open again at its end.
 //   - Frozen, at an instant, when any window is active; FrozenBy is the
 //     first active window in list order. EndsAt is when no window is active
-//     any more: overlapping and adjacent windows are merged. NextStartsAt is
+//     any more: overlapping and adjacent windows are merged (at most 1000
+//     occurrences; beyond that the freeze is Endless, as a window that
+//     overlaps its own next occurrence is). NextStartsAt is
 //     the next start of a window after that (or after the instant, when not
 //     frozen).
 //   - Everything is evaluated at an instant the caller gives: a freeze is
@@ -94,10 +96,14 @@ type State struct {
 	// Active lists the active windows' occurrences, in list order.
 	Active []Occurrence
 	// EndsAt is when the freeze ends (overlapping and adjacent windows
-	// merged); zero when not frozen.
-	EndsAt time.Time
+	// merged); zero when not frozen. When Endless, the merged windows run
+	// on past maxMerge occurrences and EndsAt is only how far they were
+	// followed.
+	EndsAt  time.Time
+	Endless bool
 	// NextStartsAt is the next window start after the freeze (after At
-	// when not frozen), NextBy its window; zero when none is in reach.
+	// when not frozen), NextBy its window; zero when none is in reach or
+	// the freeze is Endless.
 	NextStartsAt time.Time
 	NextBy       string
 }
@@ -109,7 +115,10 @@ func (c *Calendar) At(t time.Time) State {
 	after := t
 	if len(st.Active) > 0 {
 		st.Frozen, st.FrozenBy = true, st.Active[0].Window
-		st.EndsAt = c.mergedEnd(st.Active)
+		st.EndsAt, st.Endless = c.mergedEnd(st.Active)
+		if st.Endless {
+			return st // no next start after a freeze that does not end
+		}
 		after = st.EndsAt
 	}
 	st.NextStartsAt, st.NextBy = c.nextStart(after)
@@ -144,17 +153,18 @@ func (c *Calendar) activeAt(t time.Time) []Occurrence {
 }
 
 // mergedEnd follows the freeze from the active occurrences to the first
-// instant no window is active.
-func (c *Calendar) mergedEnd(active []Occurrence) time.Time {
-	end := latestEnd(active)
+// instant no window is active; endless when that takes more than maxMerge
+// steps (a window that overlaps its own next occurrence never ends).
+func (c *Calendar) mergedEnd(active []Occurrence) (end time.Time, endless bool) {
+	end = latestEnd(active)
 	for range maxMerge {
 		next := c.activeAt(end)
 		if len(next) == 0 {
-			break
+			return end, false
 		}
 		end = latestEnd(next)
 	}
-	return end
+	return end, true
 }
 
 func latestEnd(occs []Occurrence) time.Time {

@@ -247,3 +247,21 @@ func TestFebruary29IsFoundYearsAhead(t *testing.T) {
 		want{at: "2028-02-29T10:00:00Z", frozen: true, by: "leap", endsAt: "2028-03-01T00:00:00Z", nextAt: "2032-02-29T00:00:00Z"},
 	)
 }
+
+// A window longer than its period overlaps its own next occurrence: the
+// freeze never ends, and says so instead of naming an end.
+func TestSelfOverlappingWindowIsEndless(t *testing.T) {
+	cal := calendar(t, map[string]any{"name": "always", "start": "0 * * * *", "duration": "2h"})
+	st := cal.At(utc("2026-05-01T10:30:00Z"))
+	if !st.Frozen || !st.Endless || st.FrozenBy != "always" || !st.NextStartsAt.IsZero() {
+		t.Errorf("state %+v, want frozen and endless", st)
+	}
+	bounded := calendar(t, map[string]any{"name": "b", "start": "0 * * * *", "duration": "1h"}) // adjacent, hourly
+	if st := bounded.At(utc("2026-05-01T10:30:00Z")); !st.Endless {
+		t.Errorf("hourly adjacent windows: %+v, want endless (they merge forever)", st)
+	}
+	once := calendar(t, map[string]any{"name": "n", "start": "0 22 * * *", "duration": "8h"})
+	if st := once.At(utc("2026-05-01T23:00:00Z")); st.Endless {
+		t.Errorf("a nightly window is not endless: %+v", st)
+	}
+}

@@ -48,16 +48,24 @@ func parseAt(name, text string) (time.Time, error) {
 
 // freezeFields are the freeze's result fields.
 func freezeFields(st freeze.State) map[string]any {
+	ends := timeOrNil(st.EndsAt)
+	if st.Endless {
+		ends = nil // no end in reach: never a made-up one
+	}
 	return map[string]any{
 		"frozen":                st.Frozen,
 		"frozen_by":             nilIfEmpty(st.FrozenBy),
-		"freeze_ends_at":        timeOrNil(st.EndsAt),
+		"freeze_ends_at":        ends,
 		"next_freeze_starts_at": timeOrNil(st.NextStartsAt),
 	}
 }
 
 // freezeMessage says which window freezes deployments and until when.
 func freezeMessage(st freeze.State) string {
+	if st.Endless {
+		return fmt.Sprintf("deployments are frozen by window %q with no end in sight (its windows overlap on past %s)",
+			st.FrozenBy, st.EndsAt.Format(time.RFC3339))
+	}
 	return fmt.Sprintf("deployments are frozen by window %q until %s (%s left)",
 		st.FrozenBy, st.EndsAt.Format(time.RFC3339), guard.HumanDuration(st.EndsAt.Sub(st.At)))
 }
