@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -141,9 +143,13 @@ func (e *FileError) Describe(option string) string {
 }
 func (e *FileError) Unwrap() error { return e.Err }
 
-// ReadFile reads and parses the freeze file at path. A file others may
-// write is refused: whoever can write it can lift every freeze.
+// ReadFile reads and parses the freeze file at path. A file every user
+// may write, or one in a directory every user may write without the sticky
+// bit, is refused: whoever can replace it can lift every freeze.
 func ReadFile(path string) (*Calendar, error) {
+	if dir, err := os.Stat(filepath.Dir(path)); err == nil && dir.Mode()&0o002 != 0 && dir.Mode()&fs.ModeSticky == 0 {
+		return nil, &FileError{path, fmt.Errorf("is in %s, which every user may write (not sticky); anyone could replace it and lift a freeze", filepath.Dir(path))}
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, &FileError{path, fmt.Errorf("cannot be read: %v", plainPathError(err))}

@@ -154,6 +154,14 @@ func TestReadFileRefusesWorldWritable(t *testing.T) {
 	if _, err := ReadFile(path); err == nil || !strings.Contains(err.Error(), "writable by every user") {
 		t.Errorf("ReadFile of a 0666 file = %v, want a refusal", err)
 	}
+	open := filepath.Join(t.TempDir(), "open")
+	os.Mkdir(open, 0o777)
+	os.Chmod(open, 0o777)
+	inOpen := filepath.Join(open, "freezes.yml")
+	os.WriteFile(inOpen, []byte("freeze_windows: []\n"), 0o644)
+	if _, err := ReadFile(inOpen); err == nil || !strings.Contains(err.Error(), "every user may write (not sticky)") {
+		t.Errorf("ReadFile in a world-writable directory = %v, want a refusal", err)
+	}
 	if _, err := ReadFile(path + ".missing"); err == nil || !strings.Contains(err.Error(), "cannot be read") {
 		t.Errorf("ReadFile of a missing file = %v", err)
 	}
