@@ -601,6 +601,13 @@ func TestCollectionTarballShipsEveryModuleForBothArchitectures(t *testing.T) {
 	}
 	e := newPluginEnv(t)
 	root := filepath.Join(e.c.Path, "ansible_collections", "threader", "guard")
+	// Build outputs and sources stay out (build/ holds victoria-logs and
+	// virtual environments, 20 MB and more).
+	for _, dir := range []string{"build", "bin", "dist", "internal", "tests", "demo"} {
+		if _, err := os.Stat(filepath.Join(root, dir)); err == nil {
+			t.Errorf("the collection ships %s/; galaxy.yml's build_ignore should leave it out", dir)
+		}
+	}
 	sums := e.sums(t)
 	for _, arch := range []string{"amd64", "arm64"} {
 		bin := filepath.Join(root, "files", "bin", "threader-guard_linux_"+arch)

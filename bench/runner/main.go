@@ -494,7 +494,9 @@ func (b *bench) lockers() (lockResult, error) {
 		}
 		out, _ := exec.Command(bin, "--path", path, "--json", "status").Output()
 		var st map[string]any
-		if err := json.Unmarshal(out, &st); err != nil || st["format"] != "json" || st["reason"] != fmt.Sprint(2*b.cfg.lockers) {
+		// Every locker gives its own reason, so every one writes: the
+		// file must be at revision lockers, with the longest expiry.
+		if err := json.Unmarshal(out, &st); err != nil || st["format"] != "json" || st["revision"] != float64(b.cfg.lockers) {
 			res.valid = false
 			res.note = fmt.Sprintf("round %d: %s", r+1, strings.TrimSpace(string(out)))
 		} else if rs, _ := st["remaining_seconds"].(float64); rs < float64(2*b.cfg.lockers*60-60) {
