@@ -225,8 +225,9 @@ func guardConcurrencySubtests(t *testing.T, newEnv func(*testing.T) *playbookEnv
 			gate := newGate(t, e.prom.URL)
 			done := make(chan *testenv.PlaybookRun, 1)
 			go func() {
+				// The closed gate answers errors: poll through them.
 				done <- e.play(t, "qos_guard_release", nil, map[string]any{"job": "stable", "prom_url": gate.URL,
-					"slo_interval_seconds": 1, "slo_consecutive": 1, "slo_timeout_seconds": 300})
+					"slo_interval_seconds": 1, "slo_consecutive": 1, "slo_timeout_seconds": 300, "slo_consecutive_error_limit": -1})
 			}()
 			// The release has recorded the revision and is polling the SLOs.
 			select {
