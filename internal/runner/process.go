@@ -265,7 +265,7 @@ func supervise(ctx context.Context, t *tree, pgid int, timeout, grace time.Durat
 			// Learn of grandchildren before their parents exit; and once the
 			// leader has exited, stop its leftovers now, so that the output
 			// pipes they hold close and Wait returns.
-			if _, leaderAlive := t.scan(); !leaderAlive {
+			if _, leaderAlive, _ := t.scan(); !leaderAlive {
 				return leftovers()
 			}
 		case <-expired:

@@ -21,7 +21,10 @@ package runner
 //     wait4 on each pid, only the zombies it attributed to the command, never
 //     the leader (os/exec's Wait reaps that one) nor any other child.
 //   - When the command exits, times out or is interrupted, every remaining
-//     member gets SIGTERM and SIGCONT, then SIGKILL after the kill grace.
+//     member gets SIGTERM and SIGCONT, then SIGKILL after the kill grace; a
+//     member in a session the command made gets them with its whole process
+//     group (signalMember), and a scan that caught a member exiting is not
+//     taken as proof that nothing is left (its children may be in flight).
 //
 // Out of reach: a process handed to another service manager (systemd-run,
 // systemctl start, a container runtime: it is that manager's child, never
@@ -60,9 +63,9 @@ var subreaper atomic.Bool
 
 // procInfo is one line of /proc/PID/stat, the fields Run needs.
 type procInfo struct {
-	pid, ppid, pgid int
-	state           byte
-	start           uint64 // clock ticks after boot: with pid, identifies the process
+	pid, ppid, pgid, sid int
+	state                byte
+	start                uint64 // clock ticks after boot: with pid, identifies the process
 }
 
 // procKey identifies a process across pid reuse.
@@ -93,11 +96,12 @@ func parseStat(stat []byte) (procInfo, bool) {
 	}
 	ppid, err1 := strconv.Atoi(f[1])
 	pgid, err2 := strconv.Atoi(f[2])
+	sid, err4 := strconv.Atoi(f[3])
 	start, err3 := strconv.ParseUint(f[19], 10, 64)
-	if err1 != nil || err2 != nil || err3 != nil {
+	if err1 != nil || err2 != nil || err3 != nil || err4 != nil {
 		return procInfo{}, false
 	}
-	return procInfo{pid: pid, ppid: ppid, pgid: pgid, state: f[0][0], start: start}, true
+	return procInfo{pid: pid, ppid: ppid, pgid: pgid, sid: sid, state: f[0][0], start: start}, true
 }
 
 func readProc(pid int) (procInfo, bool) {
@@ -240,8 +244,11 @@ func (t *tree) finish() {
 // scan walks the command's processes down from the leader, from the
 // orphans it left us and from those already known, wherever they are now
 // (leader excluded). It remembers the live ones and reaps those that are our
-// zombies. leaderAlive says whether the leader itself still runs.
-func (t *tree) scan() (live []procInfo, leaderAlive bool) {
+// zombies. leaderAlive says whether the leader itself still runs. moving
+// says that a member was caught exiting: its children may be on their way
+// to us between two reads of /proc, so a scan that found nothing else is
+// not proof that nothing is left.
+func (t *tree) scan() (live []procInfo, leaderAlive, moving bool) {
 	v := currentView()
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -276,6 +283,7 @@ func (t *tree) scan() (live []procInfo, leaderAlive bool) {
 		p := queue[0]
 		queue = queue[1:]
 		if p.exited() { // its own children went to a reaper when it exited
+			moving = true
 			if p.ppid == t.self {
 				reap(p)
 			}
@@ -288,7 +296,7 @@ func (t *tree) scan() (live []procInfo, leaderAlive bool) {
 		}
 	}
 	t.known = known
-	return live, leaderAlive
+	return live, leaderAlive, moving
 }
 
 // isOrphan reports whether p, a child of ours that is not the leader, is an
@@ -333,8 +341,8 @@ func (t *tree) stop(pgid int, sig unix.Signal, grace time.Duration, hardKill fun
 		signalGroup(pgid, unix.SIGCONT)
 	}
 	for first := true; ; first = false {
-		live, _ := t.scan()
-		if len(live) == 0 && !(pgid > 0 && groupAlive(pgid)) {
+		live, _, moving := t.scan()
+		if len(live) == 0 && !moving && !(pgid > 0 && groupAlive(pgid)) {
 			return len(signaled)
 		}
 		for _, p := range live {
@@ -343,8 +351,8 @@ func (t *tree) stop(pgid int, sig unix.Signal, grace time.Duration, hardKill fun
 			}
 			if !signaled[p.key()] { // including processes started since
 				signaled[p.key()] = true
-				signalProc(p, sig)
-				signalProc(p, unix.SIGCONT)
+				signalMember(p, sig)
+				signalMember(p, unix.SIGCONT)
 			}
 		}
 		if !time.Now().Before(graceOver) {
@@ -359,13 +367,13 @@ func (t *tree) stop(pgid int, sig unix.Signal, grace time.Duration, hardKill fun
 		hardKill()
 	}
 	for end := time.Now().Add(killSettleTimeout); ; {
-		live, _ := t.scan()
+		live, _, moving := t.scan()
 		group := pgid > 0 && groupAlive(pgid)
-		if len(live) == 0 && !group || !time.Now().Before(end) {
+		if len(live) == 0 && !moving && !group || !time.Now().Before(end) {
 			return len(signaled)
 		}
 		for _, p := range live {
-			signalProc(p, unix.SIGKILL)
+			signalMember(p, unix.SIGKILL)
 		}
 		time.Sleep(treePollInterval)
 	}
@@ -377,3 +385,26 @@ func reap(p procInfo) {
 	var ws unix.WaitStatus
 	unix.Wait4(p.pid, &ws, unix.WNOHANG, nil)
 }
+
+// signalMember sends sig to p and, when p is in a session the command made
+// (it or an ancestor below us called setsid), to p's whole process group:
+// every process of such a session descends from its leader, so the group is
+// the command's. A process that forks and exits as fast as it can lives
+// less than a scan takes, so a signal to the pid a scan saw finds it gone;
+// a group signal reaches every member at once, forks in progress included.
+// Groups in our own session (the caller's, the shell's) are never signalled.
+func signalMember(p procInfo, sig unix.Signal) {
+	signalProc(p, sig)
+	if own := ownSession(); p.sid > 1 && own > 0 && p.sid != own && p.pgid > 1 {
+		signalGroup(p.pgid, sig)
+	}
+}
+
+// ownSession is this process's session id (0 if unknown).
+var ownSession = sync.OnceValue(func() int {
+	sid, err := unix.Getsid(0)
+	if err != nil {
+		return 0
+	}
+	return sid
+})
