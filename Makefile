@@ -15,12 +15,29 @@ BINARIES  := $(foreach a,$(ARCHES),files/bin/threader-guard_linux_$(a))
 # plugins/modules/NAME, so ansible-doc and async find it.
 STUBS     := $(basename $(wildcard plugins/modules/*.yml))
 
-.PHONY: all deps build collection install test unit fuzz lint molecule demo bench clean
+.PHONY: all deps venvs build collection install test test-matrix unit fuzz lint molecule demo bench clean
 
 all: collection
 
 deps:
 	scripts/install-deps.sh test
+
+# The ansible-core support matrix besides the system's (Debian 12's 2.14):
+# the newest release of each line still supported upstream that installs on
+# the system's Python 3.11 (2.20 and later need Python 3.12). Each goes into
+# its own virtual environment, build/ansible-LINE, from PyPI, pinned in
+# tests/requirements/ansible-core-LINE.txt; made again only when that changes.
+ANSIBLE_LINES := 2.18 2.19
+PYTHON        ?= /usr/bin/python3
+VENVS         := $(foreach l,$(ANSIBLE_LINES),build/ansible-$(l)/.installed)
+
+venvs: $(VENVS)
+
+build/ansible-%/.installed: tests/requirements/ansible-core-%.txt
+	rm -rf build/ansible-$*
+	$(PYTHON) -m venv build/ansible-$*
+	build/ansible-$*/bin/pip install --quiet --disable-pip-version-check --no-cache-dir -r $<
+	touch $@
 
 # The multi-call binary for each target architecture and its SHA256SUMS go
 # into files/bin (the action plugins send them to targets, once per host and
@@ -62,11 +79,19 @@ FUZZTIME  ?= 30s
 # against the built collection (the bad-input battery among them), real
 # Prometheus/VictoriaMetrics/etcd/sshd started by the tests, the fuzz targets'
 # seed corpora (testdata/fuzz, replayed as tests) and the linters (as Go tests
-# in tests/lint), all under the race detector.
-test: deps collection
+# in tests/lint), all under the race detector; at the same time, the
+# integration tests of every ansible-core of the matrix (scripts/test-matrix.sh).
+test: deps collection venvs
 	test -z "$$(gofmt -l internal modules cmd tests bench 2>/dev/null)" || { gofmt -l internal modules cmd tests bench; echo 'gofmt: files above need formatting'; exit 1; }
 	go vet ./...
-	THREADER_GUARD_TARBALL=$(CURDIR)/$(TARBALL) $(GOTEST) -timeout 40m ./...
+	scripts/test-matrix.sh $(TARBALL) $(ANSIBLE_LINES) & matrix=$$!; \
+	THREADER_GUARD_TARBALL=$(CURDIR)/$(TARBALL) $(GOTEST) -timeout 40m ./...; main=$$?; \
+	wait $$matrix; other=$$?; \
+	[ $$main -eq 0 ] && [ $$other -eq 0 ]
+
+# The ansible-core matrix alone (the system's ansible-core is make test's).
+test-matrix: collection venvs
+	scripts/test-matrix.sh $(TARBALL) $(ANSIBLE_LINES)
 
 unit:
 	$(GOTEST) ./internal/...
@@ -93,4 +118,4 @@ bench: deps collection
 	bench/run.sh
 
 clean:
-	rm -rf bin dist files/bin $(STUBS)
+	rm -rf bin dist files/bin $(STUBS) build

@@ -19,6 +19,8 @@ if [ "$purpose" = test ]; then
 	want yamllint yamllint
 	want shellcheck shellcheck
 	want pytest-3 python3-pytest
+	# the virtual environments of the ansible-core matrix (make venvs)
+	/usr/bin/python3 -c 'import ensurepip' 2>/dev/null || need_pkgs="$need_pkgs python3-venv"
 	want victoria-metrics victoria-metrics
 	want prometheus-node-exporter prometheus-node-exporter
 	want prometheus-pushgateway prometheus-pushgateway

@@ -70,6 +70,7 @@ Variables (per host, or of the delegated host under ``delegate_to``):
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import shlex
@@ -513,7 +514,7 @@ class BinaryModuleAction(ActionBase):
 
     def _module_result(self, res):
         """What _execute_module does with a module's output."""
-        data = self._parse_returned_data(res)
+        data = self._parse_module_output(res)
         if not data.get("_ansible_parsed", True) or "module_stdout" in data:
             rc = res.get("rc")
             if rc in (126, 127):
@@ -530,6 +531,14 @@ class BinaryModuleAction(ActionBase):
             if stream in data and stream + "_lines" not in data:
                 data[stream + "_lines"] = (data.get(stream) or "").splitlines()
         return wrap_var(data)
+
+    def _parse_module_output(self, res):
+        """The module's JSON result as a dict. ansible-core 2.19 decodes it
+        with a serialization profile (a required argument there); binary
+        modules get the legacy one, as _execute_module gives them."""
+        if "profile" in inspect.signature(self._parse_returned_data).parameters:
+            return self._parse_returned_data(res, "legacy")
+        return self._parse_returned_data(res)
 
     def _fail(self, msg):
         return {"failed": True, "changed": False, "msg": "%s.%s: %s" % (COLLECTION, self.module, msg)}
