@@ -29,7 +29,7 @@ deps:
 # tests/requirements/ansible-core-LINE.txt; made again only when that changes.
 ANSIBLE_LINES := 2.18 2.19
 PYTHON        ?= /usr/bin/python3
-VENVS         := $(foreach l,$(ANSIBLE_LINES),build/ansible-$(l)/.installed)
+VENVS         := $(foreach l,$(ANSIBLE_LINES),build/ansible-$(l)/.installed) build/molecule/.installed
 
 venvs: $(VENVS)
 
@@ -37,6 +37,13 @@ build/ansible-%/.installed: tests/requirements/ansible-core-%.txt
 	rm -rf build/ansible-$*
 	$(PYTHON) -m venv build/ansible-$*
 	build/ansible-$*/bin/pip install --quiet --disable-pip-version-check --no-cache-dir -r $<
+	touch $@
+
+# molecule, for the roles' scenarios (tests/molecule_test.go).
+build/molecule/.installed: tests/requirements/molecule.txt
+	rm -rf build/molecule
+	$(PYTHON) -m venv build/molecule
+	build/molecule/bin/pip install --quiet --disable-pip-version-check --no-cache-dir -r $<
 	touch $@
 
 # The multi-call binary for each target architecture and its SHA256SUMS go
@@ -104,7 +111,7 @@ fuzz:
 lint: collection
 	THREADER_GUARD_TARBALL=$(CURDIR)/$(TARBALL) go test -count=1 -run 'TestAnsibleLint|TestYamllint|TestShellcheck' ./tests/
 
-molecule: collection
+molecule: collection venvs
 	THREADER_GUARD_TARBALL=$(CURDIR)/$(TARBALL) go test -count=1 -run 'TestMolecule' ./tests/
 
 demo:

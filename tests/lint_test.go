@@ -118,7 +118,7 @@ func TestShellcheck(t *testing.T) {
 	t.Parallel()
 	shellcheck := testenv.RequireBinary(t, "shellcheck", "shellcheck")
 	scripts := shellScripts(t)
-	for _, want := range []string{"demo/run.sh", "demo/rollback.sh", "tests/molecule/run.sh"} {
+	for _, want := range []string{"demo/run.sh", "demo/rollback.sh", "scripts/test-matrix.sh"} {
 		if !slices.Contains(scripts, want) {
 			t.Errorf("%s not among the shell scripts found: %v", want, scripts)
 		}

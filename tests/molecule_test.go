@@ -4,23 +4,28 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
+	"regexp"
 	"testing"
 	"time"
 
 	"github.com/threader/guard/internal/testenv"
 )
 
-// TestMoleculeScenarios runs every role's molecule scenarios
-// (roles/*/molecule/*/molecule.yml) the way `molecule test` would: syntax, converge,
-// idempotence (a second converge must change nothing), verify and cleanup,
-// through tests/molecule/run.sh with real ansible-playbook, because molecule
-// itself cannot be installed here (not in Debian; PyPI out of reach). The
-// slo_gate scenario reads Prometheus from PROMETHEUS_URL and the job from
-// THREADER_JOB, the role's fallbacks, as a user's CI would set them.
+// TestMoleculeScenarios runs every role's molecule scenario
+// (roles/*/molecule/*/molecule.yml) with real molecule (PyPI, pinned in
+// tests/requirements/molecule.txt, installed into build/molecule by make
+// venvs): `molecule test` in the role's directory, delegated driver against
+// localhost: syntax, converge, idempotence, verify, cleanup. The playbooks
+// run on the ansible-core the tests use (PATH: Debian's, or the matrix's
+// THREADER_ANSIBLE_BIN). The slo_gate scenario reads Prometheus from
+// PROMETHEUS_URL and the job from THREADER_JOB, the role's fallbacks, as a
+// user's CI would set them.
 func TestMoleculeScenarios(t *testing.T) {
 	t.Parallel()
-	bash := testenv.RequireBinary(t, "bash", "bash")
+	molecule := filepath.Join(testenv.RepoRoot(), "build", "molecule", "bin", "molecule")
+	if _, err := os.Stat(molecule); err != nil {
+		t.Fatalf("molecule is needed: make venvs installs it into build/molecule (%v)", err)
+	}
 	c := testenv.InstallCollection(t)
 	data := testenv.NewSLOScenarios(time.Now(), time.Minute)
 	prom := testenv.StartPrometheus(t, testenv.PrometheusOptions{Series: data.Series, RuleFiles: []string{testenv.RecordingRulesFile()}})
@@ -34,34 +39,46 @@ func TestMoleculeScenarios(t *testing.T) {
 		role := filepath.Base(filepath.Dir(filepath.Dir(dir)))
 		t.Run(role+"/"+name, func(t *testing.T) {
 			t.Parallel()
-			// As `molecule test` runs in the role's directory.
-			cmd := exec.Command(bash, filepath.Join(testenv.RepoRoot(), "tests", "molecule", "run.sh"), filepath.Join("molecule", name))
+			cmd := exec.Command(molecule, "test", "--scenario-name", name)
 			cmd.Dir = filepath.Join(testenv.RepoRoot(), "roles", role)
 			cmd.Env = append(cmd.Environ(), c.Env(t, filepath.Join(t.TempDir(), "results.jsonl"))...)
-			cmd.Env = append(cmd.Env, "TMPDIR="+t.TempDir(), "PROMETHEUS_URL="+prom.URL, "THREADER_JOB=stable", "LOKI_URL=")
+			// XDG_CACHE_HOME: molecule's ephemeral directory, private to this
+			// run (the matrix runs the same scenarios at the same time).
+			cmd.Env = append(cmd.Env, "TMPDIR="+t.TempDir(), "XDG_CACHE_HOME="+t.TempDir(), "NO_COLOR=1",
+				"PROMETHEUS_URL="+prom.URL, "THREADER_JOB=stable", "LOKI_URL=")
 			out, err := cmd.CombinedOutput()
 			if err != nil {
-				t.Fatalf("tests/molecule/run.sh roles/%s/molecule/%s: %v\n%s", role, name, err, out)
+				t.Fatalf("molecule test in roles/%s (scenario %s): %v\n%s", role, name, err, out)
 			}
-			for _, want := range []string{"--> " + name + ": converge", "--> " + name + ": idempotence ok",
-				"--> " + name + ": verify", "--> " + name + ": all done"} {
-				if !strings.Contains(string(out), want) {
-					t.Errorf("output lacks %q:\n%s", want, out)
+			for _, step := range []string{"converge", "idempotence", "verify"} {
+				if !regexp.MustCompile(name + `\s+\S+\s+` + step + `: Executed: Successful`).Match(out) {
+					t.Errorf("molecule did not report %s successful:\n%s", step, out)
 				}
 			}
 		})
 	}
 }
 
-// TestMoleculeIdempotenceCatchesChanges makes sure the script's idempotence
-// step fails when a converge changes something every time.
+// TestMoleculeIdempotenceCatchesChanges makes sure the scenarios'
+// idempotence step, as molecule.yml sets it up here (delegated driver,
+// provisioner.env interpolated from the environment), fails when a converge
+// changes something every time, and stops the sequence before verify.
 func TestMoleculeIdempotenceCatchesChanges(t *testing.T) {
 	t.Parallel()
-	bash := testenv.RequireBinary(t, "bash", "bash")
+	molecule := filepath.Join(testenv.RepoRoot(), "build", "molecule", "bin", "molecule")
+	if _, err := os.Stat(molecule); err != nil {
+		t.Fatalf("molecule is needed: make venvs installs it into build/molecule (%v)", err)
+	}
 	c := testenv.InstallCollection(t)
-	dir := filepath.Join(t.TempDir(), "always_changes")
+	project := t.TempDir()
+	dir := filepath.Join(project, "molecule", "always_changes")
 	writeFiles(t, dir, map[string]string{
 		"molecule.yml": `---
+prerun: false
+driver:
+  name: default
+  options:
+    managed: false
 platforms:
   - name: localhost
 provisioner:
@@ -86,15 +103,16 @@ scenario:
 `,
 		"verify.yml": "---\n- name: Verify\n  hosts: all\n  gather_facts: false\n  tasks: []\n",
 	})
-	cmd := exec.Command(bash, filepath.Join(testenv.RepoRoot(), "tests", "molecule", "run.sh"), dir)
+	cmd := exec.Command(molecule, "test", "--scenario-name", "always_changes")
+	cmd.Dir = project
 	cmd.Env = append(cmd.Environ(), c.Env(t, filepath.Join(t.TempDir(), "results.jsonl"))...)
-	cmd.Env = append(cmd.Env, "TMPDIR="+t.TempDir(), "GREETING_FROM_TEST=hello")
+	cmd.Env = append(cmd.Env, "TMPDIR="+t.TempDir(), "XDG_CACHE_HOME="+t.TempDir(), "NO_COLOR=1", "GREETING_FROM_TEST=hello")
 	out, err := cmd.CombinedOutput()
 	if err == nil {
 		t.Fatalf("idempotence passed a converge that always changes:\n%s", out)
 	}
-	if !strings.Contains(string(out), "idempotence FAILED") || strings.Contains(string(out), "--> always_changes: verify") {
-		t.Errorf("want idempotence FAILED and no verify:\n%s", out)
+	if !regexp.MustCompile(`(?i)idempotence.*fail`).Match(out) || regexp.MustCompile(`verify: Executed: Successful`).Match(out) {
+		t.Errorf("want idempotence failed and no verify:\n%s", out)
 	}
 }
 
