@@ -28,23 +28,15 @@ deps:
 # its own virtual environment, build/ansible-LINE, from PyPI, pinned in
 # tests/requirements/ansible-core-LINE.txt; made again only when that changes.
 ANSIBLE_LINES := 2.18 2.19
-PYTHON        ?= /usr/bin/python3
-VENVS         := $(foreach l,$(ANSIBLE_LINES),build/ansible-$(l)/.installed) build/molecule/.installed
+export PYTHON ?= /usr/bin/python3
 
-venvs: $(VENVS)
-
-build/ansible-%/.installed: tests/requirements/ansible-core-%.txt
-	rm -rf build/ansible-$*
-	$(PYTHON) -m venv build/ansible-$*
-	build/ansible-$*/bin/pip install --quiet --disable-pip-version-check --no-cache-dir -r $<
-	touch $@
-
-# molecule, for the roles' scenarios (tests/molecule_test.go).
-build/molecule/.installed: tests/requirements/molecule.txt
-	rm -rf build/molecule
-	$(PYTHON) -m venv build/molecule
-	build/molecule/bin/pip install --quiet --disable-pip-version-check --no-cache-dir -r $<
-	touch $@
+# Each virtual environment is (re)made by scripts/venv.sh only when its
+# requirements file's content changed; molecule (tests/molecule_test.go) and
+# the collection tools (antsibull-changelog: tests/changelog_test.go) too.
+venvs:
+	for line in $(ANSIBLE_LINES); do scripts/venv.sh build/ansible-$$line tests/requirements/ansible-core-$$line.txt || exit 1; done
+	scripts/venv.sh build/molecule tests/requirements/molecule.txt
+	scripts/venv.sh build/tools tests/requirements/tools.txt
 
 # The multi-call binary for each target architecture and its SHA256SUMS go
 # into files/bin (the action plugins send them to targets, once per host and
