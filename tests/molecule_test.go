@@ -42,9 +42,10 @@ func TestMoleculeScenarios(t *testing.T) {
 			cmd := exec.Command(molecule, "test", "--scenario-name", name)
 			cmd.Dir = filepath.Join(testenv.RepoRoot(), "roles", role)
 			cmd.Env = append(cmd.Environ(), c.Env(t, filepath.Join(t.TempDir(), "results.jsonl"))...)
-			// XDG_CACHE_HOME: molecule's ephemeral directory, private to this
-			// run (the matrix runs the same scenarios at the same time).
-			cmd.Env = append(cmd.Env, "TMPDIR="+t.TempDir(), "XDG_CACHE_HOME="+t.TempDir(), "NO_COLOR=1",
+			// molecule's ephemeral directory is private to this run: by default
+			// it is ~/.ansible/tmp/molecule.HASH.SCENARIO, the same for every
+			// run of a role, and the matrix runs the scenarios at the same time.
+			cmd.Env = append(cmd.Env, "TMPDIR="+t.TempDir(), "MOLECULE_EPHEMERAL_DIRECTORY="+t.TempDir(), "NO_COLOR=1",
 				"PROMETHEUS_URL="+prom.URL, "THREADER_JOB=stable", "LOKI_URL=")
 			out, err := cmd.CombinedOutput()
 			if err != nil {
@@ -106,7 +107,7 @@ scenario:
 	cmd := exec.Command(molecule, "test", "--scenario-name", "always_changes")
 	cmd.Dir = project
 	cmd.Env = append(cmd.Environ(), c.Env(t, filepath.Join(t.TempDir(), "results.jsonl"))...)
-	cmd.Env = append(cmd.Env, "TMPDIR="+t.TempDir(), "XDG_CACHE_HOME="+t.TempDir(), "NO_COLOR=1", "GREETING_FROM_TEST=hello")
+	cmd.Env = append(cmd.Env, "TMPDIR="+t.TempDir(), "MOLECULE_EPHEMERAL_DIRECTORY="+t.TempDir(), "NO_COLOR=1", "GREETING_FROM_TEST=hello")
 	out, err := cmd.CombinedOutput()
 	if err == nil {
 		t.Fatalf("idempotence passed a converge that always changes:\n%s", out)
