@@ -202,8 +202,10 @@ say "The SLO gate's error-log check runs on VictoriaLogs (VICTORIALOGS_URL; LOKI
 note "The gate checks the 5xx ratio, the health ratio and the ERROR log lines per minute over the last $STABILITY_WINDOW (STABILITY_WINDOW)."
 
 say "Step 0: threader runs build 41 and is healthy. Waiting until Prometheus has a window of healthy data..."
+# Until the first scrapes are recorded every evaluation is "no data": poll
+# through those (--consecutive-error-limit -1), bounded by the timeout.
 "$work/sbin/slo_check" --prometheus-url "$prom_url" --loki-url "" --victorialogs-url "$vl_url" --job threader --window "$stability_window" \
-	--interval-seconds 1 --consecutive 2 --timeout-seconds 60 >"$work/baseline.log" 2>&1 ||
+	--interval-seconds 1 --consecutive 2 --timeout-seconds 60 --consecutive-error-limit -1 >"$work/baseline.log" 2>&1 ||
 	die "the service never looked healthy: $(cat "$work/baseline.log")"
 note "slo_check: healthy."
 
