@@ -6,6 +6,7 @@ import (
 	"debug/elf"
 	"encoding/hex"
 	"fmt"
+	"hash/crc32"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -432,9 +433,15 @@ func TestActionPluginReplacesDamagedBinary(t *testing.T) {
 }
 
 // testUser is an unprivileged account with a home directory, for become.
+// Each ansible-core line of the matrix has its own user: the runs go side by
+// side, and one run's test empties the become user's cache that another
+// run's test is about to assert on.
 func testUser(t *testing.T) *user.User {
 	t.Helper()
-	const name = "threader-guard-test"
+	name := "threader-guard-test"
+	if bin := os.Getenv(testenv.AnsibleBinEnv); bin != "" {
+		name = fmt.Sprintf("threader-guard-t%08x", crc32.ChecksumIEEE([]byte(bin)))
+	}
 	if u, err := user.Lookup(name); err == nil {
 		return u
 	}
