@@ -238,9 +238,9 @@ func parseCLI(args []string, stderr io.Writer) (config, cliFlags, error) {
 // completes c after fs.Parse (durations, secrets from the environment).
 // Any command that runs the gate can embed its flags this way.
 func registerGateFlags(fs *flag.FlagSet, c *config) (finish func()) {
-	endpointFlags(fs, "prometheus", &c.prometheus)
-	endpointFlags(fs, "loki", &c.loki)
-	endpointFlags(fs, "victorialogs", &c.victorialogs)
+	prometheusBackend.RegisterFlags(fs, &c.prometheus)
+	lokiBackend.RegisterFlags(fs, &c.loki)
+	victoriaLogsBackend.RegisterFlags(fs, &c.victorialogs)
 	fs.StringVar(&c.job, "job", c.job, "job label of the service")
 	fs.StringVar(&c.window, "window", c.window, "stability window, a Prometheus duration (15m, 1h, 90s)")
 	fs.Float64Var(&c.max5xx, "max-5xx-ratio", c.max5xx, "highest 5xx ratio averaged over the window")
@@ -268,69 +268,13 @@ func registerGateFlags(fs *flag.FlagSet, c *config) (finish func()) {
 	return func() {
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		secretsFromEnv(set, "prometheus", &c.prometheus)
-		secretsFromEnv(set, "loki", &c.loki)
-		secretsFromEnv(set, "victorialogs", &c.victorialogs)
+		prometheusBackend.SecretsFromEnv(set, &c.prometheus)
+		lokiBackend.SecretsFromEnv(set, &c.loki)
+		victoriaLogsBackend.SecretsFromEnv(set, &c.victorialogs)
 		c.lokiGiven = set["loki-url"]
 		c.interval, c.timeout = time.Duration(interval), time.Duration(timeout)
 		c.requestTimeout, c.initialDelay = time.Duration(requestTimeout), time.Duration(initialDelay)
 	}
-}
-
-func endpointFlags(fs *flag.FlagSet, prefix string, e *endpointConfig) {
-	name := func(s string) string { return prefix + "-" + s }
-	title := map[string]string{"prometheus": "Prometheus", "loki": "Loki", "victorialogs": "VictoriaLogs"}[prefix]
-	fs.StringVar(&e.url, name("url"), e.url, title+" base URL"+map[string]string{
-		"loki":         " (empty: no error-log check on Loki)",
-		"victorialogs": " (the error-log check runs there unless --loki-url is given)"}[prefix])
-	fs.BoolVar(&e.validateCerts, name("validate-certs"), e.validateCerts, "verify the "+title+" TLS certificate")
-	fs.StringVar(&e.caPath, name("ca-path"), "", "PEM file of the CAs that sign the "+title+" certificate")
-	fs.StringVar(&e.clientCert, name("client-cert"), "", "PEM client certificate for "+title)
-	fs.StringVar(&e.clientKey, name("client-key"), "", "PEM key of --"+name("client-cert"))
-	fs.StringVar(&e.bearerToken, name("bearer-token"), "", "bearer token for "+title+" (env SLO_CHECK_"+strings.ToUpper(prefix)+"_BEARER_TOKEN)")
-	fs.StringVar(&e.username, name("username"), "", "basic auth user for "+title)
-	fs.StringVar(&e.password, name("password"), "", "basic auth password for "+title+" (env SLO_CHECK_"+strings.ToUpper(prefix)+"_PASSWORD)")
-	fs.Var((*headerFlag)(&e.headers), name("headers"), "extra request header for "+title+", 'Name: value'; repeatable")
-	if prefix == "victorialogs" {
-		fs.StringVar(&e.accountID, name("account-id"), "", "VictoriaLogs tenant: AccountID header")
-		fs.StringVar(&e.projectID, name("project-id"), "", "VictoriaLogs tenant: ProjectID header")
-		return
-	}
-	fs.StringVar(&e.tenant, name("tenant"), "", "tenant sent to "+title+" as X-Scope-OrgID")
-}
-
-// secretsFromEnv fills token and password from the environment unless the
-// flag was given.
-func secretsFromEnv(set map[string]bool, prefix string, e *endpointConfig) {
-	env := "SLO_CHECK_" + strings.ToUpper(prefix) + "_"
-	if v, ok := os.LookupEnv(env + "BEARER_TOKEN"); ok && !set[prefix+"-bearer-token"] {
-		e.bearerToken = v
-	}
-	if v, ok := os.LookupEnv(env + "PASSWORD"); ok && !set[prefix+"-password"] {
-		e.password = v
-	}
-}
-
-// headerFlag collects "Name: value" headers.
-type headerFlag map[string]string
-
-func (h *headerFlag) String() string {
-	if h == nil || *h == nil {
-		return ""
-	}
-	return fmt.Sprint(map[string]string(*h))
-}
-
-func (h *headerFlag) Set(v string) error {
-	name, value, ok := strings.Cut(v, ":")
-	if !ok || strings.TrimSpace(name) == "" {
-		return fmt.Errorf("want 'Name: value', got %q", v)
-	}
-	if *h == nil {
-		*h = map[string]string{}
-	}
-	(*h)[strings.TrimSpace(name)] = strings.TrimSpace(value)
-	return nil
 }
 
 // checkList collects --checks values.

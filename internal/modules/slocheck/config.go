@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/threader/guard/internal/clock"
+	"github.com/threader/guard/internal/modules/promconn"
 	"github.com/threader/guard/internal/promapi"
 	"github.com/threader/guard/internal/slo"
 	"github.com/threader/guard/internal/webmetric"
@@ -55,22 +56,9 @@ const (
 	checkErrorLogs   = "error_logs_per_min"
 )
 
-// endpointConfig is one backend's connection options (module: prometheus_*
-// or loki_*; CLI: --prometheus-* or --loki-*).
-type endpointConfig struct {
-	url                           string
-	validateCerts                 bool
-	caPath, clientCert, clientKey string
-	bearerToken                   string
-	username, password            string
-	headers                       map[string]string
-	tenant                        string
-	accountID, projectID          string // VictoriaLogs' tenant
-}
-
 // config holds every option of the module, already typed.
 type config struct {
-	prometheus, loki, victorialogs endpointConfig
+	prometheus, loki, victorialogs promconn.Config
 	// lokiGiven: loki_url was set by the user, not left at its default
 	// (a VictoriaLogs URL then takes over the error-log check).
 	lokiGiven      bool
@@ -99,9 +87,9 @@ type config struct {
 
 func defaultConfig() config {
 	return config{
-		prometheus:     endpointConfig{url: defaultPrometheusURL, validateCerts: true},
-		loki:           endpointConfig{url: defaultLokiURL, validateCerts: true},
-		victorialogs:   endpointConfig{validateCerts: true},
+		prometheus:     prometheusBackend.Default(),
+		loki:           lokiBackend.Default(),
+		victorialogs:   victoriaLogsBackend.Default(),
 		requestTimeout: defaultRequestTimeout, requestRetries: defaultRequestRetries,
 		job: defaultJob, window: defaultWindow,
 		max5xx: defaultMax5xxRatio, minHealth: defaultMinHealthRatio, maxErrLogs: defaultMaxErrorLogs,
@@ -132,8 +120,8 @@ func (c config) plan(name namer) (plan, error) {
 	if err != nil {
 		return p, fmt.Errorf("%s: %v", name("window"), err)
 	}
-	lokiOn := strings.TrimSpace(c.loki.url) != ""
-	vlOn := strings.TrimSpace(c.victorialogs.url) != ""
+	lokiOn := strings.TrimSpace(c.loki.URL) != ""
+	vlOn := strings.TrimSpace(c.victorialogs.URL) != ""
 	logs := c.errorLogSource(lokiOn, vlOn)
 	var checks []slo.Check
 	if c.defaultChecks {
@@ -184,14 +172,14 @@ func (c config) plan(name namer) (plan, error) {
 		if ch.Source == slo.VictoriaLogs && !vlOn {
 			return p, fmt.Errorf("check %s queries VictoriaLogs, but %s is empty", ch.Name, name("victorialogs_url"))
 		}
-		api, ep, prefix := promapi.Prometheus, c.prometheus, "prometheus"
+		api, ep, backend := promapi.Prometheus, c.prometheus, prometheusBackend
 		switch ch.Source {
 		case slo.Loki:
-			api, ep, prefix = promapi.Loki, c.loki, "loki"
+			api, ep, backend = promapi.Loki, c.loki, lokiBackend
 		case slo.VictoriaLogs:
-			api, ep, prefix = promapi.VictoriaLogs, c.victorialogs, "victorialogs"
+			api, ep, backend = promapi.VictoriaLogs, c.victorialogs, victoriaLogsBackend
 		}
-		q, err := c.querier(api, ep, prefix, name)
+		q, err := c.querier(api, ep, backend, name)
 		if err != nil {
 			return p, err
 		}
@@ -200,7 +188,7 @@ func (c config) plan(name namer) (plan, error) {
 	// A VictoriaLogs URL that no check uses (Loki has the error-log check)
 	// still gets its options checked: a bad one is not silently ignored.
 	if vlOn && queriers[slo.VictoriaLogs] == nil {
-		if _, err := c.querier(promapi.VictoriaLogs, c.victorialogs, "victorialogs", name); err != nil {
+		if _, err := c.querier(promapi.VictoriaLogs, c.victorialogs, victoriaLogsBackend, name); err != nil {
 			return p, err
 		}
 	}
@@ -344,42 +332,13 @@ func defaultChecks(c config, window model.Duration, logs slo.Source) []slo.Check
 	return checks
 }
 
-// querier builds the client for one backend; prefix is the option prefix.
-func (c config) querier(api promapi.API, e endpointConfig, prefix string, name namer) (slo.Querier, error) {
-	ep := promapi.Endpoint{
-		URL: e.url, Timeout: c.requestTimeout, Retries: c.requestRetries,
-		InsecureSkipVerify: !e.validateCerts, CAFile: e.caPath, ClientCertFile: e.clientCert, ClientKeyFile: e.clientKey,
-		BearerToken: e.bearerToken, Username: e.username, Password: e.password,
-		Headers: e.headers, Tenant: e.tenant, AccountID: e.accountID, ProjectID: e.projectID, UserAgent: userAgent,
-	}
-	client, err := promapi.New(api, ep)
-	var cerr *promapi.ConfigError
-	if errors.As(err, &cerr) {
-		return nil, errors.New(cerr.Describe(func(field string) string { return name(optionForField(prefix, field)) }))
-	}
+// querier builds the client for one backend.
+func (c config) querier(api promapi.API, e promconn.Config, b promconn.Backend, name namer) (slo.Querier, error) {
+	client, err := b.Client(api, e, promconn.Request{Timeout: c.requestTimeout, Retries: c.requestRetries, UserAgent: userAgent}, name)
 	if err != nil {
 		return nil, err
 	}
 	return querier{client}, nil
-}
-
-// optionForField maps a promapi.Endpoint field to the option that sets it.
-func optionForField(prefix, field string) string {
-	switch field {
-	case "Timeout":
-		return "request_timeout_seconds"
-	case "Retries":
-		return "request_retries"
-	}
-	suffix := map[string]string{
-		"URL": "url", "CAFile": "ca_path", "ClientCertFile": "client_cert", "ClientKeyFile": "client_key",
-		"BearerToken": "bearer_token", "Username": "username", "Password": "password",
-		"Headers": "headers", "Tenant": "tenant", "AccountID": "account_id", "ProjectID": "project_id",
-	}[field]
-	if suffix == "" {
-		suffix = strings.ToLower(field)
-	}
-	return prefix + "_" + suffix
 }
 
 // querier adapts a promapi client to slo.Querier: numbers only.

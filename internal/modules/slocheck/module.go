@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/threader/guard/internal/ansiblemod"
 	"github.com/threader/guard/internal/metrics/observe"
+	"github.com/threader/guard/internal/modules/promconn"
 )
 
 // spec adds metrics_textfile and pushgateway_url (observe.WithOptions); name
@@ -61,39 +61,24 @@ var spec = ansiblemod.Spec{
 			"accept_warnings":         {Type: ansiblemod.Bool, Default: false},
 			"name":                    {Type: ansiblemod.Str},
 		},
-		endpointOptions("prometheus", defaultPrometheusURL),
-		endpointOptions("loki", defaultLokiURL),
-		victoriaLogsOptions(),
+		prometheusBackend.Options(),
+		lokiBackend.Options(),
+		victoriaLogsBackend.Options(),
 	)),
 	SupportsCheckMode: true,
 }
 
-// endpointOptions are the connection options of one backend, prefixed.
-func endpointOptions(prefix, defaultURL string) map[string]ansiblemod.Option {
-	env := "SLO_CHECK_" + strings.ToUpper(prefix) + "_"
-	return map[string]ansiblemod.Option{
-		prefix + "_url":            {Type: ansiblemod.Str, Default: defaultURL},
-		prefix + "_validate_certs": {Type: ansiblemod.Bool, Default: true},
-		prefix + "_ca_path":        {Type: ansiblemod.Path},
-		prefix + "_client_cert":    {Type: ansiblemod.Path},
-		prefix + "_client_key":     {Type: ansiblemod.Path},
-		prefix + "_bearer_token":   {Type: ansiblemod.Str, NoLog: true, EnvFallback: []string{env + "BEARER_TOKEN"}},
-		prefix + "_username":       {Type: ansiblemod.Str},
-		prefix + "_password":       {Type: ansiblemod.Str, NoLog: true, EnvFallback: []string{env + "PASSWORD"}},
-		prefix + "_headers":        {Type: ansiblemod.Dict},
-		prefix + "_tenant":         {Type: ansiblemod.Str},
-	}
-}
-
-// victoriaLogsOptions are VictoriaLogs' connection options: no default URL,
-// and its tenant is account_id and project_id rather than X-Scope-OrgID.
-func victoriaLogsOptions() map[string]ansiblemod.Option {
-	o := endpointOptions("victorialogs", "")
-	delete(o, "victorialogs_tenant")
-	o["victorialogs_account_id"] = ansiblemod.Option{Type: ansiblemod.Str}
-	o["victorialogs_project_id"] = ansiblemod.Option{Type: ansiblemod.Str}
-	return o
-}
+// The backends' connection options (internal/modules/promconn, shared
+// with canary_judge); their secrets fall back to SLO_CHECK_PREFIX_BEARER_TOKEN
+// and SLO_CHECK_PREFIX_PASSWORD.
+var (
+	prometheusBackend = promconn.Backend{Prefix: "prometheus", Title: "Prometheus", Env: "SLO_CHECK_PROMETHEUS_",
+		DefaultURL: defaultPrometheusURL}
+	lokiBackend = promconn.Backend{Prefix: "loki", Title: "Loki", Env: "SLO_CHECK_LOKI_", DefaultURL: defaultLokiURL,
+		URLHelp: " (empty: no error-log check on Loki)"}
+	victoriaLogsBackend = promconn.Backend{Prefix: "victorialogs", Title: "VictoriaLogs", Env: "SLO_CHECK_VICTORIALOGS_",
+		URLHelp: " (the error-log check runs there unless --loki-url is given)", AccountTenant: true}
+)
 
 func mergeOptions(parts ...map[string]ansiblemod.Option) map[string]ansiblemod.Option {
 	out := map[string]ansiblemod.Option{}
@@ -149,10 +134,9 @@ func runModule(m *ansiblemod.Module) (ansiblemod.Result, error) {
 
 func moduleConfig(m *ansiblemod.Module) (config, error) {
 	c := defaultConfig()
-	c.prometheus = moduleEndpoint(m, "prometheus")
-	c.loki = moduleEndpoint(m, "loki")
-	c.victorialogs = moduleEndpoint(m, "victorialogs")
-	c.victorialogs.accountID, c.victorialogs.projectID = m.Str("victorialogs_account_id"), m.Str("victorialogs_project_id")
+	c.prometheus = prometheusBackend.FromModule(m)
+	c.loki = lokiBackend.FromModule(m)
+	c.victorialogs = victoriaLogsBackend.FromModule(m)
 	c.lokiGiven = m.Provided("loki_url")
 	c.job, c.window = m.Str("job"), m.Str("window")
 	c.max5xx, c.minHealth, c.maxErrLogs = m.Float("max_5xx_ratio"), m.Float("min_health_ratio"), m.Float("max_error_logs_per_min")
@@ -204,29 +188,6 @@ func moduleConfig(m *ansiblemod.Module) (config, error) {
 		c.checks = append(c.checks, ch)
 	}
 	return c, nil
-}
-
-func moduleEndpoint(m *ansiblemod.Module, prefix string) endpointConfig {
-	e := endpointConfig{
-		url:           m.Str(prefix + "_url"),
-		validateCerts: m.Bool(prefix + "_validate_certs"),
-		caPath:        m.Str(prefix + "_ca_path"),
-		clientCert:    m.Str(prefix + "_client_cert"),
-		clientKey:     m.Str(prefix + "_client_key"),
-		bearerToken:   m.Str(prefix + "_bearer_token"),
-		username:      m.Str(prefix + "_username"),
-		password:      m.Str(prefix + "_password"),
-	}
-	if prefix != "victorialogs" { // its tenant is account_id and project_id
-		e.tenant = m.Str(prefix + "_tenant")
-	}
-	if h := m.Dict(prefix + "_headers"); len(h) > 0 {
-		e.headers = map[string]string{}
-		for k, v := range h {
-			e.headers[k] = fmt.Sprint(v)
-		}
-	}
-	return e
 }
 
 func str(v any) string { s, _ := v.(string); return s }
