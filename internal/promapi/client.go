@@ -21,6 +21,13 @@
 // An envelope is JSON read strictly (internal/strictjson): two keys that
 // encoding/json would merge, such as "status" twice or "status" and
 // "Status", make the answer unparseable rather than let the last one win.
+//
+// The data part is read with github.com/prometheus/common/model (Time,
+// SampleValue, Metric, Vector, Matrix, Scalar, String), as Prometheus' own
+// client reads it, except where those types are lenient: a sample pair must be
+// exactly [timestamp, "value"] with neither null (model.SamplePair alone reads
+// [] or [null, null] as a zero at the epoch), a vector series must carry a
+// value, and native histograms are refused rather than read as 0.
 package promapi
 
 import (

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/prometheus/common/model"
 )
 
 // ResultType is the data.resultType of a query answer.
@@ -109,8 +111,14 @@ type dataPart struct {
 	Result     json.RawMessage `json:"result"`
 }
 
+// rawSeries is one element of a vector or matrix result. The series is
+// read into this struct and not straight into model.Sample or
+// model.SampleStream because model.Sample turns a series without "value"
+// into a zero at the epoch, and both drop native histograms into fields a
+// float comparison would never look at: here a missing value and a
+// histogram are refused by name.
 type rawSeries struct {
-	Metric     map[string]string `json:"metric"`
+	Metric     model.Metric      `json:"metric"`
 	Value      json.RawMessage   `json:"value"`
 	Values     []json.RawMessage `json:"values"`
 	Histogram  json.RawMessage   `json:"histogram"`
@@ -122,7 +130,11 @@ type rawStream struct {
 	Values [][2]string       `json:"values"`
 }
 
-// decodeData parses the data object of a successful answer.
+// decodeData parses the data object of a successful answer. Prometheus
+// result types are decoded into github.com/prometheus/common/model values
+// (model.Vector, model.Matrix, model.Scalar, model.String), the types
+// Prometheus' own client uses, and then into Result; Loki streams have no
+// model type and are decoded here.
 func decodeData(raw json.RawMessage) (*Result, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, fmt.Errorf("answer has no data")
@@ -147,20 +159,21 @@ func decodeData(raw json.RawMessage) (*Result, error) {
 		if empty {
 			return nil, fmt.Errorf("scalar result is null")
 		}
-		s, err := decodePair(d.Result)
+		p, err := decodePair(d.Result)
 		if err != nil {
 			return nil, fmt.Errorf("scalar result: %v", err)
 		}
-		res.Series = []Series{{Samples: []Sample{s}}}
+		scalar := model.Scalar{Timestamp: p.Timestamp, Value: p.Value}
+		res.Series = []Series{{Samples: []Sample{sampleOf(scalar.Timestamp, scalar.Value)}}}
 	case String:
 		if empty {
 			return nil, fmt.Errorf("string result is null")
 		}
-		t, text, err := decodeStringPair(d.Result)
+		str, err := decodeString(d.Result)
 		if err != nil {
 			return nil, fmt.Errorf("string result: %v", err)
 		}
-		res.TextTime, res.Text = t, text
+		res.TextTime, res.Text = str.Timestamp.Time().UTC(), str.Value
 	case Streams:
 		if empty {
 			return res, nil
@@ -178,76 +191,167 @@ func decodeData(raw json.RawMessage) (*Result, error) {
 	return res, nil
 }
 
+// decodeSeries decodes a vector or matrix result into Series.
 func decodeSeries(kind ResultType, raw json.RawMessage) ([]Series, error) {
 	var items []rawSeries
 	if err := json.Unmarshal(raw, &items); err != nil {
 		return nil, fmt.Errorf("%s result: %v", kind, err)
 	}
-	out := make([]Series, 0, len(items))
-	for _, it := range items {
-		s := Series{Labels: it.Metric}
-		if hasJSON(it.Histogram) || hasJSON(it.Histograms) {
-			// A native histogram has no single float value; comparing its
-			// count or sum silently would be a guess.
-			return nil, fmt.Errorf("series %s holds native histogram samples, not floats; "+
-				"query a float instead (for example histogram_quantile or histogram_fraction)", LabelString(it.Metric))
+	if kind == Vector {
+		vec, err := toVector(items)
+		if err != nil {
+			return nil, err
 		}
-		switch kind {
-		case Vector:
-			if !hasJSON(it.Value) {
-				return nil, fmt.Errorf("vector series %s has no value", LabelString(it.Metric))
-			}
-			p, err := decodePair(it.Value)
-			if err != nil {
-				return nil, fmt.Errorf("vector series %s: %v", LabelString(it.Metric), err)
-			}
-			s.Samples = []Sample{p}
-		case Matrix:
-			for _, v := range it.Values {
-				p, err := decodePair(v)
-				if err != nil {
-					return nil, fmt.Errorf("matrix series %s: %v", LabelString(it.Metric), err)
-				}
-				s.Samples = append(s.Samples, p)
-			}
-		}
-		out = append(out, s)
+		return seriesOfVector(vec), nil
 	}
-	return out, nil
+	m, err := toMatrix(items)
+	if err != nil {
+		return nil, err
+	}
+	return seriesOfMatrix(m), nil
 }
+
+func toVector(items []rawSeries) (model.Vector, error) {
+	vec := make(model.Vector, 0, len(items))
+	for _, it := range items {
+		if err := refuseHistograms(it); err != nil {
+			return nil, err
+		}
+		if !hasJSON(it.Value) {
+			return nil, fmt.Errorf("vector series %s has no value", metricString(it.Metric))
+		}
+		p, err := decodePair(it.Value)
+		if err != nil {
+			return nil, fmt.Errorf("vector series %s: %v", metricString(it.Metric), err)
+		}
+		vec = append(vec, &model.Sample{Metric: it.Metric, Timestamp: p.Timestamp, Value: p.Value})
+	}
+	return vec, nil
+}
+
+func toMatrix(items []rawSeries) (model.Matrix, error) {
+	m := make(model.Matrix, 0, len(items))
+	for _, it := range items {
+		if err := refuseHistograms(it); err != nil {
+			return nil, err
+		}
+		stream := &model.SampleStream{Metric: it.Metric}
+		for _, v := range it.Values {
+			p, err := decodePair(v)
+			if err != nil {
+				return nil, fmt.Errorf("matrix series %s: %v", metricString(it.Metric), err)
+			}
+			stream.Values = append(stream.Values, p)
+		}
+		m = append(m, stream)
+	}
+	return m, nil
+}
+
+// refuseHistograms: a native histogram has no single float value; comparing
+// its count or sum silently would be a guess.
+func refuseHistograms(it rawSeries) error {
+	if hasJSON(it.Histogram) || hasJSON(it.Histograms) {
+		return fmt.Errorf("series %s holds native histogram samples, not floats; "+
+			"query a float instead (for example histogram_quantile or histogram_fraction)", metricString(it.Metric))
+	}
+	return nil
+}
+
+func seriesOfVector(vec model.Vector) []Series {
+	out := make([]Series, 0, len(vec))
+	for _, s := range vec {
+		out = append(out, Series{Labels: labelsOf(s.Metric), Samples: []Sample{sampleOf(s.Timestamp, s.Value)}})
+	}
+	return out
+}
+
+func seriesOfMatrix(m model.Matrix) []Series {
+	out := make([]Series, 0, len(m))
+	for _, s := range m {
+		series := Series{Labels: labelsOf(s.Metric)}
+		for _, p := range s.Values {
+			series.Samples = append(series.Samples, sampleOf(p.Timestamp, p.Value))
+		}
+		out = append(out, series)
+	}
+	return out
+}
+
+func sampleOf(t model.Time, v model.SampleValue) Sample {
+	return Sample{Time: t.Time().UTC(), Value: float64(v)}
+}
+
+// labelsOf copies a model.Metric into a plain map (nil stays nil).
+func labelsOf(m model.Metric) map[string]string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for name, value := range m {
+		out[string(name)] = string(value)
+	}
+	return out
+}
+
+func metricString(m model.Metric) string { return LabelString(labelsOf(m)) }
 
 func hasJSON(raw json.RawMessage) bool {
 	return len(raw) > 0 && string(raw) != "null"
 }
 
-// decodePair parses [<unix seconds>, "<value>"].
-func decodePair(raw json.RawMessage) (Sample, error) {
-	t, text, err := decodeStringPair(raw)
+// decodePair parses [<unix seconds>, "<value>"] with model.Time and
+// model.SampleValue. The pair's shape is checked here rather than left to
+// model.SamplePair.UnmarshalJSON, which decodes into a fixed-size array: it
+// reads [], [1] and [null, null] as a zero at the epoch and drops a third
+// element, where a gate must refuse all of them.
+func decodePair(raw json.RawMessage) (model.SamplePair, error) {
+	ts, val, err := splitPair(raw)
 	if err != nil {
-		return Sample{}, err
+		return model.SamplePair{}, err
 	}
-	v, err := ParseValue(text)
+	t, err := parseTimestamp(ts)
 	if err != nil {
-		return Sample{}, err
+		return model.SamplePair{}, err
 	}
-	return Sample{Time: t, Value: v}, nil
+	var v model.SampleValue
+	if val[0] != '"' {
+		return model.SamplePair{}, fmt.Errorf("sample value must be a string, got %s", snippet(val))
+	}
+	if err := v.UnmarshalJSON(val); err != nil {
+		// model.SampleValue reads the string's bytes without unescaping,
+		// so "\u0031" is refused here too: no server escapes a number.
+		return model.SamplePair{}, fmt.Errorf("sample value %s is not a number", snippet(val))
+	}
+	return model.SamplePair{Timestamp: t, Value: v}, nil
 }
 
-// decodeStringPair parses [<unix seconds>, "<text>"].
-func decodeStringPair(raw json.RawMessage) (time.Time, string, error) {
-	var pair []json.RawMessage
-	if err := json.Unmarshal(raw, &pair); err != nil || len(pair) != 2 {
-		return time.Time{}, "", fmt.Errorf("want [timestamp, \"value\"], got %s", snippet(raw))
-	}
-	t, err := parseUnixSeconds(string(bytes.TrimSpace(pair[0])))
+// decodeString parses [<unix seconds>, "<text>"] into a model.String (whose
+// own UnmarshalJSON has the fixed-array weakness decodePair describes).
+func decodeString(raw json.RawMessage) (model.String, error) {
+	ts, val, err := splitPair(raw)
 	if err != nil {
-		return time.Time{}, "", err
+		return model.String{}, err
+	}
+	t, err := parseTimestamp(ts)
+	if err != nil {
+		return model.String{}, err
 	}
 	var text string
-	if err := json.Unmarshal(pair[1], &text); err != nil {
-		return time.Time{}, "", fmt.Errorf("sample value must be a string, got %s", snippet(pair[1]))
+	if val[0] != '"' || json.Unmarshal(val, &text) != nil {
+		return model.String{}, fmt.Errorf("string value must be a string, got %s", snippet(val))
 	}
-	return t, text, nil
+	return model.String{Timestamp: t, Value: text}, nil
+}
+
+// splitPair returns the two elements of a JSON array of exactly two
+// non-null elements.
+func splitPair(raw json.RawMessage) (json.RawMessage, json.RawMessage, error) {
+	var pair []json.RawMessage
+	if err := json.Unmarshal(raw, &pair); err != nil || len(pair) != 2 || !hasJSON(pair[0]) || !hasJSON(pair[1]) {
+		return nil, nil, fmt.Errorf("want [timestamp, \"value\"], got %s", snippet(raw))
+	}
+	return bytes.TrimSpace(pair[0]), bytes.TrimSpace(pair[1]), nil
 }
 
 // ParseValue parses a sample value as both APIs send it: a decimal string, or
@@ -268,39 +372,38 @@ func ParseValue(text string) (float64, error) {
 	return v, nil
 }
 
-// parseUnixSeconds parses a JSON number of seconds exactly (no float rounding
-// of the fraction): 1435781451.781 → 1435781451s + 781ms.
-func parseUnixSeconds(text string) (time.Time, error) {
-	bad := fmt.Errorf("timestamp %s is not a number of seconds", snippet([]byte(text)))
-	whole, frac, _ := strings.Cut(text, ".")
-	if strings.ContainsAny(text, "eE") {
-		// Exponent notation is legal JSON; fall back to float parsing.
-		f, err := strconv.ParseFloat(text, 64)
-		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-			return time.Time{}, bad
-		}
-		sec, fr := math.Modf(f)
-		return time.Unix(int64(sec), int64(math.Round(fr*1e9))).UTC(), nil
+// maxTimestampDigits bounds the whole seconds of a timestamp (12 digits
+// reach past the year 9999): model.Time multiplies them by 1000 without an
+// overflow check, and a wrapped timestamp would be a wrong date, not an error.
+const maxTimestampDigits = 12
+
+// parseTimestamp parses a JSON number of seconds, such as 1435781451.781,
+// with model.Time: to the millisecond, the precision Prometheus stores
+// (further digits are dropped). Only plain decimals are accepted: model.Time
+// cannot read exponent notation, and no server sends it.
+func parseTimestamp(raw json.RawMessage) (model.Time, error) {
+	text := string(raw)
+	whole, frac, hasFrac := strings.Cut(strings.TrimPrefix(text, "-"), ".")
+	if !allDigits(whole) || len(whole) > maxTimestampDigits || hasFrac && !allDigits(frac) {
+		return 0, fmt.Errorf("timestamp %s is not a number of seconds", snippet(raw))
 	}
-	sec, err := strconv.ParseInt(whole, 10, 64)
-	if err != nil {
-		return time.Time{}, bad
+	var t model.Time
+	if err := t.UnmarshalJSON(raw); err != nil {
+		return 0, fmt.Errorf("timestamp %s is not a number of seconds", snippet(raw))
 	}
-	var nanos int64
-	if frac != "" {
-		if len(frac) > 9 {
-			frac = frac[:9]
-		}
-		n, err := strconv.ParseInt(frac+strings.Repeat("0", 9-len(frac)), 10, 64)
-		if err != nil || n < 0 {
-			return time.Time{}, bad
-		}
-		nanos = n
-		if sec < 0 || strings.HasPrefix(whole, "-") {
-			nanos = -nanos
+	return t, nil
+}
+
+func allDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
 		}
 	}
-	return time.Unix(sec, nanos).UTC(), nil
+	return true
 }
 
 func decodeStreams(raw json.RawMessage) ([]Stream, error) {

@@ -149,3 +149,61 @@ func TestLabelString(t *testing.T) {
 		t.Errorf("%s", got)
 	}
 }
+
+// model.SamplePair, model.Scalar and model.String decode a pair into a
+// fixed-size array, so on their own they read a short pair or a null element
+// as a zero at the epoch and drop extra elements, and model.Sample reads a
+// vector series without "value" as 0. Each of these answers must stay an
+// error (decodePair checks the shape before the model types read the parts).
+func TestPairsTheModelTypesWouldReadAsZeroAreRefused(t *testing.T) {
+	vector := func(value string) string {
+		return `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":` + value + `}]}}`
+	}
+	scalar := func(value string) string {
+		return `{"status":"success","data":{"resultType":"scalar","result":` + value + `}}`
+	}
+	cases := map[string]struct{ body, want string }{
+		"empty pair":            {vector(`[]`), `vector series {}: want [timestamp, "value"], got []`},
+		"timestamp only":        {vector(`[1]`), `vector series {}: want [timestamp, "value"], got [1]`},
+		"null value":            {vector(`[1,null]`), `vector series {}: want [timestamp, "value"], got [1,null]`},
+		"null timestamp":        {vector(`[null,"0.5"]`), `vector series {}: want [timestamp, "value"], got [null,"0.5"]`},
+		"third element":         {vector(`[1,"0.5","9"]`), `vector series {}: want [timestamp, "value"], got [1,"0.5","9"]`},
+		"no value":              {`{"status":"success","data":{"resultType":"vector","result":[{"metric":{"job":"a"}}]}}`, `vector series {job="a"} has no value`},
+		"scalar null timestamp": {scalar(`[null,"0.5"]`), `scalar result: want [timestamp, "value"], got [null,"0.5"]`},
+		"scalar third element":  {scalar(`[1,"0.5",2]`), `scalar result: want [timestamp, "value"], got [1,"0.5",2]`},
+		"matrix null pair":      {`{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1,"1"],null]}]}}`, `matrix series {}: want [timestamp, "value"], got null`},
+		"string null text":      {`{"status":"success","data":{"resultType":"string","result":[1,null]}}`, `string result: want [timestamp, "value"], got [1,null]`},
+		// model.SampleValue reads the quoted bytes as they are: an escaped
+		// digit is not a number (encoding/json would have unescaped it).
+		"escaped value": {vector(`[1,"\u0030.5"]`), `vector series {}: sample value "\u0030.5" is not a number`},
+		// model.Time reads plain decimals only; the old decoder also read
+		// exponents. Refused: no server sends them.
+		"exponent timestamp": {vector(`[1.4e9,"1"]`), "vector series {}: timestamp 1.4e9 is not a number of seconds"},
+		"string timestamp":   {vector(`["1","1"]`), `vector series {}: timestamp "1" is not a number of seconds`},
+		// model.Time multiplies seconds by 1000 unchecked: a timestamp this
+		// large would wrap around to a date in the past.
+		"overflowing timestamp": {vector(`[9223372036854775,"1"]`), "vector series {}: timestamp 9223372036854775 is not a number of seconds"},
+	}
+	for name, tc := range cases {
+		_, err := query(t, Prometheus, serveOnce(t, 200, "application/json", tc.body).URL)
+		if want := "prometheus: 200 unparseable answer: " + tc.want; err == nil || err.Error() != want {
+			t.Errorf("%s:\n got %v\nwant %s", name, err, want)
+		}
+	}
+}
+
+// Timestamps are kept to the millisecond, the precision Prometheus stores
+// (model.Time); further digits are dropped, not rounded.
+func TestTimestampsAreMilliseconds(t *testing.T) {
+	body := `{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1435781451.7819999,"1"],[-1.5,"2"],[7,"3"]]}]}}`
+	res, err := query(t, Prometheus, serveOnce(t, 200, "application/json", body).URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []time.Time{ts, time.Unix(-2, 5e8).UTC(), time.Unix(7, 0).UTC()}
+	for i, s := range res.Series[0].Samples {
+		if !s.Time.Equal(want[i]) {
+			t.Errorf("sample %d at %v, want %v", i, s.Time, want[i])
+		}
+	}
+}
