@@ -30,7 +30,6 @@ package backoff
 //     rule sees them.
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"regexp"
@@ -38,6 +37,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/threader/guard/internal/fielderr"
 )
 
 // Action is what a matching Rule does.
@@ -57,11 +58,12 @@ func ParseAction(s string) (Action, error) {
 	case ActionStop:
 		return ActionStop, nil
 	}
-	return "", &FieldError{Field: FieldAction, Problem: fmt.Sprintf("must be retry or stop, got: %q", s)}
+	return "", fielderr.Errorf(FieldAction, "must be retry or stop, got: %q", s)
 }
 
-// Field names carried by FieldError, the names of Rule's options as the
-// front ends spell them; they add where the rule is ("retry_policies[1].").
+// Field names carried by the *fielderr.Error values of a bad rule, the
+// names of Rule's options as the front ends spell them; they add where the
+// rule is ("retry_policies[1].").
 const (
 	FieldName        = "name"
 	FieldMatchOutput = "match_output"
@@ -74,19 +76,13 @@ const (
 	FieldJitter      = "jitter"
 )
 
-// FieldError is a rule option with a value the loop refuses; Problem reads
-// after the option's name ("must be retry or stop, got: \"later\"").
-type FieldError struct {
-	Field   string
-	Problem string
-}
-
-func (e *FieldError) Error() string { return e.Field + " " + e.Problem }
-
-// RuleError is a FieldError of the rule at Index (0-based) in Policy.Rules.
+// RuleError is a bad option of the rule at Index (0-based) in
+// Policy.Rules. Err's problem reads after the option's name ("must be
+// retry or stop, got: \"later\""); the front end says where the rule came
+// from (a module option, a flag, a file) and names the option.
 type RuleError struct {
 	Index int
-	Err   *FieldError
+	Err   *fielderr.Error
 }
 
 func (e *RuleError) Error() string { return fmt.Sprintf("rule %d: %v", e.Index, e.Err) }
@@ -116,10 +112,10 @@ var ruleName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 // Validate reports the first option of the rule that is out of range.
 func (r Rule) Validate() error {
 	if !ruleName.MatchString(r.Name) {
-		return &FieldError{Field: FieldName, Problem: fmt.Sprintf("must be 1 to 64 characters of letters, digits, '_', '.' or '-', got: %q", r.Name)}
+		return fielderr.Errorf(FieldName, "must be 1 to 64 characters of letters, digits, '_', '.' or '-', got: %q", r.Name)
 	}
 	if r.MatchOutput == nil && len(r.MatchRC) == 0 {
-		return &FieldError{Field: FieldMatchOutput, Problem: "or match_rc must be set: a rule without a match would match every failure"}
+		return fielderr.New(FieldMatchOutput, "or match_rc must be set: a rule without a match would match every failure")
 	}
 	if _, err := ParseAction(string(r.Action)); err != nil {
 		return err
@@ -128,7 +124,7 @@ func (r Rule) Validate() error {
 		return nil
 	}
 	if r.Attempts < 1 {
-		return &FieldError{Field: FieldAttempts, Problem: fmt.Sprintf("must be 1 or greater, got: %d", r.Attempts)}
+		return fielderr.Errorf(FieldAttempts, "must be 1 or greater, got: %d", r.Attempts)
 	}
 	return scheduleFieldError(r.Schedule)
 }
@@ -137,14 +133,14 @@ func (r Rule) Validate() error {
 func scheduleFieldError(s Schedule) error {
 	switch {
 	case s.Base < 0:
-		return &FieldError{Field: FieldBase, Problem: fmt.Sprintf("must be 0 or greater, got: %v", s.Base.Seconds())}
+		return fielderr.Errorf(FieldBase, "must be 0 or greater, got: %v", s.Base.Seconds())
 	case s.Factor != 0 && !(s.Factor >= 1) || math.IsInf(s.Factor, 0):
-		return &FieldError{Field: FieldFactor, Problem: fmt.Sprintf("must be a finite number, 1 or greater, got: %v", s.Factor)}
+		return fielderr.Errorf(FieldFactor, "must be a finite number, 1 or greater, got: %v", s.Factor)
 	case s.MaxDelay < 0:
-		return &FieldError{Field: FieldMaxDelay, Problem: fmt.Sprintf("must be 0 or greater, got: %v", s.MaxDelay.Seconds())}
+		return fielderr.Errorf(FieldMaxDelay, "must be 0 or greater, got: %v", s.MaxDelay.Seconds())
 	}
 	if _, err := ParseJitter(string(s.Jitter)); err != nil {
-		return &FieldError{Field: FieldJitter, Problem: fmt.Sprintf("must be none, full or equal, got: %q", s.Jitter)}
+		return fielderr.Errorf(FieldJitter, "must be none, full or equal, got: %q", s.Jitter)
 	}
 	return nil
 }
@@ -154,14 +150,13 @@ func validateRules(rules []Rule) error {
 	seen := map[string]bool{}
 	for i, r := range rules {
 		if err := r.Validate(); err != nil {
-			var fe *FieldError
-			if errors.As(err, &fe) {
+			if fe, ok := fielderr.As(err); ok {
 				return &RuleError{Index: i, Err: fe}
 			}
 			return err
 		}
 		if seen[r.Name] {
-			return &RuleError{Index: i, Err: &FieldError{Field: FieldName, Problem: fmt.Sprintf("%q is used by an earlier rule", r.Name)}}
+			return &RuleError{Index: i, Err: fielderr.Errorf(FieldName, "%q is used by an earlier rule", r.Name)}
 		}
 		seen[r.Name] = true
 	}

@@ -7,19 +7,47 @@
 // never rewrites error text by matching strings.
 package fielderr
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Error is a field with a value that is refused. Problem reads after the
 // field's name: "must be between 0 and 100, got 120".
+//
+// When the problem names a second field ("password is required with
+// username"), Other is that field and Problem holds one %s where its name
+// goes, so Rename spells both fields the caller's way. Without Other,
+// Problem is plain text (a % in it is just a %).
 type Error struct {
 	Field   string
 	Problem string
+	Other   string
 }
 
-func (e *Error) Error() string { return e.Field + " " + e.Problem }
+func (e *Error) Error() string { return e.describe(func(field string) string { return field }) }
+
+func (e *Error) describe(name func(field string) string) string {
+	problem := e.Problem
+	if e.Other != "" {
+		problem = fmt.Sprintf(problem, name(e.Other))
+	}
+	return name(e.Field) + " " + problem
+}
 
 // New returns an *Error for field.
 func New(field, problem string) *Error { return &Error{Field: field, Problem: problem} }
+
+// Errorf returns an *Error for field with a formatted problem.
+func Errorf(field, format string, args ...any) *Error {
+	return &Error{Field: field, Problem: fmt.Sprintf(format, args...)}
+}
+
+// WithOther returns an *Error whose problem names other where format has
+// its one %s ("is required with %s").
+func WithOther(field, format, other string) *Error {
+	return &Error{Field: field, Problem: format, Other: other}
+}
 
 // As returns the *Error in err's chain, if there is one.
 func As(err error) (*Error, bool) {
@@ -28,13 +56,24 @@ func As(err error) (*Error, bool) {
 	return fe, ok
 }
 
-// Rename describes err with its field renamed by name (which returns the
+// Rename describes err with its fields renamed by name (which returns the
 // field unchanged when it has no other spelling). Text that wraps the *Error
 // is dropped, so a position belongs in Field ("metrics[1].direction"), not in
 // a wrapper. Errors that are not an *Error come back as their own text.
 func Rename(err error, name func(field string) string) string {
 	if fe, ok := As(err); ok {
-		return name(fe.Field) + " " + fe.Problem
+		return fe.describe(name)
 	}
 	return err.Error()
+}
+
+// Names is a name function for Rename from a map: the field's spelling in
+// names, or the field itself when names has none.
+func Names(names map[string]string) func(field string) string {
+	return func(field string) string {
+		if name, ok := names[field]; ok {
+			return name
+		}
+		return field
+	}
 }

@@ -16,3 +16,21 @@ func TestRenameNamesTheFieldInTheCallersSpelling(t *testing.T) {
 		t.Errorf("Rename(plain) = %q", got)
 	}
 }
+
+func TestRenameNamesTheOtherFieldToo(t *testing.T) {
+	err := fmt.Errorf("open: %w", WithOther("password", "is required with %s", "username"))
+	if got := err.Error(); got != "open: password is required with username" {
+		t.Errorf("Error = %q", got)
+	}
+	got := Rename(err, Names(map[string]string{"password": "etcd_password", "username": "etcd_username"}))
+	if got != "etcd_password is required with etcd_username" {
+		t.Errorf("Rename = %q", got)
+	}
+}
+
+func TestAPercentInAPlainProblemStaysAPercent(t *testing.T) {
+	err := Errorf("ratio", "must be at most %d%%, got %q", 100, "120%")
+	if got := Rename(err, Names(nil)); got != `ratio must be at most 100%, got "120%"` {
+		t.Errorf("Rename = %q", got)
+	}
+}

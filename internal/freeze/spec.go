@@ -16,10 +16,13 @@ import (
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/threader/guard/internal/fielderr"
 )
 
 // ListKey is the name of the windows list, in a freeze file and as the
-// module option; FieldError paths start with it.
+// module option; the fields of the *fielderr.Error values Compile returns
+// start with it (freeze_windows[2].start).
 const ListKey = "freeze_windows"
 
 // Keys of a window.
@@ -42,30 +45,21 @@ const (
 	MaxFileBytes = 1 << 20
 )
 
-// FieldError is a window value the calendar refuses. Index is the
-// window's position (-1: the list itself), Key the window's key (empty:
-// the window as a whole).
-type FieldError struct {
-	Index   int
-	Key     string
-	Problem string
-}
-
-// Field is the value's path: freeze_windows[2].start.
-func (e *FieldError) Field() string {
+// windowField is the path of a window's value: freeze_windows[2].start
+// (index -1: the list itself; key "": the window as a whole).
+func windowField(index int, key string) string {
 	switch {
-	case e.Index < 0:
+	case index < 0:
 		return ListKey
-	case e.Key == "":
-		return fmt.Sprintf("%s[%d]", ListKey, e.Index)
+	case key == "":
+		return fmt.Sprintf("%s[%d]", ListKey, index)
 	}
-	return fmt.Sprintf("%s[%d].%s", ListKey, e.Index, e.Key)
+	return fmt.Sprintf("%s[%d].%s", ListKey, index, key)
 }
 
-func (e *FieldError) Error() string { return e.Field() + " " + e.Problem }
-
+// fieldErrorf is a window value the calendar refuses.
 func fieldErrorf(index int, key, format string, args ...any) error {
-	return &FieldError{Index: index, Key: key, Problem: fmt.Sprintf(format, args...)}
+	return fielderr.Errorf(windowField(index, key), format, args...)
 }
 
 // Compile checks a list of windows as YAML or JSON decodes it (a list of
@@ -135,8 +129,7 @@ func (e *FileError) Error() string { return e.Describe("freeze file") }
 // Describe names the file as the front end's option or flag does:
 // "freeze_file /etc/freezes.yml cannot be read: ...".
 func (e *FileError) Describe(option string) string {
-	var fe *FieldError
-	if errors.As(e.Err, &fe) {
+	if _, ok := fielderr.As(e.Err); ok {
 		return fmt.Sprintf("%s %s: %v", option, e.Path, e.Err)
 	}
 	return fmt.Sprintf("%s %s %v", option, e.Path, e.Err)

@@ -1,11 +1,12 @@
 package freeze
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/threader/guard/internal/fielderr"
 )
 
 func TestParseCronAccepts(t *testing.T) {
@@ -101,9 +102,9 @@ func TestCompileRefusesBadWindows(t *testing.T) {
 		{make([]any, MaxWindows+1), "freeze_windows", "at most 256 windows"},
 	} {
 		_, err := Compile(tc.list)
-		var fe *FieldError
-		if !errors.As(err, &fe) || fe.Field() != tc.field || !strings.Contains(err.Error(), tc.text) {
-			t.Errorf("Compile(%v) = %v, want a FieldError on %s containing %q", tc.list, err, tc.field, tc.text)
+		fe, ok := fielderr.As(err)
+		if !ok || fe.Field != tc.field || !strings.Contains(err.Error(), tc.text) {
+			t.Errorf("Compile(%v) = %v, want a *fielderr.Error on %s containing %q", tc.list, err, tc.field, tc.text)
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/threader/guard/internal/atomicfile"
+	"github.com/threader/guard/internal/fielderr"
 )
 
 // Item 4: a 70 KB reason was written, then read back as corrupt (the
@@ -28,9 +29,9 @@ func TestOverlongReasonAndOwnerAreRefused(t *testing.T) {
 		{Duration: time.Minute, Reason: "\xff\xfe"},
 	} {
 		_, err := g.Lock(opts)
-		var fe *FieldError
+		var fe *fielderr.Error
 		if !errors.As(err, &fe) || (fe.Field != FieldReason && fe.Field != FieldOwner) {
-			t.Errorf("Lock(reason %d bytes, owner %d bytes): %v, want a FieldError naming reason or owner", len(opts.Reason), len(opts.Owner), err)
+			t.Errorf("Lock(reason %d bytes, owner %d bytes): %v, want a *fielderr.Error naming reason or owner", len(opts.Reason), len(opts.Owner), err)
 		}
 	}
 	if _, err := g.Unlock(UnlockOptions{Reason: strings.Repeat("r", MaxTextBytes+1)}); err == nil {
@@ -97,9 +98,9 @@ func TestLegacyEpochOutOfRangeLocksWithNoEnd(t *testing.T) {
 // Item 6: 307445735 minutes overflowed time.Duration into a 25-second lock.
 func TestMinutesAreBounded(t *testing.T) {
 	for _, n := range []float64{0, -1, MaxLockMinutes + 1, 307445735, 1 << 62, 0.01, math.NaN(), math.Inf(1)} {
-		var fe *FieldError
+		var fe *fielderr.Error
 		if _, err := MinutesDuration(n); !errors.As(err, &fe) || fe.Field != FieldDuration {
-			t.Errorf("MinutesDuration(%v): %v, want a FieldError on the duration", n, err)
+			t.Errorf("MinutesDuration(%v): %v, want a *fielderr.Error on the duration", n, err)
 		}
 	}
 	if d, err := MinutesDuration(MaxLockMinutes); err != nil || d != MaxLockMinutes*time.Minute {
@@ -165,7 +166,7 @@ func TestWritersLockTimesOutNamingTheLockFile(t *testing.T) {
 		t.Fatalf("Unlock while PATH.lock is held: %v", err)
 	}
 	g.LockTimeout = 2 * MaxLockTimeout
-	var fe *FieldError
+	var fe *fielderr.Error
 	if _, err := g.Lock(LockOptions{Duration: time.Minute}); !errors.As(err, &fe) || fe.Field != FieldLockTimeout {
 		t.Fatalf("LockTimeout beyond the bound: %v", err)
 	}

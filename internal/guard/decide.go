@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/threader/guard/internal/fielderr"
 )
 
 // Bounds of a request. They keep every record the writer can produce far
@@ -35,7 +37,7 @@ type request struct {
 // (the lock file today, a networked store later) applies the same rules:
 // from the state read, the request and the time, it returns the record to
 // write, or nil when nothing changes, or an error that refuses the request
-// (a *FieldError, *HeldError or *RevisionError). Every record it returns
+// (a *fielderr.Error, *HeldError or *RevisionError). Every record it returns
 // carries the next revision.
 func decide(cur Status, req request, now time.Time) (*Record, error) {
 	if err := checkRequest(req); err != nil {
@@ -67,7 +69,7 @@ func decide(cur Status, req request, now time.Time) (*Record, error) {
 func checkRequest(req request) error {
 	if !req.unlock {
 		if req.Duration < time.Second || req.Duration > MaxLockMinutes*time.Minute {
-			return fieldErrorf(FieldDuration, "must be between 1 second and %d minutes, got: %s", MaxLockMinutes, req.Duration)
+			return fielderr.Errorf(FieldDuration, "must be between 1 second and %d minutes, got: %s", MaxLockMinutes, req.Duration)
 		}
 	}
 	for _, f := range [...]struct{ field, text string }{{FieldReason, req.Reason}, {FieldOwner, req.Owner}, {FieldHost, req.host}} {
@@ -76,17 +78,17 @@ func checkRequest(req request) error {
 		}
 	}
 	if req.checkRevision && (req.ifRevision < 0 || req.ifRevision > MaxRevision) {
-		return fieldErrorf(FieldIfRevision, "must be between 0 and %d, got: %d", int64(MaxRevision), req.ifRevision)
+		return fielderr.Errorf(FieldIfRevision, "must be between 0 and %d, got: %d", int64(MaxRevision), req.ifRevision)
 	}
 	return nil
 }
 
 func checkText(field, text string) error {
 	if len(text) > MaxTextBytes {
-		return fieldErrorf(field, "must be at most %d bytes, got: %d bytes", MaxTextBytes, len(text))
+		return fielderr.Errorf(field, "must be at most %d bytes, got: %d bytes", MaxTextBytes, len(text))
 	}
 	if !utf8.ValidString(text) {
-		return fieldErrorf(field, "must be valid UTF-8")
+		return fielderr.Errorf(field, "must be valid UTF-8")
 	}
 	return nil
 }
@@ -99,14 +101,14 @@ func checkText(field, text string) error {
 func MinutesDuration(minutes float64) (time.Duration, error) {
 	text := strconv.FormatFloat(minutes, 'f', -1, 64)
 	if !(minutes > 0) { // NaN too
-		return 0, fieldErrorf(FieldDuration, "must be greater than 0, got: %s", text)
+		return 0, fielderr.Errorf(FieldDuration, "must be greater than 0, got: %s", text)
 	}
 	if minutes > MaxLockMinutes {
-		return 0, fieldErrorf(FieldDuration, "must be at most %d (one year of minutes), got: %s", MaxLockMinutes, text)
+		return 0, fielderr.Errorf(FieldDuration, "must be at most %d (one year of minutes), got: %s", MaxLockMinutes, text)
 	}
 	d := time.Duration(math.Round(minutes*float64(time.Minute/time.Millisecond))) * time.Millisecond
 	if d < time.Second {
-		return 0, fieldErrorf(FieldDuration, "must be at least 1 second (0.0167 minutes), got: %s", text)
+		return 0, fielderr.Errorf(FieldDuration, "must be at least 1 second (0.0167 minutes), got: %s", text)
 	}
 	return d, nil
 }

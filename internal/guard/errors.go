@@ -6,7 +6,8 @@ import (
 	"time"
 )
 
-// Field names carried by FieldError. Front ends map each to their own
+// Field names carried by the *fielderr.Error values the guard returns for a
+// request field it refuses. Front ends map each to their own
 // option or flag name once (Duration -> minutes, LockTimeout ->
 // lock_timeout_seconds or --lock-timeout).
 const (
@@ -17,19 +18,6 @@ const (
 	FieldLockTimeout = "lock_timeout"
 	FieldIfRevision  = "if_revision"
 )
-
-// FieldError is a request field with a value the guard refuses; Problem
-// reads after the field's name ("must be at most 1024 bytes, got: 2000").
-type FieldError struct {
-	Field   string
-	Problem string
-}
-
-func (e *FieldError) Error() string { return e.Field + " " + e.Problem }
-
-func fieldErrorf(field, format string, args ...any) error {
-	return &FieldError{Field: field, Problem: fmt.Sprintf(format, args...)}
-}
 
 // ErrRefused marks a request the guard's state did not allow: an exclusive
 // lock while another owner holds the guard, or a compare-and-release whose

@@ -27,7 +27,7 @@ import (
 type EtcdStore struct{ kv *etcdstore.Store }
 
 // OpenEtcd checks cfg and returns the store; it connects on first use.
-// Config errors are *etcdstore.FieldError.
+// Config errors are *fielderr.Error.
 func OpenEtcd(cfg etcdstore.Config) (*EtcdStore, error) {
 	kv, err := etcdstore.Open(cfg)
 	if err != nil {

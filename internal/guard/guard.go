@@ -6,7 +6,7 @@
 //
 // The package knows nothing of Ansible or of the command line: the qos_guard
 // module and CLI are thin front ends over Guard. Bad request values come back
-// as *FieldError naming the field, for the front end to name its option.
+// as *fielderr.Error naming the field, for the front end to name its option.
 //
 // Safety properties:
 //   - Fail closed: a lock file that cannot be read (permission denied, I/O
@@ -44,6 +44,7 @@ import (
 	"time"
 
 	"github.com/threader/guard/internal/clock"
+	"github.com/threader/guard/internal/fielderr"
 )
 
 // DefaultPath is where the old qos_guard.sh kept the lock.
@@ -178,7 +179,7 @@ func (g *Guard) update(req request, dryRun bool) (Change, error) {
 
 func (g *Guard) checkLockTimeout() error {
 	if g.LockTimeout < 0 || g.LockTimeout > MaxLockTimeout {
-		return fieldErrorf(FieldLockTimeout, "must be between 0 and %d seconds, got: %s", int(MaxLockTimeout/time.Second), g.LockTimeout)
+		return fielderr.Errorf(FieldLockTimeout, "must be between 0 and %d seconds, got: %s", int(MaxLockTimeout/time.Second), g.LockTimeout)
 	}
 	return nil
 }

@@ -39,6 +39,8 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/threader/guard/internal/fielderr"
 )
 
 // Defaults of Config.
@@ -55,8 +57,11 @@ const (
 	maxScopeBytes  = 128
 )
 
-// Field names carried by *FieldError; front ends map each to their option
-// or flag once (Endpoints -> etcd_endpoints, --etcd-endpoints).
+// Field names carried by the *fielderr.Error values Open returns for a
+// config it refuses (a problem that names a second field names it as
+// fielderr's Other); front ends map each to their option or flag once
+// (Endpoints -> etcd_endpoints, --etcd-endpoints). No error quotes the
+// password.
 const (
 	FieldEndpoints  = "endpoints"
 	FieldPrefix     = "prefix"
@@ -68,38 +73,6 @@ const (
 	FieldClientKey  = "client_key"
 	FieldTimeout    = "timeout"
 )
-
-// FieldError is a config field with a value the store refuses; Problem
-// reads after the field's name. When the problem names another field,
-// Other is that field and Problem holds one %s for it, so front ends can
-// name both in their words (Describe). It never quotes the password.
-type FieldError struct {
-	Field   string
-	Problem string
-	Other   string
-}
-
-func (e *FieldError) Error() string {
-	return e.Describe(func(field string) string { return field })
-}
-
-// Describe renders the error with each field named by name.
-func (e *FieldError) Describe(name func(field string) string) string {
-	problem := e.Problem
-	if e.Other != "" {
-		problem = fmt.Sprintf(problem, name(e.Other))
-	}
-	return name(e.Field) + " " + problem
-}
-
-// needsOther is a FieldError whose problem names another field.
-func needsOther(field, problem, other string) error {
-	return &FieldError{Field: field, Problem: problem, Other: other}
-}
-
-func fieldErrorf(field, format string, args ...any) error {
-	return &FieldError{Field: field, Problem: fmt.Sprintf(format, args...)}
-}
 
 // Config says which cluster and key hold the guard.
 type Config struct {
@@ -180,19 +153,19 @@ func checkConfig(cfg Config) (bool, error) {
 	}
 	switch {
 	case len(cfg.Prefix) > maxPrefixBytes || !prefixPattern.MatchString(cfg.Prefix):
-		return false, fieldErrorf(FieldPrefix, "must start and end with / and hold only printable ASCII without spaces (at most %d bytes), got: %q", maxPrefixBytes, truncate(cfg.Prefix))
+		return false, fielderr.Errorf(FieldPrefix, "must start and end with / and hold only printable ASCII without spaces (at most %d bytes), got: %q", maxPrefixBytes, truncate(cfg.Prefix))
 	case len(cfg.Scope) > maxScopeBytes || !scopePattern.MatchString(cfg.Scope) || cfg.Scope == "." || cfg.Scope == "..":
-		return false, fieldErrorf(FieldScope, "must be 1 to %d letters, digits, '.', '_' or '-', got: %q", maxScopeBytes, truncate(cfg.Scope))
+		return false, fielderr.Errorf(FieldScope, "must be 1 to %d letters, digits, '.', '_' or '-', got: %q", maxScopeBytes, truncate(cfg.Scope))
 	case cfg.Username != "" && cfg.Password == "":
-		return false, needsOther(FieldPassword, "is required with %s", FieldUsername)
+		return false, fielderr.WithOther(FieldPassword, "is required with %s", FieldUsername)
 	case cfg.Username == "" && cfg.Password != "":
-		return false, needsOther(FieldUsername, "is required with %s", FieldPassword)
+		return false, fielderr.WithOther(FieldUsername, "is required with %s", FieldPassword)
 	case cfg.ClientCert != "" && cfg.ClientKey == "":
-		return false, needsOther(FieldClientKey, "is required with %s", FieldClientCert)
+		return false, fielderr.WithOther(FieldClientKey, "is required with %s", FieldClientCert)
 	case cfg.ClientCert == "" && cfg.ClientKey != "":
-		return false, needsOther(FieldClientCert, "is required with %s", FieldClientKey)
+		return false, fielderr.WithOther(FieldClientCert, "is required with %s", FieldClientKey)
 	case cfg.Timeout < 0 || cfg.Timeout > MaxTimeout:
-		return false, fieldErrorf(FieldTimeout, "must be between 1 and %d seconds, got: %s", int(MaxTimeout/time.Second), cfg.Timeout)
+		return false, fielderr.Errorf(FieldTimeout, "must be between 1 and %d seconds, got: %s", int(MaxTimeout/time.Second), cfg.Timeout)
 	}
 	tlsFiles := cfg.CACert != "" || cfg.ClientCert != ""
 	if tlsFiles && !useTLS {
@@ -200,7 +173,7 @@ func checkConfig(cfg Config) (bool, error) {
 		if cfg.CACert == "" {
 			field = FieldClientCert
 		}
-		return false, needsOther(field, "needs https:// endpoints; %s are http://", FieldEndpoints)
+		return false, fielderr.WithOther(field, "needs https:// endpoints; %s are http://", FieldEndpoints)
 	}
 	if useTLS {
 		if _, err := tlsInfo(cfg).ClientConfig(); err != nil {
@@ -215,32 +188,32 @@ func checkConfig(cfg Config) (bool, error) {
 // shown; the password has its own option).
 func checkEndpoints(eps []string) (useTLS bool, err error) {
 	if len(eps) == 0 {
-		return false, fieldErrorf(FieldEndpoints, "must name at least one etcd member, e.g. https://etcd1.example:2379")
+		return false, fielderr.Errorf(FieldEndpoints, "must name at least one etcd member, e.g. https://etcd1.example:2379")
 	}
 	if len(eps) > maxEndpoints {
-		return false, fieldErrorf(FieldEndpoints, "must name at most %d members, got: %d", maxEndpoints, len(eps))
+		return false, fielderr.Errorf(FieldEndpoints, "must name at most %d members, got: %d", maxEndpoints, len(eps))
 	}
 	schemes := map[string]bool{}
 	for _, ep := range eps {
 		u, err := url.Parse(ep)
 		switch {
 		case err != nil || u.Host == "" || u.Opaque != "":
-			return false, fieldErrorf(FieldEndpoints, "must be URLs like https://host:2379, got: %q", redactURL(ep))
+			return false, fielderr.Errorf(FieldEndpoints, "must be URLs like https://host:2379, got: %q", redactURL(ep))
 		case u.User != nil:
-			return false, fieldErrorf(FieldEndpoints, "must not carry credentials (use username and password), got: %q", redactURL(ep))
+			return false, fielderr.Errorf(FieldEndpoints, "must not carry credentials (use username and password), got: %q", redactURL(ep))
 		case u.Scheme != "http" && u.Scheme != "https":
-			return false, fieldErrorf(FieldEndpoints, "must use http:// or https://, got: %q", redactURL(ep))
+			return false, fielderr.Errorf(FieldEndpoints, "must use http:// or https://, got: %q", redactURL(ep))
 		case u.Port() == "":
-			return false, fieldErrorf(FieldEndpoints, "must name a port (etcd's is 2379), got: %q", redactURL(ep))
+			return false, fielderr.Errorf(FieldEndpoints, "must name a port (etcd's is 2379), got: %q", redactURL(ep))
 		case !validPort(u.Port()):
-			return false, fieldErrorf(FieldEndpoints, "must name a port from 1 to 65535, got: %q", redactURL(ep))
+			return false, fielderr.Errorf(FieldEndpoints, "must name a port from 1 to 65535, got: %q", redactURL(ep))
 		case (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "":
-			return false, fieldErrorf(FieldEndpoints, "must be only scheme://host:port, got: %q", redactURL(ep))
+			return false, fielderr.Errorf(FieldEndpoints, "must be only scheme://host:port, got: %q", redactURL(ep))
 		}
 		schemes[u.Scheme] = true
 	}
 	if len(schemes) > 1 {
-		return false, fieldErrorf(FieldEndpoints, "must be all http:// or all https://, not a mix")
+		return false, fielderr.Errorf(FieldEndpoints, "must be all http:// or all https://, not a mix")
 	}
 	return schemes["https"], nil
 }
@@ -278,11 +251,11 @@ func tlsFileError(cfg Config, err error) error {
 	msg := err.Error()
 	switch {
 	case cfg.CACert != "" && strings.Contains(msg, cfg.CACert):
-		return fieldErrorf(FieldCACert, "cannot be used: %v", err)
+		return fielderr.Errorf(FieldCACert, "cannot be used: %v", err)
 	case cfg.ClientKey != "" && strings.Contains(msg, cfg.ClientKey):
-		return fieldErrorf(FieldClientKey, "cannot be used: %v", err)
+		return fielderr.Errorf(FieldClientKey, "cannot be used: %v", err)
 	}
-	return needsOther(FieldClientCert, "cannot be used with %s: "+strings.ReplaceAll(err.Error(), "%", "%%"), FieldClientKey)
+	return fielderr.WithOther(FieldClientCert, "cannot be used with %s: "+strings.ReplaceAll(err.Error(), "%", "%%"), FieldClientKey)
 }
 
 // Value is the key as read: its data and mod revision (0 when absent).

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/threader/guard/internal/fielderr"
 	"github.com/threader/guard/internal/testenv"
 )
 
@@ -224,9 +225,9 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 	}
 	for _, tc := range cases {
 		_, err := Open(tc.cfg)
-		var fe *FieldError
+		var fe *fielderr.Error
 		if !errors.As(err, &fe) || fe.Field != tc.field {
-			t.Errorf("Open(%+v) = %v, want a FieldError for %s", tc.cfg, err, tc.field)
+			t.Errorf("Open(%+v) = %v, want a *fielderr.Error for %s", tc.cfg, err, tc.field)
 			continue
 		}
 		if tc.not != "" && strings.Contains(err.Error(), tc.not) {

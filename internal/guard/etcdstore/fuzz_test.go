@@ -4,10 +4,12 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/threader/guard/internal/fielderr"
 )
 
 // FuzzOpen: any endpoints, prefix and scope either open a store whose key
-// is exactly prefix+scope inside the prefix, or fail with a FieldError;
+// is exactly prefix+scope inside the prefix, or fail with a *fielderr.Error;
 // no input panics, and no error shows the password or an endpoint's
 // credentials.
 func FuzzOpen(f *testing.F) {
@@ -21,9 +23,9 @@ func FuzzOpen(f *testing.F) {
 		const password = "s3cret-pw"
 		st, err := Open(Config{Endpoints: strings.Split(endpoints, ","), Prefix: prefix, Scope: scope, Username: "u", Password: password})
 		if err != nil {
-			var fe *FieldError
+			var fe *fielderr.Error
 			if !errors.As(err, &fe) {
-				t.Fatalf("Open error %v is not a FieldError", err)
+				t.Fatalf("Open error %v is not a *fielderr.Error", err)
 			}
 			if strings.Contains(err.Error(), password) || strings.Contains(err.Error(), "hunter2") {
 				t.Fatalf("error shows a secret: %v", err)

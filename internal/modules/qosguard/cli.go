@@ -18,6 +18,7 @@ import (
 	"github.com/threader/guard/internal/atomicfile"
 	"github.com/threader/guard/internal/auditlog"
 	"github.com/threader/guard/internal/clock"
+	"github.com/threader/guard/internal/fielderr"
 	"github.com/threader/guard/internal/freeze"
 	"github.com/threader/guard/internal/guard"
 	"github.com/threader/guard/internal/guard/etcdstore"
@@ -66,29 +67,37 @@ type cliOptions struct {
 	etcd                      etcdstore.Config // Endpoints from endpoints; Password from QOS_GUARD_ETCD_PASSWORD
 }
 
-// cliFlags names, once, the flag or argument of each guard field, so a
-// *guard.FieldError reads in the user's words.
+// cliFlags names, once, the flag, argument or variable of each field the
+// guard and the etcd store name in a *fielderr.Error, so it reads in the
+// user's words.
 var cliFlags = map[string]string{
 	guard.FieldDuration:    "minutes",
 	guard.FieldReason:      "--reason",
 	guard.FieldOwner:       "--owner",
 	guard.FieldLockTimeout: "--lock-timeout",
 	guard.FieldIfRevision:  "--if-revision",
+
+	etcdstore.FieldEndpoints: "--etcd-endpoints", etcdstore.FieldPrefix: "--etcd-prefix", etcdstore.FieldScope: "--scope",
+	etcdstore.FieldUsername: "--etcd-username", etcdstore.FieldPassword: "QOS_GUARD_ETCD_PASSWORD",
+	etcdstore.FieldCACert: "--etcd-ca-cert", etcdstore.FieldClientCert: "--etcd-client-cert",
+	etcdstore.FieldClientKey: "--etcd-client-key", etcdstore.FieldTimeout: "--etcd-timeout",
 }
 
-// cliError renames the guard field a *guard.FieldError names to the flag.
+// cliError names the flag of a refused value, or the freeze file that
+// could not be used, as the user wrote it.
 func cliError(err error) error {
-	var fe *guard.FieldError
-	if errors.As(err, &fe) {
-		if flag, ok := cliFlags[fe.Field]; ok {
-			return fmt.Errorf("%s %s", flag, fe.Problem)
-		}
+	var file *freeze.FileError
+	if errors.As(err, &file) {
+		return errors.New(file.Describe("--freeze-file"))
+	}
+	if _, ok := fielderr.As(err); ok {
+		return errors.New(fielderr.Rename(err, fielderr.Names(cliFlags)))
 	}
 	var timeout *atomicfile.LockTimeoutError
 	if errors.As(err, &timeout) {
 		return fmt.Errorf("%w (--lock-timeout sets how long to wait)", err)
 	}
-	return etcdFieldError(err, etcdFlags, "")
+	return err
 }
 
 func runCLI(args []string) int {
@@ -129,8 +138,7 @@ func cliContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		cal, err = loadCalendar(nil, opts.freezeFile)
 	}
 	if err != nil {
-		err, _ = freezeError(err, "--freeze-file", "")
-		fmt.Fprintf(stderr, "qos_guard: %v\n", err)
+		fmt.Fprintf(stderr, "qos_guard: %v\n", cliError(err))
 		return exitLocked // fail closed: a freeze that cannot be read is not "no freeze"
 	}
 	if cmd == "freezes" {
@@ -450,8 +458,7 @@ func usageError(stderr io.Writer, msg string) int {
 }
 
 func report(stdout, stderr io.Writer, opts cliOptions, st guard.Status, changed bool, err error, code int) int {
-	var bad *guard.FieldError
-	if errors.As(err, &bad) {
+	if _, bad := fielderr.As(err); bad {
 		return usageError(stderr, cliError(err).Error())
 	}
 	if err != nil {

@@ -1,7 +1,6 @@
 package qosguard
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -93,20 +92,4 @@ func timeOrNil(t time.Time) any {
 		return nil
 	}
 	return t.UTC().Format(time.RFC3339)
-}
-
-// freezeError words a bad freeze window or file as the user wrote it:
-// fileOption names the file (freeze_file, --freeze-file); a window's
-// error names its path, freeze_windows[i].key. ok is false for any other
-// error.
-func freezeError(err error, fileOption, prefix string) (error, bool) {
-	var file *freeze.FileError
-	if errors.As(err, &file) {
-		return errors.New(file.Describe(fileOption)), true
-	}
-	var fe *freeze.FieldError
-	if errors.As(err, &fe) {
-		return errors.New(prefix + fe.Error()), true
-	}
-	return nil, false
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/threader/guard/internal/atomicfile"
 	"github.com/threader/guard/internal/auditlog"
 	"github.com/threader/guard/internal/clock"
+	"github.com/threader/guard/internal/fielderr"
 	"github.com/threader/guard/internal/freeze"
 	"github.com/threader/guard/internal/guard"
 	"github.com/threader/guard/internal/guard/etcdstore"
@@ -62,14 +63,21 @@ const pollEvery = time.Second
 // Module is qos_guard as the dispatcher runs it.
 var Module = ansiblemod.Program{Name: moduleName, LegacyNames: []string{"qos_guard.sh"}, Spec: spec, Handler: runModule, CLI: runCLI}
 
-// moduleOptions names, once, the module option of each guard field, so a
-// *guard.FieldError reads in the user's words.
+// moduleOptions names, once, the module option of each field the guard
+// and the etcd store name in a *fielderr.Error, so it reads in the user's
+// words. A field with no option (a window's, freeze_windows[1].start) is
+// already spelled as the user wrote it.
 var moduleOptions = map[string]string{
 	guard.FieldDuration:    "minutes",
 	guard.FieldReason:      "reason",
 	guard.FieldOwner:       "owner",
 	guard.FieldLockTimeout: "lock_timeout_seconds",
 	guard.FieldIfRevision:  "if_revision",
+
+	etcdstore.FieldEndpoints: "etcd_endpoints", etcdstore.FieldPrefix: "etcd_prefix", etcdstore.FieldScope: "scope",
+	etcdstore.FieldUsername: "etcd_username", etcdstore.FieldPassword: "etcd_password",
+	etcdstore.FieldCACert: "etcd_ca_cert", etcdstore.FieldClientCert: "etcd_client_cert",
+	etcdstore.FieldClientKey: "etcd_client_key", etcdstore.FieldTimeout: "etcd_timeout_seconds",
 }
 
 // maxWaitSeconds bounds wait_seconds: a day, far from Duration's overflow.
@@ -83,23 +91,21 @@ func runModule(m *ansiblemod.Module) (ansiblemod.Result, error) {
 	return res, inOptionWords(err)
 }
 
-// inOptionWords renames the guard field a *guard.FieldError names to the
-// module option the user wrote.
+// inOptionWords names the option of a refused value, or the freeze file
+// that could not be used, as the user wrote it.
 func inOptionWords(err error) error {
-	if ferr, ok := freezeError(err, "freeze_file", "value of "); ok {
-		return ferr
+	var file *freeze.FileError
+	if errors.As(err, &file) {
+		return errors.New(file.Describe("freeze_file"))
 	}
-	var fe *guard.FieldError
-	if errors.As(err, &fe) {
-		if option, ok := moduleOptions[fe.Field]; ok {
-			return fmt.Errorf("value of %s %s", option, fe.Problem)
-		}
+	if _, ok := fielderr.As(err); ok {
+		return errors.New("value of " + fielderr.Rename(err, fielderr.Names(moduleOptions)))
 	}
 	var timeout *atomicfile.LockTimeoutError
 	if errors.As(err, &timeout) {
 		return fmt.Errorf("%w (lock_timeout_seconds sets how long to wait)", err)
 	}
-	return etcdFieldError(err, etcdOptions, "value of ")
+	return err
 }
 
 func runGuard(m *ansiblemod.Module) (ansiblemod.Result, error) {

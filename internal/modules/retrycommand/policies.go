@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/threader/guard/internal/backoff"
+	"github.com/threader/guard/internal/fielderr"
 	"github.com/threader/guard/internal/runner"
 )
 
@@ -40,8 +41,7 @@ func buildPolicies(specs []policySpec, task runner.Retry) ([]backoff.Rule, error
 	for i, s := range specs {
 		r, err := s.rule(task)
 		if err != nil {
-			var fe *backoff.FieldError
-			if errors.As(err, &fe) {
+			if fe, ok := fielderr.As(err); ok {
 				return nil, &backoff.RuleError{Index: i, Err: fe}
 			}
 			return nil, err
@@ -63,13 +63,13 @@ func (s policySpec) rule(task runner.Retry) (backoff.Rule, error) {
 	}
 	if s.MatchOutput != nil {
 		if r.MatchOutput, err = regexp.Compile(*s.MatchOutput); err != nil {
-			return r, &backoff.FieldError{Field: backoff.FieldMatchOutput, Problem: fmt.Sprintf("is not a valid regular expression (Go RE2 syntax): %v", err)}
+			return r, fielderr.Errorf(backoff.FieldMatchOutput, "is not a valid regular expression (Go RE2 syntax): %v", err)
 		}
 	}
 	if s.Attempts != nil {
 		r.Attempts = *s.Attempts
 		if r.Attempts < 1 {
-			return r, &backoff.FieldError{Field: backoff.FieldAttempts, Problem: fmt.Sprintf("must be 1 or greater, got: %d", r.Attempts)}
+			return r, fielderr.Errorf(backoff.FieldAttempts, "must be 1 or greater, got: %d", r.Attempts)
 		}
 	}
 	if s.Base != nil {
@@ -80,7 +80,7 @@ func (s policySpec) rule(task runner.Retry) (backoff.Rule, error) {
 	if s.Factor != nil {
 		r.Schedule.Factor = *s.Factor
 		if !(r.Schedule.Factor >= 1) || math.IsInf(r.Schedule.Factor, 0) {
-			return r, &backoff.FieldError{Field: backoff.FieldFactor, Problem: fmt.Sprintf("must be a finite number, 1 or greater, got: %v", *s.Factor)}
+			return r, fielderr.Errorf(backoff.FieldFactor, "must be a finite number, 1 or greater, got: %v", *s.Factor)
 		}
 	}
 	if s.MaxDelay != nil {
@@ -90,7 +90,7 @@ func (s policySpec) rule(task runner.Retry) (backoff.Rule, error) {
 	}
 	if s.Jitter != nil {
 		if r.Schedule.Jitter, err = backoff.ParseJitter(*s.Jitter); err != nil {
-			return r, &backoff.FieldError{Field: backoff.FieldJitter, Problem: fmt.Sprintf("must be none, full or equal, got: %q", *s.Jitter)}
+			return r, fielderr.Errorf(backoff.FieldJitter, "must be none, full or equal, got: %q", *s.Jitter)
 		}
 	}
 	return r, nil
@@ -101,11 +101,11 @@ func (s policySpec) rule(task runner.Retry) (backoff.Rule, error) {
 func policySeconds(field string, f float64) (time.Duration, error) {
 	switch {
 	case math.IsNaN(f) || math.IsInf(f, 0):
-		return 0, &backoff.FieldError{Field: field, Problem: fmt.Sprintf("must be a finite number, got: %v", f)}
+		return 0, fielderr.Errorf(field, "must be a finite number, got: %v", f)
 	case f < 0:
-		return 0, &backoff.FieldError{Field: field, Problem: fmt.Sprintf("must be 0 or greater, got: %v", f)}
+		return 0, fielderr.Errorf(field, "must be 0 or greater, got: %v", f)
 	case f > 0 && f < minSeconds:
-		return 0, &backoff.FieldError{Field: field, Problem: fmt.Sprintf("must be 0 or at least %v (1 ms), got: %v", minSeconds, f)}
+		return 0, fielderr.Errorf(field, "must be 0 or at least %v (1 ms), got: %v", minSeconds, f)
 	}
 	return secondsToDuration(f), nil
 }
