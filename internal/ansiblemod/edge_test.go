@@ -193,3 +193,34 @@ func TestPythonDictNestingLimit(t *testing.T) {
 		t.Error("5 million open brackets convert to a dict")
 	}
 }
+
+// NoLog and NoLogValues sub-options (slo_check's checks[].body and
+// checks[].headers) are masked in invocation as top-level ones are. Before,
+// invocation masked only top-level options, so a header value shorter than
+// MinSecretLen, which the result-wide masking leaves alone, was shown there.
+func TestNoLogSubOptionsAreMaskedInInvocation(t *testing.T) {
+	spec := Spec{Options: map[string]Option{
+		"checks": {Type: List, Elements: Dict, Options: map[string]Option{
+			"name":    {Type: Str},
+			"headers": {Type: Dict, NoLogValues: true},
+			"body":    {Type: Str, NoLog: true},
+		}},
+		"one": {Type: Dict, Options: map[string]Option{"key": {Type: Str, NoLog: true}, "n": {Type: Int}}},
+	}}
+	args := `{"checks": [{"name": "web", "headers": {"X-K": "k9z"}, "body": "{}"}], "one": {"key": "a1", "n": 2}}`
+	res, _ := invoke(t, spec, args, func(m *Module) (Result, error) { return Result{}, nil })
+	want := map[string]any{
+		"checks": []any{map[string]any{"name": "web", "headers": map[string]any{"X-K": placeholder}, "body": placeholder}},
+		"one":    map[string]any{"key": placeholder, "n": 2},
+	}
+	if diff := cmp.Diff(want, res["invocation"].(map[string]any)["module_args"]); diff != "" {
+		t.Errorf("module_args (-want +got):\n%s", diff)
+	}
+	// Validation fails on another option: still masked, and a sub-option
+	// value that is not a dict yet is masked whole.
+	res, _ = invoke(t, spec, `{"checks": [{"name": "web", "headers": {"X-K": "k9z"}}, "name=x body=b2"], "one": {"n": "many"}}`, nil)
+	got := res["invocation"].(map[string]any)["module_args"].(map[string]any)
+	if diff := cmp.Diff([]any{map[string]any{"name": "web", "headers": map[string]any{"X-K": placeholder}}, placeholder}, got["checks"]); diff != "" {
+		t.Errorf("checks after a validation failure (-want +got):\n%s", diff)
+	}
+}

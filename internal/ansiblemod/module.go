@@ -288,27 +288,66 @@ func (m *Module) finish(result Result, err error) (map[string]any, bool) {
 }
 
 // invocationArgs is Ansible's invocation.module_args: the options with the
-// value of every no_log option (or alias of one) replaced.
+// value of every no_log option (or alias of one) replaced, sub-options
+// included.
 func (m *Module) invocationArgs(params map[string]any) map[string]any {
-	secret, secretValues := map[string]bool{}, map[string]bool{}
-	for name, o := range m.spec.Options {
+	return maskArgs(m.spec.Options, params)
+}
+
+// maskArgs masks the NoLog and NoLogValues options of one level of options
+// and descends into sub-options (a dict, or a list of dicts).
+func maskArgs(options map[string]Option, params map[string]any) map[string]any {
+	byKey := map[string]Option{}
+	for name, o := range options {
 		for _, key := range append([]string{name}, o.Aliases...) {
-			secret[key] = o.NoLog
-			secretValues[key] = o.NoLogValues
+			byKey[key] = o
 		}
 	}
 	args := map[string]any{}
 	for k, v := range params {
+		o := byKey[k]
 		switch {
 		case v == nil:
-		case secret[k]:
+		case o.NoLog:
 			v = noLogPlaceholder
-		case secretValues[k]:
+		case o.NoLogValues:
 			v = maskDictValues(v)
+		case o.hasSubOptions() && hasSecrets(o.Options):
+			v = maskSubOptions(o.Options, v)
 		}
 		args[k] = v
 	}
 	return args
+}
+
+// maskSubOptions masks a sub-option value: a dict, or each dict of a list.
+// Anything else (a key=value string that failed validation) is masked
+// whole: it cannot be looked into reliably.
+func maskSubOptions(options map[string]Option, v any) any {
+	switch x := v.(type) {
+	case nil:
+		return nil
+	case map[string]any:
+		return maskArgs(options, x)
+	case []any:
+		out := make([]any, len(x))
+		for i, item := range x {
+			out[i] = maskSubOptions(options, item)
+		}
+		return out
+	}
+	return noLogPlaceholder
+}
+
+// hasSecrets reports whether options hold a NoLog or NoLogValues option at
+// any depth.
+func hasSecrets(options map[string]Option) bool {
+	for _, o := range options {
+		if o.NoLog || o.NoLogValues || o.hasSubOptions() && hasSecrets(o.Options) {
+			return true
+		}
+	}
+	return false
 }
 
 // maskDictValues keeps the keys of a NoLogValues option and masks each value;

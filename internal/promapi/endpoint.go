@@ -2,15 +2,16 @@ package promapi
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/threader/guard/internal/fielderr"
+	"github.com/threader/guard/internal/httpclient"
 )
 
 // Defaults used when the matching Endpoint field is zero.
@@ -163,33 +164,21 @@ func (ep Endpoint) validateTimes() error {
 	return nil
 }
 
-// tlsConfig builds the client TLS settings from the files named in ep.
+// tlsConfig builds the client TLS settings from the files named in ep
+// (internal/httpclient reads them).
 func (ep Endpoint) tlsConfig() (*tls.Config, error) {
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: ep.InsecureSkipVerify} //nolint:gosec // the user asked for it
-	if ep.CAFile != "" {
-		pem, err := os.ReadFile(ep.CAFile)
-		if err != nil {
-			return nil, configErrorf("CAFile", "%v", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, configErrorf("CAFile", "%s holds no PEM certificate", ep.CAFile)
-		}
-		cfg.RootCAs = pool
-	}
 	switch {
-	case ep.ClientCertFile != "" && ep.ClientKeyFile != "":
-		cert, err := tls.LoadX509KeyPair(ep.ClientCertFile, ep.ClientKeyFile)
-		if err != nil {
-			return nil, configErrorf("ClientCertFile", "%v", err)
-		}
-		cfg.Certificates = []tls.Certificate{cert}
-	case ep.ClientCertFile != "":
+	case ep.ClientCertFile != "" && ep.ClientKeyFile == "":
 		return nil, conflict("ClientKeyFile", "is required with", "ClientCertFile")
-	case ep.ClientKeyFile != "":
+	case ep.ClientKeyFile != "" && ep.ClientCertFile == "":
 		return nil, conflict("ClientCertFile", "is required with", "ClientKeyFile")
 	}
-	return cfg, nil
+	cfg, err := httpclient.TLSFiles{InsecureSkipVerify: ep.InsecureSkipVerify, CAFile: ep.CAFile,
+		ClientCertFile: ep.ClientCertFile, ClientKeyFile: ep.ClientKeyFile}.Config()
+	if fe, ok := fielderr.As(err); ok {
+		return nil, configErrorf(fe.Field, "%s", fe.Problem) // TLSFiles' fields are Endpoint's
+	}
+	return cfg, err
 }
 
 // headers builds the fixed request headers: extra headers, auth and tenant.

@@ -13,6 +13,9 @@
 //     and the path must select a number, or a boolean (true 1, false 0).
 //     A string, even "0.5", null, an object or an array is an error: a gate
 //     does not guess what a value means.
+//   - TLS is verified against the system roots, or the CAs of CAFile, with
+//     an optional client certificate (the files are read by
+//     internal/httpclient, as for every other backend).
 //   - Error messages never hold the request's headers or body, nor the
 //     URL's query string (which may carry a key): the URL is named by its
 //     origin and path.
@@ -21,6 +24,7 @@ package webmetric
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,6 +34,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/threader/guard/internal/fielderr"
 	"github.com/threader/guard/internal/httpclient"
 	"github.com/threader/guard/internal/jsonpath"
 	"github.com/threader/guard/internal/strictjson"
@@ -61,11 +66,19 @@ type Options struct {
 	Retries int
 	// UserAgent replaces Go's User-Agent when set.
 	UserAgent string
+
+	// InsecureSkipVerify turns TLS certificate checks off (validate_certs: false).
+	InsecureSkipVerify bool
+	// CAFile is a PEM bundle of the CAs to trust instead of the system roots.
+	CAFile string
+	// ClientCertFile and ClientKeyFile are a PEM client certificate and its
+	// key for mutual TLS: both or neither.
+	ClientCertFile, ClientKeyFile string
 }
 
 // FieldError names the Options field that is wrong.
 type FieldError struct {
-	Field   string // URL, Method, Headers, Body, JSONPath, Timeout or Retries
+	Field   string // an Options field: URL, Method, Headers, Body, JSONPath, Timeout, Retries, CAFile, ...
 	Problem string
 }
 
@@ -129,10 +142,31 @@ func New(opts Options) (*Source, error) {
 	if opts.Retries < 0 {
 		return nil, fieldErrorf("Retries", "must be 0 or greater")
 	}
-	if s.client, err = httpclient.New(u, httpclient.Options{Retries: opts.Retries, MaxBodyBytes: MaxBodyBytes}); err != nil {
+	tlsCfg, err := tlsConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	if s.client, err = httpclient.New(u, httpclient.Options{TLS: tlsCfg, Retries: opts.Retries, MaxBodyBytes: MaxBodyBytes}); err != nil {
 		return nil, fieldErrorf("URL", "%v", err)
 	}
 	return s, nil
+}
+
+// tlsConfig reads the TLS files with internal/httpclient, whose field
+// names are Options' own.
+func tlsConfig(opts Options) (*tls.Config, error) {
+	switch {
+	case opts.ClientCertFile != "" && opts.ClientKeyFile == "":
+		return nil, fieldErrorf("ClientKeyFile", "is required with a client certificate")
+	case opts.ClientKeyFile != "" && opts.ClientCertFile == "":
+		return nil, fieldErrorf("ClientCertFile", "is required with a client key")
+	}
+	cfg, err := httpclient.TLSFiles{InsecureSkipVerify: opts.InsecureSkipVerify, CAFile: opts.CAFile,
+		ClientCertFile: opts.ClientCertFile, ClientKeyFile: opts.ClientKeyFile}.Config()
+	if fe, ok := fielderr.As(err); ok {
+		return nil, fieldErrorf(fe.Field, "%s", fe.Problem)
+	}
+	return cfg, err
 }
 
 func headers(in map[string]string) (http.Header, error) {

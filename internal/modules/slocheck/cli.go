@@ -284,7 +284,8 @@ func (l *checkList) String() string { return "" }
 
 func (l *checkList) Set(v string) error {
 	text := []byte(v)
-	if strings.HasPrefix(v, "@") {
+	fromFile := strings.HasPrefix(v, "@")
+	if fromFile {
 		data, err := os.ReadFile(v[1:])
 		if err != nil {
 			return err
@@ -296,6 +297,12 @@ func (l *checkList) Set(v string) error {
 		return err
 	}
 	for i, s := range specs {
+		// A web check's headers and body carry keys and tokens; other
+		// users see the command line in ps.
+		if !fromFile && (s.Headers != nil || s.Body != "") {
+			return fmt.Errorf("check %d (%q): headers and body may hold secrets, and the command line is visible to "+
+				"other users: give this check in a file, --checks @FILE", i+1, s.Name)
+		}
 		// The name becomes the `check` label of the metrics.
 		if err := observe.CheckLabel("name", s.Name); s.Name != "" && err != nil {
 			return fmt.Errorf("check %d: %v", i+1, err)

@@ -389,11 +389,18 @@ type checkSpec struct {
 	Body           string            `yaml:"body"`
 	JSONPath       string            `yaml:"json_path"`
 	TimeoutSeconds *float64          `yaml:"timeout_seconds"`
+	ValidateCerts  *bool             `yaml:"validate_certs"` // nil: not given (true)
+	CAPath         string            `yaml:"ca_path"`
+	ClientCert     string            `yaml:"client_cert"`
+	ClientKey      string            `yaml:"client_key"`
 }
 
 // checkKeys are the keys of a check, in the order the docs list them.
 var checkKeys = []string{"name", "source", "query", "max", "min", "on_empty", "success_condition", "failure_condition", "dry_run",
-	"url", "method", "headers", "body", "json_path", "timeout_seconds"}
+	"url", "method", "headers", "body", "json_path", "timeout_seconds", "validate_certs", "ca_path", "client_cert", "client_key"}
+
+// webOnlyKeys are the keys only a web check takes.
+var webOnlyKeys = checkKeys[slices.Index(checkKeys, "url"):]
 
 // sources are the values of a check's source.
 var sources = []slo.Source{slo.Prometheus, slo.Loki, slo.VictoriaLogs, slo.Web}
@@ -445,9 +452,10 @@ func (s checkSpec) check() (slo.Check, error) {
 // measurement's description (method, URL without query string, path).
 func (s checkSpec) webSource(c *slo.Check) error {
 	given := map[string]bool{"url": s.URL != "", "method": s.Method != "", "headers": s.Headers != nil, "body": s.Body != "",
-		"json_path": s.JSONPath != "", "timeout_seconds": s.TimeoutSeconds != nil}
+		"json_path": s.JSONPath != "", "timeout_seconds": s.TimeoutSeconds != nil, "validate_certs": s.ValidateCerts != nil,
+		"ca_path": s.CAPath != "", "client_cert": s.ClientCert != "", "client_key": s.ClientKey != ""}
 	if c.Source != slo.Web {
-		for _, key := range []string{"url", "method", "headers", "body", "json_path", "timeout_seconds"} {
+		for _, key := range webOnlyKeys {
 			if given[key] {
 				return &specError{Key: key, Check: s.Name, Err: fmt.Errorf("is only for source web, not %s", c.Source)}
 			}
@@ -458,7 +466,10 @@ func (s checkSpec) webSource(c *slo.Check) error {
 		return &specError{Key: "query", Check: s.Name, Err: errors.New("is not used by source web (it measures url at json_path)")}
 	}
 	w := &webQuerier{opts: webmetric.Options{URL: s.URL, Method: s.Method, Headers: s.Headers, Body: s.Body, JSONPath: s.JSONPath,
-		UserAgent: userAgent}}
+		UserAgent: userAgent, CAFile: s.CAPath, ClientCertFile: s.ClientCert, ClientKeyFile: s.ClientKey}}
+	if s.ValidateCerts != nil {
+		w.opts.InsecureSkipVerify = !*s.ValidateCerts
+	}
 	if s.TimeoutSeconds != nil {
 		d, err := checkedSeconds(*s.TimeoutSeconds, false)
 		if err != nil {
@@ -475,7 +486,8 @@ func (s checkSpec) webSource(c *slo.Check) error {
 
 // webKeys maps webmetric.Options fields to a check's keys.
 var webKeys = map[string]string{"URL": "url", "Method": "method", "Headers": "headers", "Body": "body", "JSONPath": "json_path",
-	"Timeout": "timeout_seconds", "Retries": "request_retries"}
+	"Timeout": "timeout_seconds", "Retries": "request_retries", "InsecureSkipVerify": "validate_certs", "CAFile": "ca_path",
+	"ClientCertFile": "client_cert", "ClientKeyFile": "client_key"}
 
 const userAgent = "threader.guard.slo_check"
 

@@ -36,9 +36,13 @@ var spec = ansiblemod.Spec{
 				"url":               {Type: ansiblemod.Str},
 				"method":            {Type: ansiblemod.Str, Choices: []any{"GET", "POST"}},
 				"headers":           {Type: ansiblemod.Dict, NoLogValues: true},
-				"body":              {Type: ansiblemod.Str},
+				"body":              {Type: ansiblemod.Str, NoLog: true},
 				"json_path":         {Type: ansiblemod.Str},
 				"timeout_seconds":   {Type: ansiblemod.Float},
+				"validate_certs":    {Type: ansiblemod.Bool},
+				"ca_path":           {Type: ansiblemod.Path},
+				"client_cert":       {Type: ansiblemod.Path},
+				"client_key":        {Type: ansiblemod.Path},
 			}, RequiredOneOf: [][]string{{"max", "min", "success_condition", "failure_condition"}},
 				RequiredIf: []ansiblemod.RequiredIf{
 					{Key: "source", Value: "prometheus", Requirements: []string{"query"}},
@@ -167,6 +171,10 @@ func moduleConfig(m *ansiblemod.Module) (config, error) {
 		s.DryRun, _ = d["dry_run"].(bool)
 		s.URL, s.Method, s.Body, s.JSONPath = str(d["url"]), str(d["method"]), str(d["body"]), str(d["json_path"])
 		s.TimeoutSeconds = float(d["timeout_seconds"])
+		s.CAPath, s.ClientCert, s.ClientKey = str(d["ca_path"]), str(d["client_cert"]), str(d["client_key"])
+		if v, ok := d["validate_certs"].(bool); ok {
+			s.ValidateCerts = &v
+		}
 		if h, ok := d["headers"].(map[string]any); ok {
 			s.Headers = map[string]string{}
 			for k, v := range h {

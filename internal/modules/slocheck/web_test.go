@@ -1,12 +1,19 @@
 package slocheck
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/threader/guard/internal/testenv"
 )
 
 // statusAPI is a JSON API on loopback, as a status page or an SLO service
@@ -70,22 +77,47 @@ func TestWebSource(t *testing.T) {
 			t.Errorf("%s: the URL's query string is shown:\n%s%s", tc.name, r.stdout, r.stderr)
 		}
 	}
-	res, _ := jsonResult(t, nil, webCheck(api, "/slo?key=k", "$.data.error_ratio", ", max: 0.01, method: POST, body: '{}'")...)
+	args := webCheck(api, "/slo?key=k", "$.data.error_ratio", ", max: 0.01, method: POST, body: '{}'")
+	args[len(args)-1] = checksFile(t, args[len(args)-1])
+	res, _ := jsonResult(t, nil, args...)
 	if q := checkByName(t, res, "web")["query"]; q != "POST "+api.URL+"/slo $.data.error_ratio" {
 		t.Errorf("query %v", q)
 	}
 }
 
-func TestWebSourceModuleMasksHeaders(t *testing.T) {
+// Headers and a body on the command line would be visible to every user
+// in ps: the CLI takes them only from a checks file.
+func TestWebSourceSecretsStayOffTheCommandLine(t *testing.T) {
+	api := startStatusAPI(t)
+	for _, extra := range []string{", headers: {Authorization: 'Bearer t-1'}", ", method: POST, body: '{\"key\": \"k\"}'"} {
+		r := invokeCLI(t, nil, webCheck(api, "/slo", "$.data.error_ratio", ", max: 0.01"+extra)...)
+		if r.code != exitUsage || !strings.Contains(r.stderr, `check 1 ("web"): headers and body may hold secrets`) ||
+			!strings.Contains(r.stderr, "--checks @FILE") || api.hits.Load() != 0 {
+			t.Errorf("%s: exit %d, %d requests:\n%s", extra, r.code, api.hits.Load(), r.stderr)
+		}
+	}
+}
+
+// Header values and the body are no_log everywhere in the result. Before,
+// invocation showed the body and any header value shorter than 4 bytes
+// (only longer ones were masked result-wide).
+func TestWebSourceModuleMasksHeadersAndBody(t *testing.T) {
 	api := startStatusAPI(t)
 	res, code, stdout := invoke(t, map[string]any{"default_checks": false, "loki_url": "", "checks": []any{map[string]any{
 		"name": "web", "source": "web", "url": api.URL + "/slo", "json_path": "$.data.error_ratio", "max": 0.01,
-		"headers": map[string]any{"Authorization": "Bearer web-token-5f1c"}}}})
+		"method": "POST", "body": `{"key": "body-key-77d1"}`,
+		"headers": map[string]any{"Authorization": "Bearer web-token-5f1c", "X-Pin": "k9z"}}}})
 	if code != 0 || res["passed"] != true || api.auth.Load() != "Bearer web-token-5f1c" {
 		t.Fatalf("exit %d %v", code, res)
 	}
-	if strings.Contains(stdout, "web-token-5f1c") {
-		t.Errorf("the header value is in the result:\n%s", stdout)
+	for _, secret := range []string{"web-token-5f1c", `"k9z"`, "body-key-77d1"} {
+		if strings.Contains(stdout, secret) {
+			t.Errorf("%s is in the result:\n%s", secret, stdout)
+		}
+	}
+	check := res["invocation"].(map[string]any)["module_args"].(map[string]any)["checks"].([]any)[0].(map[string]any)
+	if check["body"] != "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER" || check["headers"].(map[string]any)["X-Pin"] != "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER" {
+		t.Errorf("invocation shows %v", check)
 	}
 }
 
@@ -101,9 +133,88 @@ func TestWebSourceOptionErrors(t *testing.T) {
 		`check 1 ("w"): timeout_seconds must be greater than 0`:          `{name: w, source: web, url: "http://127.0.0.1:1", json_path: $, max: 1, timeout_seconds: 0}`,
 		`check 1 ("w"): source must be one of`:                           `{name: w, source: graphite, query: up, max: 1}`,
 	} {
-		r := invokeCLI(t, nil, "--default-checks=false", "--loki-url", "", "--checks", check)
+		r := invokeCLI(t, nil, "--default-checks=false", "--loki-url", "", "--checks", checksFile(t, check))
 		if r.code != exitUsage || !strings.Contains(r.stderr, want) {
 			t.Errorf("%s: exit %d, want %q:\n%s", check, r.code, want, r.stderr)
+		}
+	}
+}
+
+// startMutualTLSAPI serves /slo over TLS with a certificate of pki's CA and
+// requires a client certificate signed by it.
+func startMutualTLSAPI(t *testing.T, pki *testenv.EtcdTLS) string {
+	t.Helper()
+	cert, err := tls.LoadX509KeyPair(pki.ServerCert, pki.ServerKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caPEM, err := os.ReadFile(pki.CACert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"data": {"error_ratio": 0.002}}`)
+	}))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert}
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes are the point
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// checksFile writes checks (YAML) to a file and returns --checks @FILE.
+func checksFile(t *testing.T, yaml string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "checks.yml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return "@" + path
+}
+
+// The web source's TLS options are the other backends': a CA file, a
+// client certificate and key, validate_certs. Each fails closed without
+// the piece the server needs.
+func TestWebSourceTLS(t *testing.T) {
+	pki := testenv.NewEtcdTLS(t, filepath.Join(t.TempDir(), "pki"))
+	url := startMutualTLSAPI(t, pki)
+	web := func(extra string) []string {
+		return []string{"--default-checks=false", "--loki-url", "", "--request-retries", "0", "--checks",
+			checksFile(t, `{name: web, source: web, url: "`+url+`/slo", json_path: $.data.error_ratio, max: 0.01`+extra+`}`)}
+	}
+	for _, tc := range []struct{ name, extra, phase, reason string }{
+		{"CA and client certificate", `, ca_path: "` + pki.CACert + `", client_cert: "` + pki.ClientCert + `", client_key: "` + pki.ClientKey + `"`,
+			"passed", "0.002 <= 0.01"},
+		{"no CA: the server is not trusted", `, client_cert: "` + pki.ClientCert + `", client_key: "` + pki.ClientKey + `"`,
+			"error", "certificate signed by unknown authority"},
+		{"another CA", `, ca_path: "` + pki.OtherCACert + `", client_cert: "` + pki.ClientCert + `", client_key: "` + pki.ClientKey + `"`,
+			"error", "certificate signed by unknown authority"},
+		{"no client certificate", `, ca_path: "` + pki.CACert + `"`, "error", "web: "},
+		{"validate_certs false", `, validate_certs: false, client_cert: "` + pki.ClientCert + `", client_key: "` + pki.ClientKey + `"`,
+			"passed", "0.002 <= 0.01"},
+	} {
+		res, r := jsonResult(t, nil, web(tc.extra)...)
+		c := checkByName(t, res, "web")
+		if c["phase"] != tc.phase || !strings.Contains(c["reason"].(string), tc.reason) {
+			t.Errorf("%s: phase %v, reason %q\n%s", tc.name, c["phase"], c["reason"], r.stderr)
+		}
+	}
+	for want, extra := range map[string]string{
+		`check 1 ("web"): client_key is required with a client certificate`:            `, client_cert: "` + pki.ClientCert + `"`,
+		`check 1 ("web"): client_cert is required with a client key`:                   `, client_key: "` + pki.ClientKey + `"`,
+		`check 1 ("web"): ca_path ` + pki.ServerKey + ` holds no PEM certificate`:      `, ca_path: "` + pki.ServerKey + `"`,
+		`check 1 ("web"): ca_path open /nonexistent/ca.pem: no such file or directory`: `, ca_path: /nonexistent/ca.pem`,
+		`check 1 ("w"): ca_path is only for source web, not prometheus`:                "", // below
+	} {
+		args := web(extra)
+		if extra == "" {
+			args = []string{"--default-checks=false", "--loki-url", "", "--checks", `{name: w, query: up, max: 1, ca_path: /x}`}
+		}
+		r := invokeCLI(t, nil, args...)
+		if r.code != exitUsage || !strings.Contains(r.stderr, want) {
+			t.Errorf("exit %d, want %q:\n%s", r.code, want, r.stderr)
 		}
 	}
 }
