@@ -135,6 +135,37 @@ func guardConcurrencySubtests(t *testing.T, newEnv func(*testing.T) *playbookEnv
 		}
 	})
 
+	t.Run("a release that read the revision during a promotion does not end the promotion's hold", func(t *testing.T) {
+		e := newEnv(t)
+		during, release := filepath.Join(t.TempDir(), "during.json"), filepath.Join(t.TempDir(), "release.txt")
+		// While the promotion runs, a release (qos_guard_release, the
+		// watcher) that saw stable SLOs compare-and-releases at the revision
+		// it read: the revision still matches, yet the hold must stand.
+		script := fmt.Sprintf(`%[1]s --path %[2]s --json status > %[3]s
+rev=$(sed -n 's/.*"revision": *\([0-9]*\).*/\1/p' %[3]s)
+%[1]s --path %[2]s --owner release-run --reason 'SLOs stable' unlock --if-revision "$rev" > %[4]s 2>&1; echo "exit $?" >> %[4]s`,
+			e.cli, e.guard, during, release)
+		run := e.play(t, "promo_with_guards", nil, map[string]any{"job": "stable", "threader_guard_run_id": "pipeline-79",
+			"promote_command": []string{"/bin/sh", "-c", script}})
+		owner := promoOwner("pipeline-79")
+		var held guardState
+		if data, err := os.ReadFile(during); err != nil || json.Unmarshal(data, &held) != nil || !held.Hold || *held.Owner != owner {
+			t.Fatalf("guard during the promotion (%v): %s, want a hold by %s", err, data, owner)
+		}
+		out, _ := os.ReadFile(release)
+		if !strings.HasSuffix(string(out), "exit 1\n") || !strings.Contains(string(out), "for a deployment in progress") ||
+			!strings.Contains(string(out), fmt.Sprintf("%q", owner)) {
+			t.Errorf("the release during the hold should be refused naming the holder:\n%s", out)
+		}
+		if run.ExitCode != 0 {
+			t.Fatalf("the promotion failed:\n%s", run.Output)
+		}
+		st := e.state(t, e.guard)
+		if !st.Locked || st.Hold || *st.Owner != owner || st.Revision <= held.Revision {
+			t.Errorf("guard after the promotion: %s (hold %t), want %s's stability window", st, st.Hold, owner)
+		}
+	})
+
 	t.Run("a rollback's lock during the promotion survives; the promotion fails", func(t *testing.T) {
 		e := newEnv(t)
 		// A rollback locks the guard while the promotion runs (longer than

@@ -38,6 +38,7 @@ type guardState struct {
 	Owner            *string `json:"owner"`
 	RemainingSeconds float64 `json:"remaining_seconds"`
 	Revision         int64   `json:"revision"`
+	Hold             bool    `json:"hold"`
 }
 
 // recoverAfter is how long after its data is made the "recovers_soon" job

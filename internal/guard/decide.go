@@ -37,7 +37,7 @@ type request struct {
 // (the lock file today, a networked store later) applies the same rules:
 // from the state read, the request and the time, it returns the record to
 // write, or nil when nothing changes, or an error that refuses the request
-// (a *fielderr.Error, *HeldError or *RevisionError). Every record it returns
+// (a *fielderr.Error, *HeldError, *HoldError or *RevisionError). Every record it returns
 // carries the next revision.
 func decide(cur Status, req request, now time.Time) (*Record, error) {
 	if err := checkRequest(req); err != nil {
@@ -47,6 +47,9 @@ func decide(cur Status, req request, now time.Time) (*Record, error) {
 	if req.unlock {
 		if req.checkRevision && cur.Revision != req.ifRevision {
 			return nil, &RevisionError{Want: req.ifRevision, Current: cur}
+		}
+		if req.checkRevision && cur.Locked && cur.Hold && !heldBy(cur, req.Owner) {
+			return nil, &HoldError{Holder: cur, Owner: req.Owner}
 		}
 		rec = decideUnlock(cur, req, now)
 	} else {
@@ -68,6 +71,9 @@ func decide(cur Status, req request, now time.Time) (*Record, error) {
 
 func checkRequest(req request) error {
 	if !req.unlock {
+		if req.Hold && !req.Exclusive {
+			return fielderr.Errorf(FieldHold, "requires exclusive: a hold is taken only when nobody else holds the guard")
+		}
 		if req.Duration < time.Second || req.Duration > MaxLockMinutes*time.Minute {
 			return fielderr.Errorf(FieldDuration, "must be between 1 second and %d minutes, got: %s", MaxLockMinutes, req.Duration)
 		}
@@ -134,6 +140,7 @@ func decideLock(cur Status, req request, now time.Time) *Record {
 		Reason:    req.Reason,
 		Owner:     req.Owner,
 		Host:      req.host,
+		Hold:      req.Hold,
 	}
 	if !cur.Locked {
 		return rec
@@ -144,7 +151,9 @@ func decideLock(cur Status, req request, now time.Time) *Record {
 	current := cur.ExpiresAt
 	// No reason given is no new reason: a bare re-lock by the holder stays
 	// idempotent.
-	sameEvent := cur.Format == FormatJSON && cur.Owner == req.Owner && (req.Reason == "" || cur.Reason == req.Reason)
+	// A hold that becomes the stability window (or back) is a new event.
+	sameEvent := cur.Format == FormatJSON && cur.Owner == req.Owner && cur.Hold == req.Hold &&
+		(req.Reason == "" || cur.Reason == req.Reason)
 	if req.Force {
 		same := absDuration(current.Sub(desired)) <= Slack
 		return changedIf(rec, !same || !sameEvent)

@@ -17,6 +17,7 @@ const (
 	FieldHost        = "host"
 	FieldLockTimeout = "lock_timeout"
 	FieldIfRevision  = "if_revision"
+	FieldHold        = "hold"
 )
 
 // ErrRefused marks a request the guard's state did not allow: an exclusive
@@ -36,6 +37,21 @@ func (e *HeldError) Error() string {
 }
 
 func (e *HeldError) Is(target error) bool { return target == ErrRefused }
+
+// HoldError refuses a compare-and-release of someone else's hold: a
+// deployment is in progress, and stable SLOs do not finish it.
+type HoldError struct {
+	Holder Status // the guard as it was read
+	Owner  string // who asked
+}
+
+func (e *HoldError) Error() string {
+	return fmt.Sprintf("QoS guard-window is held by %s for a deployment in progress: %s; not unlocking for %s "+
+		"(only the holder ends a hold; an unlock without a revision overrides it, and is audited)",
+		describeHolder(e.Holder), describeLock(e.Holder), ownerText(e.Owner))
+}
+
+func (e *HoldError) Is(target error) bool { return target == ErrRefused }
 
 // RevisionError refuses a compare-and-release: the guard changed since the
 // revision the caller read.

@@ -22,6 +22,12 @@
 //   - Exclusive locks (LockOptions.Exclusive) and compare-and-release
 //     (UnlockOptions.IfRevision) are decided on the state read under the
 //     writers' lock, so they are atomic against every other writer.
+//   - A hold (LockOptions.Hold) is a deployment in progress, as opposed to
+//     the stability window that follows it. A compare-and-release (a
+//     waiting qos_guard_release, the watcher) never ends someone else's
+//     hold, however stable the SLOs look: the deployment is not finished.
+//     Its owner ends the hold by locking again without Hold (the window) or
+//     by unlocking; a plain unlock (no IfRevision) is the audited override.
 //   - The policy (decide) is pure: the state read, the request and the
 //     time in, the record to write out. A Store reads and writes it; the
 //     file and etcd stores share the policy and one test suite
@@ -97,6 +103,10 @@ type LockOptions struct {
 	// already held by the same Owner (then it extends as a plain lock);
 	// otherwise Lock fails with a *HeldError naming the holder.
 	Exclusive bool
+	// Hold marks the lock as a deployment in progress (it requires
+	// Exclusive): until its owner locks again without Hold, or unlocks, a
+	// compare-and-release by anyone else is refused with a *HoldError.
+	Hold bool
 	// DryRun computes the change without writing anything (check mode);
 	// refusals are the same.
 	DryRun bool

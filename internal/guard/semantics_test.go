@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/threader/guard/internal/clock"
+	"github.com/threader/guard/internal/fielderr"
 	"github.com/threader/guard/internal/guard/etcdstore"
 	"github.com/threader/guard/internal/testenv"
 )
@@ -215,6 +216,65 @@ var semanticCases = []struct {
 		}
 		if !status(t, guard(1)).Locked {
 			t.Fatal("the re-taken lock was released")
+		}
+	}},
+	{"a hold is not ended by someone else's compare-and-release, only by its holder", func(t *testing.T, fc *clock.Fake, guard func(int) *Guard) {
+		hold := func(o *LockOptions) {
+			o.Owner, o.Exclusive, o.Hold, o.Reason = "promo-7", true, true, "promotion promo-7 in progress"
+		}
+		held := lock(t, guard(0), 60, hold)
+		if !held.After.Hold || held.After.Fields()["hold"] != true {
+			t.Fatalf("hold = %+v, want a hold", held.After)
+		}
+		// A release (or the watcher) that read the hold's revision.
+		_, err := guard(1).Unlock(UnlockOptions{Owner: "release-run", IfRevision: rev(held.After.Revision)})
+		var he *HoldError
+		if !errors.As(err, &he) || !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), `"promo-7"`) {
+			t.Fatalf("release of the hold: %v, want a HoldError naming promo-7", err)
+		}
+		if st := status(t, guard(2)); !st.Locked || !st.Hold || st.Revision != held.After.Revision {
+			t.Fatalf("after the refused release: %+v", st)
+		}
+		// The holder turns its hold into the stability window: a new write,
+		// which a release may end.
+		window := lock(t, guard(1), 15, func(o *LockOptions) { o.Owner, o.Exclusive, o.Reason = "promo-7", true, "promoted" })
+		if !window.Changed || window.After.Hold || window.After.Revision <= held.After.Revision {
+			t.Fatalf("window after the hold = %+v", window)
+		}
+		if ch := unlock(t, guard(2), UnlockOptions{Owner: "release-run", IfRevision: rev(window.After.Revision)}); !ch.Changed || ch.After.Locked {
+			t.Fatalf("release of the window = %+v", ch)
+		}
+	}},
+	{"a hold: its holder and a plain (override) unlock end it; it needs exclusive", func(t *testing.T, fc *clock.Fake, guard func(int) *Guard) {
+		hold := func(o *LockOptions) { o.Owner, o.Exclusive, o.Hold = "promo-8", true, true }
+		held := lock(t, guard(0), 60, hold)
+		if ch := unlock(t, guard(1), UnlockOptions{Owner: "promo-8", IfRevision: rev(held.After.Revision)}); !ch.Changed || ch.After.Locked {
+			t.Fatalf("the holder's compare-and-release = %+v", ch)
+		}
+		lock(t, guard(0), 60, hold)
+		if ch := unlock(t, guard(1), UnlockOptions{Owner: "ops"}); !ch.Changed || ch.After.Locked {
+			t.Fatalf("plain unlock of a hold = %+v", ch)
+		}
+		_, err := guard(2).Lock(LockOptions{Duration: time.Minute, Owner: "x", Hold: true})
+		var fe *fielderr.Error
+		if !errors.As(err, &fe) || fe.Field != FieldHold {
+			t.Fatalf("hold without exclusive: %v, want a field error on hold", err)
+		}
+		// An expired hold is no hold: a release of the expired guard passes.
+		h := lock(t, guard(0), 1, hold)
+		fc.Advance(2 * time.Minute)
+		if ch := unlock(t, guard(1), UnlockOptions{Owner: "ops", IfRevision: rev(h.After.Revision)}); !ch.Changed {
+			t.Fatalf("release of an expired hold = %+v", ch)
+		}
+	}},
+	{"a lock by someone else (a rollback) ends the hold's protection and its refresh", func(t *testing.T, fc *clock.Fake, guard func(int) *Guard) {
+		lock(t, guard(0), 60, func(o *LockOptions) { o.Owner, o.Exclusive, o.Hold = "promo-9", true, true })
+		rb := lock(t, guard(1), 30, func(o *LockOptions) { o.Owner, o.Reason = "rollback", "auto rollback" })
+		if !rb.Changed || rb.After.Hold || rb.After.Owner != "rollback" {
+			t.Fatalf("rollback over a hold = %+v", rb)
+		}
+		if _, err := guard(2).Lock(LockOptions{Duration: time.Hour, Owner: "promo-9", Exclusive: true, Hold: true}); !errors.Is(err, ErrRefused) {
+			t.Fatalf("the promotion's refresh after the rollback: %v, want refused", err)
 		}
 	}},
 	{"concurrent lockers converge on the latest expiry", func(t *testing.T, fc *clock.Fake, guard func(int) *Guard) {

@@ -40,6 +40,8 @@ type Record struct {
 	Reason     string    `json:"reason"`
 	Owner      string    `json:"owner"`
 	Host       string    `json:"host"`
+	// Hold: the lock is a deployment in progress (LockOptions.Hold).
+	Hold bool `json:"hold,omitempty"`
 }
 
 // Status is the guard as read from its store at one moment.
@@ -59,6 +61,8 @@ type Status struct {
 	Reason string
 	Owner  string
 	Host   string
+	// Hold: the lock is a deployment in progress, held by Owner.
+	Hold bool
 	// Revision counts the writes to the guard: every write adds one. No
 	// file, a legacy file and a corrupt file are revision 0.
 	Revision int64
@@ -109,7 +113,7 @@ func statusOf(path string, rec Record, now time.Time) Status {
 		st.UnlockedAt = rec.UnlockedAt.UTC()
 		return st
 	}
-	st.Exists = true
+	st.Exists, st.Hold = true, rec.Hold
 	st.LockedAt, st.ExpiresAt = rec.LockedAt.UTC(), rec.ExpiresAt.UTC()
 	st.setExpiry(now)
 	return st
@@ -324,6 +328,7 @@ func (s Status) Fields() map[string]any {
 		"host":              emptyToNil(s.Host),
 		"format":            emptyToNil(s.Format),
 		"revision":          s.Revision,
+		"hold":              s.Locked && s.Hold,
 	}
 }
 

@@ -9,6 +9,10 @@
 //     never released (fail closed); the streak of passes starts over.
 //   - Unlocked (or expired): nothing is evaluated and nothing written; the
 //     streak starts over.
+//   - Held (a deployment in progress, guard.LockOptions.Hold): nothing is
+//     evaluated and nothing written; the streak starts over. Stable SLOs
+//     during a promotion do not finish it, and the guard would refuse the
+//     release anyway.
 //   - Locked: the gate is evaluated. A failing or unreachable gate resets
 //     the streak; a pass extends it. The first pass of a streak records the
 //     guard's revision. A guard whose revision changed during the streak (a
@@ -65,6 +69,7 @@ type Kind string
 const (
 	GuardUnreadable Kind = "guard_unreadable" // the guard could not be read: locked, fail closed
 	Unlocked        Kind = "unlocked"         // nothing to do
+	Held            Kind = "held"             // a deployment in progress holds the guard: not judged
 	GatePassed      Kind = "gate_passed"      // a pass; Streak says how many in a row
 	GateFailed      Kind = "gate_failed"      // a failed evaluation
 	GateError       Kind = "gate_error"       // the gate could not evaluate (unreachable, bad answer)
@@ -180,6 +185,9 @@ func (w *Watcher) Tick(ctx context.Context) bool {
 	case !st.Locked:
 		w.streak, w.rev = 0, 0
 		ev.Kind, ev.Guard = Unlocked, st
+	case st.Hold:
+		w.streak, w.rev = 0, 0
+		ev.Kind, ev.Guard = Held, st
 	default:
 		ev.Guard = st
 		return w.evaluate(ctx, st, ev)

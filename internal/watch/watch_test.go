@@ -208,3 +208,35 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
+
+// A promotion holds the guard (a deployment in progress): however stable
+// the SLOs, the watcher does not judge it, nor release it; once the
+// promotion turns its hold into the stability window, the watcher does.
+func TestHoldOfADeploymentInProgressIsNeverReleased(t *testing.T) {
+	fake := clock.NewFake(epoch)
+	g := &guard.Guard{Path: filepath.Join(t.TempDir(), "guard"), Clock: fake, Host: "test"}
+	promo := guard.LockOptions{Duration: time.Hour, Owner: "promo-1", Reason: "promotion in progress", Exclusive: true, Hold: true}
+	if _, err := g.Lock(promo); err != nil {
+		t.Fatal(err)
+	}
+	var evs []Event
+	w := &Watcher{Guard: g, Gate: scripted("pass"), Consecutive: 2, Owner: "watcher@test", Clock: fake,
+		Observe: func(e Event) { evs = append(evs, e) }}
+	for range 4 {
+		w.Tick(context.Background())
+		fake.Advance(30 * time.Second)
+	}
+	if st, _ := g.Status(); !st.Locked || !st.Hold || kinds(evs) != "held held held held" {
+		t.Fatalf("during the hold: guard %+v, events %s", st, kinds(evs))
+	}
+	window := promo
+	window.Hold, window.Reason, window.Duration = false, "promoted", 15*time.Minute
+	if _, err := g.Lock(window); err != nil {
+		t.Fatal(err)
+	}
+	w.Tick(context.Background())
+	w.Tick(context.Background())
+	if st, _ := g.Status(); st.Locked {
+		t.Fatalf("the stability window was not released: %s", kinds(evs))
+	}
+}

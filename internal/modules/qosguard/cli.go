@@ -31,6 +31,7 @@ const usage = `usage: qos_guard [flags] lock [minutes] | unlock | status | freez
 Guard-window lock for deployments (drop-in for qos_guard.sh).
   lock [minutes]  lock for at least this many minutes, 0.1 = 6 s (default $QOS_GUARD_WINDOW or 15)
                   --exclusive: only if unlocked, expired or held by --owner
+                  --hold (with --exclusive): a deployment in progress
   unlock          release the lock; --if-revision N: only if still at revision N
   status          exit 0 when unlocked and not frozen, 1 when locked or frozen
                   --freeze-file F: the freeze calendar; --at T: as of an RFC 3339 time
@@ -59,6 +60,7 @@ type cliOptions struct {
 	freezeFile, at, auditLog  string
 	breakGlass                bool
 	json, force, exclusive    bool
+	hold                      bool
 	ownerGiven                bool  // --owner was given (the default is the user)
 	ifRevision                int64 // -1: not given
 	wait, lockTimeout         time.Duration
@@ -162,7 +164,7 @@ func cliContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		}
 		ch, err := g.Lock(guard.LockOptions{
 			Duration: duration, Reason: opts.reason, Owner: opts.owner,
-			Force: opts.force, Exclusive: opts.exclusive,
+			Force: opts.force, Exclusive: opts.exclusive, Hold: opts.hold,
 		})
 		if err == nil {
 			observeChange(obs, ch, false, false)
@@ -283,6 +285,9 @@ func checkFlagsFit(cmd string, opts cliOptions) error {
 	if opts.exclusive && cmd != "lock" {
 		return fmt.Errorf("--exclusive is only valid with lock, not %s", cmd)
 	}
+	if opts.hold && (cmd != "lock" || !opts.exclusive) {
+		return fmt.Errorf("--hold is only valid with lock --exclusive")
+	}
 	if opts.ifRevision >= 0 && cmd != "unlock" {
 		return fmt.Errorf("--if-revision is only valid with unlock, not %s", cmd)
 	}
@@ -361,6 +366,7 @@ func parseCLI(args []string, stderr io.Writer) (cliOptions, string, []string, er
 	fs.StringVar(&opts.owner, "owner", opts.owner, "who locks it (lock)")
 	fs.BoolVar(&opts.force, "force", false, "set the expiry exactly, even earlier than the current one (lock)")
 	fs.BoolVar(&opts.exclusive, "exclusive", false, "lock only if unlocked, expired or already held by --owner; else exit 1 naming the holder (lock)")
+	fs.BoolVar(&opts.hold, "hold", false, "with --exclusive: a deployment in progress; unlock --if-revision by anyone else is refused until --owner locks again without --hold or unlocks (lock)")
 	fs.Int64Var(&opts.ifRevision, "if-revision", -1, "unlock only if the guard is still at this revision; else exit 1 saying who changed it (unlock)")
 	fs.DurationVar(&opts.lockTimeout, "lock-timeout", guard.DefaultLockTimeout, "wait at most this long for another writer's PATH.lock (lock, unlock)")
 	fs.DurationVar(&opts.wait, "wait", 0, "wait up to this long for the guard to unlock, e.g. 5m (status)")

@@ -36,6 +36,7 @@ var spec = ansiblemod.Spec{
 		"wait_seconds":         {Type: ansiblemod.Int, Default: 0},
 		"name":                 {Type: ansiblemod.Str},
 		"exclusive":            {Type: ansiblemod.Bool, Default: false},
+		"hold":                 {Type: ansiblemod.Bool, Default: false},
 		"if_revision":          {Type: ansiblemod.Int},
 		"lock_timeout_seconds": {Type: ansiblemod.Int, Default: int(guard.DefaultLockTimeout / time.Second)},
 		"backend":              {Type: ansiblemod.Str, Default: backendFile, Choices: []any{backendFile, backendEtcd}},
@@ -137,7 +138,7 @@ func runGuard(m *ansiblemod.Module) (ansiblemod.Result, error) {
 		}
 		ch, err := g.Lock(guard.LockOptions{
 			Duration: duration, Reason: m.Str("reason"), Owner: owner,
-			Force: m.Bool("force"), Exclusive: m.Bool("exclusive"), DryRun: m.CheckMode,
+			Force: m.Bool("force"), Exclusive: m.Bool("exclusive"), Hold: m.Bool("hold"), DryRun: m.CheckMode,
 		})
 		if err == nil {
 			observeChange(obs, ch, false, m.CheckMode)
@@ -220,6 +221,9 @@ func checkOptions(m *ansiblemod.Module) error {
 	state := m.Str("state")
 	if m.Bool("exclusive") && state != "locked" {
 		return fmt.Errorf("exclusive is only valid with state=locked, got state=%s", state)
+	}
+	if m.Bool("hold") && (state != "locked" || !m.Bool("exclusive")) {
+		return fmt.Errorf("hold is only valid with state=locked and exclusive=true, got state=%s, exclusive=%t", state, m.Bool("exclusive"))
 	}
 	if m.IsSet("if_revision") && state != "unlocked" {
 		return fmt.Errorf("if_revision is only valid with state=unlocked, got state=%s", state)

@@ -61,6 +61,8 @@ func TestModuleRefusesBadValuesNamingTheOption(t *testing.T) {
 		{map[string]any{"state": "unlocked", "if_revision": -1}, "value of if_revision must be between 0 and"},
 		{map[string]any{"state": "status", "if_revision": 1}, "if_revision is only valid with state=unlocked"},
 		{map[string]any{"state": "unlocked", "exclusive": true}, "exclusive is only valid with state=locked"},
+		{map[string]any{"state": "locked", "hold": true}, "hold is only valid with state=locked and exclusive=true, got state=locked, exclusive=false"},
+		{map[string]any{"state": "unlocked", "hold": true}, "hold is only valid with state=locked and exclusive=true"},
 		{map[string]any{"state": "locked", "lock_timeout_seconds": 0}, "value of lock_timeout_seconds must be between 1 and 3600"},
 		{map[string]any{"state": "status", "wait_seconds": 1 << 40}, "value of wait_seconds must be at most 86400 (a day)"},
 	}

@@ -109,8 +109,8 @@ func watchCLI(ctx context.Context, guardArgs, watchArgs []string, stderr io.Writ
 	if err != nil {
 		return usageError(stderr, err.Error())
 	}
-	if opts.ifRevision >= 0 || opts.exclusive || opts.wait > 0 || opts.json {
-		return usageError(stderr, "--if-revision, --exclusive, --wait and --json are not watch flags")
+	if opts.ifRevision >= 0 || opts.exclusive || opts.hold || opts.wait > 0 || opts.json {
+		return usageError(stderr, "--if-revision, --exclusive, --hold, --wait and --json are not watch flags")
 	}
 	w, err := parseWatch(watchArgs, stderr)
 	if errors.Is(err, flag.ErrHelp) {
@@ -242,6 +242,8 @@ func logEvent(logf func(string, ...any), ev watch.Event) {
 	switch ev.Kind {
 	case watch.GuardUnreadable:
 		logf("guard unreadable, treated as locked (never released): %v", ev.Err)
+	case watch.Held:
+		logf("guard held by %q for a deployment in progress (revision %d): not judged until the deployment ends", ev.Guard.Owner, ev.Guard.Revision)
 	case watch.GatePassed:
 		logf("guard locked (revision %d): gate passed (%d/%d in a row): %s", ev.Guard.Revision, ev.Streak, ev.Need, ev.Summary)
 	case watch.GateFailed:
@@ -306,6 +308,8 @@ func (m *watchMetrics) observe(ev watch.Event) {
 		m.locked.Set(1)
 	case watch.Unlocked:
 		m.locked.Set(0)
+	case watch.Held:
+		m.locked.Set(1)
 	case watch.GatePassed, watch.GateFailed, watch.GateError:
 		m.locked.Set(1)
 		m.evaluations.WithLabelValues(map[watch.Kind]string{watch.GatePassed: "pass", watch.GateFailed: "fail", watch.GateError: "error"}[ev.Kind]).Inc()
