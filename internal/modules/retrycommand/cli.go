@@ -17,6 +17,7 @@ import (
 	"github.com/threader/guard/internal/interrupt"
 	"github.com/threader/guard/internal/metrics/observe"
 	"github.com/threader/guard/internal/runner"
+	"github.com/threader/guard/internal/seconds"
 )
 
 const usage = `usage: retry_command [flags] [max_attempts [base_seconds]] -- command [args...]
@@ -190,7 +191,7 @@ func childStdin(f *os.File) *os.File {
 // cliFlags are the values flags set before the job is built.
 type cliFlags struct {
 	factor                                 float64
-	maxDelay, timeout, killGrace, deadline secondsFlag
+	maxDelay, timeout, killGrace, deadline seconds.Flag
 	jitter, retryOnOutput, name            string
 	rollback, honorRetryAfter              bool
 	retryOnRC                              rcList
@@ -200,7 +201,7 @@ type cliFlags struct {
 }
 
 func parseCLI(args []string, stderr io.Writer) (runner.Retry, cliFlags, error) {
-	f := cliFlags{factor: backoff.DefaultFactor, killGrace: secondsFlag(runner.DefaultKillGrace), jitter: "none"}
+	f := cliFlags{factor: backoff.DefaultFactor, killGrace: seconds.Flag(runner.DefaultKillGrace), jitter: "none"}
 	fs := flag.NewFlagSet("retry_command", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
@@ -345,49 +346,13 @@ func attemptsAndBase(positional []string) (int, time.Duration, error) {
 		attempts = n
 	}
 	if baseText != "" {
-		d, err := parseSeconds(baseText)
+		d, err := seconds.Parse(baseFrom, baseText)
 		if err != nil {
-			return 0, 0, fmt.Errorf("%s: %v", baseFrom, err)
+			return 0, 0, err
 		}
 		base = d
 	}
 	return attempts, base, nil
-}
-
-// secondsFlag is a duration flag that takes plain seconds ("0.5") or a Go
-// duration ("1m30s").
-type secondsFlag time.Duration
-
-func (s *secondsFlag) String() string { return runner.Seconds(time.Duration(*s)) }
-
-func (s *secondsFlag) Set(v string) error {
-	d, err := parseSeconds(v)
-	*s = secondsFlag(d)
-	return err
-}
-
-// parseSeconds reads a duration flag or positional. Zero is allowed (its
-// meaning is the flag's: no limit, no wait), but not a positive value under
-// backoff.MinLimit, which would round to zero or close to it: --timeout 1e-10
-// must not mean no timeout.
-func parseSeconds(v string) (time.Duration, error) {
-	v = strings.TrimSpace(v)
-	var d time.Duration
-	if f, err := strconv.ParseFloat(v, 64); err == nil {
-		if !(f >= 0) || f > backoff.MaxDuration.Seconds() {
-			return 0, fmt.Errorf("want seconds, 0 or greater, got %q", v)
-		}
-		if f > 0 && f < backoff.MinLimit.Seconds() {
-			return 0, fmt.Errorf("want 0 or at least %v seconds (1 ms), got %q", backoff.MinLimit.Seconds(), v)
-		}
-		d = secondsToDuration(f)
-	} else if d, err = time.ParseDuration(v); err != nil || d < 0 {
-		return 0, fmt.Errorf("want seconds (0.5) or a duration (1m30s), 0 or greater, got %q", v)
-	}
-	if d > 0 && d < backoff.MinLimit {
-		return 0, fmt.Errorf("want 0 or at least %v, got %q", backoff.MinLimit, v)
-	}
-	return d, nil
 }
 
 // rcList collects --retry-on-rc values: repeated flags and comma lists.

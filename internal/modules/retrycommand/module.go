@@ -18,6 +18,7 @@ import (
 	"github.com/threader/guard/internal/interrupt"
 	"github.com/threader/guard/internal/metrics/observe"
 	"github.com/threader/guard/internal/runner"
+	"github.com/threader/guard/internal/seconds"
 )
 
 // spec adds metrics_textfile and pushgateway_url (observe.WithOptions); name
@@ -235,28 +236,19 @@ type numbers struct {
 	err error
 }
 
-// seconds converts a float option of seconds; an unset option gives 0. What 0
-// means is the option's own (no limit, no wait, SIGKILL at once), so a value
-// that would round to 0 on its way to a Duration is refused, not taken as 0:
-// a timeout of 1e-10 seconds must not become no timeout at all.
+// seconds converts a float option of seconds (internal/seconds' rules);
+// an unset option gives 0. What 0 means is the option's own (no limit, no
+// wait, SIGKILL at once).
 func (n *numbers) seconds(name string) time.Duration {
 	if !n.m.IsSet(name) || n.err != nil {
 		return 0
 	}
-	f := n.m.Float(name)
-	switch {
-	case math.IsNaN(f) || math.IsInf(f, 0):
-		n.err = fmt.Errorf("value of %s must be a finite number, got: %v", name, f)
-	case f < 0:
-		n.err = fmt.Errorf("value of %s must be 0 or greater, got: %v", name, f)
-	case f > 0 && f < minSeconds:
-		n.err = fmt.Errorf("value of %s must be 0 or at least %v (1 ms), got: %v", name, minSeconds, f)
+	d, err := seconds.Duration(name, n.m.Float(name))
+	if err != nil {
+		n.err = fmt.Errorf("value of %w", err)
 	}
-	return secondsToDuration(f)
+	return d
 }
-
-// minSeconds is the smallest non-zero duration option, backoff.MinLimit.
-var minSeconds = backoff.MinLimit.Seconds()
 
 func (n *numbers) factor() float64 {
 	f := n.m.Float("factor")
@@ -264,19 +256,6 @@ func (n *numbers) factor() float64 {
 		n.err = fmt.Errorf("value of factor must be a finite number, 1 or greater, got: %v", f)
 	}
 	return f
-}
-
-// secondsToDuration converts without overflow: anything beyond the largest
-// Duration (about 292 years) is that.
-func secondsToDuration(f float64) time.Duration {
-	ns := f * float64(time.Second)
-	if !(ns < float64(backoff.MaxDuration)) {
-		return backoff.MaxDuration
-	}
-	if ns < 0 {
-		return 0
-	}
-	return time.Duration(ns)
 }
 
 // creationGuard applies creates/removes as ansible.builtin.command does:

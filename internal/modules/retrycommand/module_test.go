@@ -191,6 +191,8 @@ func TestModuleBadOptions(t *testing.T) {
 		{map[string]any{"cmd": "true", "kill_grace_seconds": 5e-7}, "value of kill_grace_seconds must be 0 or at least 0.001 (1 ms)"},
 		{map[string]any{"cmd": "true", "max_delay_seconds": 1e-12}, "value of max_delay_seconds must be 0 or at least 0.001 (1 ms)"},
 		{map[string]any{"cmd": "true", "base_seconds": 1e-9}, "value of base_seconds must be 0 or at least 0.001 (1 ms)"},
+		// internal/seconds' bound, as slo_check's: 1e12 seconds was taken as about 292 years.
+		{map[string]any{"cmd": "true", "deadline_seconds": 1e12}, "value of deadline_seconds must be at most 1e+09 (about 31 years), got: 1e+12"},
 		{map[string]any{"cmd": "true", "deadline_seconds": "inf"}, "argument 'deadline_seconds' is of type <class 'str'> and we were unable to convert to float: 'inf' is not a finite number"},
 		{map[string]any{"cmd": "true", "jitter": "random"}, "value of jitter must be one of: none, full, equal, got: random"},
 		{map[string]any{"cmd": "true", "retry_on_output": "("}, "value of retry_on_output is not a valid regular expression"},

@@ -9,13 +9,13 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/threader/guard/internal/backoff"
 	"github.com/threader/guard/internal/fielderr"
 	"github.com/threader/guard/internal/runner"
+	"github.com/threader/guard/internal/seconds"
 )
 
 // policySpec is one retry policy as the retry_policies option, a
@@ -73,7 +73,7 @@ func (s policySpec) rule(task runner.Retry) (backoff.Rule, error) {
 		}
 	}
 	if s.Base != nil {
-		if r.Schedule.Base, err = policySeconds(backoff.FieldBase, *s.Base); err != nil {
+		if r.Schedule.Base, err = seconds.Duration(backoff.FieldBase, *s.Base); err != nil {
 			return r, err
 		}
 	}
@@ -84,7 +84,7 @@ func (s policySpec) rule(task runner.Retry) (backoff.Rule, error) {
 		}
 	}
 	if s.MaxDelay != nil {
-		if r.Schedule.MaxDelay, err = policySeconds(backoff.FieldMaxDelay, *s.MaxDelay); err != nil {
+		if r.Schedule.MaxDelay, err = seconds.Duration(backoff.FieldMaxDelay, *s.MaxDelay); err != nil {
 			return r, err
 		}
 	}
@@ -94,20 +94,6 @@ func (s policySpec) rule(task runner.Retry) (backoff.Rule, error) {
 		}
 	}
 	return r, nil
-}
-
-// policySeconds reads a policy's seconds with the task options' rules:
-// finite, >= 0, and not so small that it would round to zero.
-func policySeconds(field string, f float64) (time.Duration, error) {
-	switch {
-	case math.IsNaN(f) || math.IsInf(f, 0):
-		return 0, fielderr.Errorf(field, "must be a finite number, got: %v", f)
-	case f < 0:
-		return 0, fielderr.Errorf(field, "must be 0 or greater, got: %v", f)
-	case f > 0 && f < minSeconds:
-		return 0, fielderr.Errorf(field, "must be 0 or at least %v (1 ms), got: %v", minSeconds, f)
-	}
-	return secondsToDuration(f), nil
 }
 
 // moduleSpecs reads the retry_policies option, already checked against its

@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"github.com/threader/guard/internal/clock"
 	"github.com/threader/guard/internal/interrupt"
 	"github.com/threader/guard/internal/metrics/observe"
+	"github.com/threader/guard/internal/seconds"
 	"github.com/threader/guard/internal/slo"
 )
 
@@ -250,8 +250,8 @@ func registerGateFlags(fs *flag.FlagSet, c *config) (finish func()) {
 	fs.BoolVar(&c.defaultChecks, "default-checks", c.defaultChecks, "run the three default checks (--default-checks=false drops them)")
 	checks := (*checkList)(&c.checks)
 	fs.Var(checks, "checks", "extra checks: a JSON or YAML object or list of {"+strings.Join(checkKeys, ", ")+"};\n@FILE reads them from a file; repeatable")
-	interval, timeout := secondsFlag(c.interval), secondsFlag(c.timeout)
-	requestTimeout, initialDelay := secondsFlag(c.requestTimeout), secondsFlag(c.initialDelay)
+	interval, timeout := seconds.Flag(c.interval), seconds.Flag(c.timeout)
+	requestTimeout, initialDelay := seconds.Flag(c.requestTimeout), seconds.Flag(c.initialDelay)
 	fs.Var(&interval, "interval-seconds", "re-evaluate every this many seconds until stable (0: evaluate once)")
 	fs.IntVar(&c.consecutive, "consecutive", c.consecutive, "passing evaluations in a row needed when polling")
 	fs.Var(&timeout, "timeout-seconds", "give up polling after this many seconds (counted after the initial delay)")
@@ -352,29 +352,4 @@ func decodeChecks(text []byte) ([]checkSpec, error) {
 		out = append(out, s)
 	}
 	return out, nil
-}
-
-// secondsFlag is a duration flag in seconds ("30", "0.5") or a Go duration ("1m30s").
-type secondsFlag time.Duration
-
-func (s *secondsFlag) String() string {
-	return strconv.FormatFloat(time.Duration(*s).Seconds(), 'f', -1, 64)
-}
-
-func (s *secondsFlag) Set(v string) error {
-	v = strings.TrimSpace(v)
-	f, err := strconv.ParseFloat(v, 64)
-	if err != nil {
-		d, derr := time.ParseDuration(v)
-		if derr != nil {
-			return fmt.Errorf("want seconds (30, 0.5) or a duration (1m30s), 0 or greater, got %q", v)
-		}
-		f = d.Seconds()
-	}
-	d, err := checkedSeconds(f, true) // --request-timeout-seconds 0 is refused with the other options
-	if err != nil {
-		return err
-	}
-	*s = secondsFlag(d)
-	return nil
 }

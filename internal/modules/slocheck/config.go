@@ -23,8 +23,10 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/threader/guard/internal/clock"
+	"github.com/threader/guard/internal/fielderr"
 	"github.com/threader/guard/internal/modules/promconn"
 	"github.com/threader/guard/internal/promapi"
+	"github.com/threader/guard/internal/seconds"
 	"github.com/threader/guard/internal/slo"
 	"github.com/threader/guard/internal/webmetric"
 )
@@ -471,9 +473,9 @@ func (s checkSpec) webSource(c *slo.Check) error {
 		w.opts.InsecureSkipVerify = !*s.ValidateCerts
 	}
 	if s.TimeoutSeconds != nil {
-		d, err := checkedSeconds(*s.TimeoutSeconds, false)
-		if err != nil {
-			return &specError{Key: "timeout_seconds", Check: s.Name, Err: err}
+		d, err := seconds.Positive("timeout_seconds", *s.TimeoutSeconds)
+		if fe, ok := fielderr.As(err); ok {
+			return &specError{Key: fe.Field, Check: s.Name, Err: errors.New(fe.Problem)}
 		}
 		w.opts.Timeout, w.timeoutSet = d, true
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/threader/guard/internal/ansiblemod"
 	"github.com/threader/guard/internal/metrics/observe"
 	"github.com/threader/guard/internal/modules/promconn"
+	"github.com/threader/guard/internal/seconds"
 )
 
 // spec adds metrics_textfile and pushgateway_url (observe.WithOptions); name
@@ -150,9 +151,13 @@ func moduleConfig(m *ansiblemod.Module) (config, error) {
 		"interval_seconds": &c.interval, "timeout_seconds": &c.timeout, "request_timeout_seconds": &c.requestTimeout,
 		"initial_delay_seconds": &c.initialDelay,
 	} {
-		d, err := checkedSeconds(m.Float(option), option != "request_timeout_seconds")
+		convert := seconds.Duration // 0: none (no polling, no delay)
+		if option == "request_timeout_seconds" {
+			convert = seconds.Positive
+		}
+		d, err := convert(option, m.Float(option))
 		if err != nil {
-			return c, fmt.Errorf("%s %v", option, err)
+			return c, err
 		}
 		*dst = d
 	}

@@ -1,9 +1,7 @@
 package slocheck
 
 import (
-	"fmt"
 	"math"
-	"time"
 
 	"github.com/threader/guard/internal/slo"
 )
@@ -87,30 +85,4 @@ func jsonValues(values []float64) []any {
 		}
 	}
 	return out
-}
-
-func seconds(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
-
-// maxSeconds bounds every seconds option: about 31 years, far beyond any
-// gate, and far below where a Duration overflows.
-const maxSeconds = 1e9
-
-// checkedSeconds converts a seconds option. 0 means none (no polling) where
-// zeroOK; a value between 0 and 1 ms would round to 0 and silently mean the
-// same, so it is refused, as are NaN, ±Inf, negatives and more than
-// maxSeconds.
-func checkedSeconds(f float64, zeroOK bool) (time.Duration, error) {
-	switch {
-	case math.IsNaN(f) || math.IsInf(f, 0):
-		return 0, fmt.Errorf("must be a finite number, got %v", f)
-	case !zeroOK && f <= 0:
-		return 0, fmt.Errorf("must be greater than 0, got %v", f)
-	case f < 0:
-		return 0, fmt.Errorf("must be 0 or greater, got %v", f)
-	case f > 0 && f < 0.001:
-		return 0, fmt.Errorf("must be 0 or at least 0.001 (1 ms), got %v", f)
-	case f > maxSeconds:
-		return 0, fmt.Errorf("must be at most %v (about 31 years), got %v", float64(maxSeconds), f)
-	}
-	return seconds(f), nil
 }
