@@ -25,6 +25,9 @@ func (r rankTest) rankStats(d float64) (rankSumX, tieTerm float64) {
 	i, j, below := 0, 0, 0.0
 	for i < len(r.x) || j < len(r.y) {
 		v := r.nextValue(i, j, d)
+		if v != v { // a NaN shift ranks nothing; never loop on it
+			return nan, nan
+		}
 		cx, cy := 0.0, 0.0
 		for ; i < len(r.x) && r.x[i]-d == v; i++ {
 			cx++
@@ -115,7 +118,7 @@ var errOverflow = errors.New("canary and baseline values are too far apart to su
 func mannWhitney(canary, baseline []float64, confidence float64) (shift, error) {
 	r := newRankTest(canary, baseline)
 	lo, hi := r.x[0]-r.y[len(r.y)-1], r.x[len(r.x)-1]-r.y[0]
-	if !finite(lo) || !finite(hi) {
+	if !finite(hi - lo) { // lo and hi too, and Brent's steps stay finite
 		return shift{}, errOverflow
 	}
 	if constant(r.x) && constant(r.y) {
@@ -138,7 +141,12 @@ func mannWhitney(canary, baseline []float64, confidence float64) (shift, error) 
 	}
 	uncorrected := func(d float64) float64 { return r.z(d, false) }
 	est := findRoot(uncorrected, lo, hi, uncorrected(lo), uncorrected(hi), rootTolerance)
-	return shift{Estimate: est, Lower: bound(-q), Upper: bound(q), PValue: twoSidedP(r.z(0, true))}, nil
+	// At a low confidence both bounds fall on the same jump of the step
+	// function, each within the tolerance of it, and can come out crossed
+	// (R returns them so); in order they are the same interval.
+	lower, upper := bound(-q), bound(q)
+	lower, upper = min(lower, upper), max(lower, upper)
+	return shift{Estimate: est, Lower: lower, Upper: upper, PValue: twoSidedP(r.z(0, true))}, nil
 }
 
 // pValueOfConstants: two constant samples differ for certain unless equal.

@@ -261,4 +261,12 @@ func TestMannWhitneyRefusesOverflow(t *testing.T) {
 	if _, err := mannWhitney([]float64{math.MaxFloat64, 1}, []float64{-math.MaxFloat64, 2}, 0.98); err != errOverflow {
 		t.Errorf("err = %v, want errOverflow", err)
 	}
+	// Each difference fits, but the range between them does not: Brent's
+	// first bisection step would be infinite, then NaN.
+	if _, err := mannWhitney([]float64{-1e308, 1e308}, []float64{0, 0.5}, 0.98); err != errOverflow {
+		t.Errorf("err = %v, want errOverflow", err)
+	}
+	if sum, _ := newRankTest([]float64{1}, []float64{2}).rankStats(math.NaN()); !math.IsNaN(sum) {
+		t.Errorf("rankStats(NaN) = %v, want NaN (and no endless loop)", sum)
+	}
 }
