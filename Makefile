@@ -32,11 +32,13 @@ export PYTHON ?= /usr/bin/python3
 
 # Each virtual environment is (re)made by scripts/venv.sh only when its
 # requirements file's content changed; molecule (tests/molecule_test.go) and
-# the collection tools (antsibull-changelog: tests/changelog_test.go) too.
+# the collection tools (antsibull-changelog: tests/changelog_test.go) and
+# ansible-test (tests/ansible_test_test.go) too.
 venvs:
 	for line in $(ANSIBLE_LINES); do scripts/venv.sh build/ansible-$$line tests/requirements/ansible-core-$$line.txt || exit 1; done
 	scripts/venv.sh build/molecule tests/requirements/molecule.txt
 	scripts/venv.sh build/tools tests/requirements/tools.txt
+	scripts/venv.sh build/ansible-test tests/requirements/ansible-test.txt
 
 # The multi-call binary for each target architecture and its SHA256SUMS go
 # into files/bin (the action plugins send them to targets, once per host and

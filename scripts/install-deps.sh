@@ -18,7 +18,6 @@ if [ "$purpose" = test ]; then
 	want ansible-lint ansible-lint
 	want yamllint yamllint
 	want shellcheck shellcheck
-	want pytest-3 python3-pytest
 	# the virtual environments of the ansible-core matrix (make venvs)
 	/usr/bin/python3 -c 'import ensurepip' 2>/dev/null || need_pkgs="$need_pkgs python3-venv"
 	want victoria-metrics victoria-metrics

@@ -193,46 +193,46 @@ def cache_location_script(cache_dir):
 #   else made, a symlink or a writable one is never used, never removed.
 # unsafe PATH: stops, naming PATH, its owner and mode.
 FUNCTIONS = r"""resolve() {
-	q=$(CDPATH='' cd -P -- "$p" 2>/dev/null && pwd -P) && [ -n "$q" ] && p=$q
+  q=$(CDPATH='' cd -P -- "$p" 2>/dev/null && pwd -P) && [ -n "$q" ] && p=$q
 }
 safe() {
-	t=$1 k=$1 bad=
-	shift
-	for f; do
-		case $k in p*)
-			c=${f%/*}
-			while :; do
-				set -- "$@" "${c:-/}"
-				t=${t}p
-				[ -n "$c" ] || break
-				c=${c%/*}
-			done ;;
-		esac
-		k=${k#?}
-	done
-	for m in $(stat -c %u:%A -- "$@" 2>/dev/null) .; do
-		case ${t%"${t#?}"}:$m in
-		:.) return 0 ;;
-		p:"$u":d????[!w]??[!w]? | p:0:d????[!w]??[!w]? | p:"$u":d????????[tT] | p:0:d????????[tT]) ;;
-		d:"$u":d????[!w]??[!w]? | -:"$u":-????[!w]??[!w]?) ;;
-		*) bad=${1:-?}; return 1 ;;
-		esac
-		t=${t#?}
-		shift
-	done
+  t=$1 k=$1 bad=
+  shift
+  for f; do
+    case $k in p*)
+      c=${f%/*}
+      while :; do
+        set -- "$@" "${c:-/}"
+        t=${t}p
+        [ -n "$c" ] || break
+        c=${c%/*}
+      done ;;
+    esac
+    k=${k#?}
+  done
+  for m in $(stat -c %u:%A -- "$@" 2>/dev/null) .; do
+    case ${t%"${t#?}"}:$m in
+    :.) return 0 ;;
+    p:"$u":d????[!w]??[!w]? | p:0:d????[!w]??[!w]? | p:"$u":d????????[tT] | p:0:d????????[tT]) ;;
+    d:"$u":d????[!w]??[!w]? | -:"$u":-????[!w]??[!w]?) ;;
+    *) bad=${1:-?}; return 1 ;;
+    esac
+    t=${t#?}
+    shift
+  done
 }
 pick() {
-	r=$p/$n
-	{ [ -e "$r" ] || [ -L "$r" ]; } || return 0
-	safe d "$r" && return 0
-	for r in "$p/$n".??????; do
-		safe d "$r" && return 0
-	done
-	r=
+  r=$p/$n
+  { [ -e "$r" ] || [ -L "$r" ]; } || return 0
+  safe d "$r" && return 0
+  for r in "$p/$n".??????; do
+    safe d "$r" && return 0
+  done
+  r=
 }
 unsafe() {
-	echo "@UNSAFE@ $(stat -c %U\(%u\):%A -- "$1" 2>/dev/null || echo unknown:unknown) $1"
-	exit 0
+  echo "@UNSAFE@ $(stat -c %U\(%u\):%A -- "$1" 2>/dev/null || echo unknown:unknown) $1"
+  exit 0
 }""".replace("@UNSAFE@", UNSAFE)
 
 
@@ -345,7 +345,7 @@ def marker(stdout):
     """(MARKER, rest) when the command stopped before the module ran."""
     lines = [line for line in to_text(stdout).splitlines() if line.strip()]
     if lines and lines[-1].startswith("THREADER_GUARD_"):
-        word, _, rest = lines[-1].strip().partition(" ")
+        word, _sep, rest = lines[-1].strip().partition(" ")
         return word, rest
     return None, ""
 
@@ -502,8 +502,8 @@ class BinaryModuleAction(ActionBase):
         if word == MISSING:
             return self._fail("the module binary sent to the target does not verify there (%s)" % rest)
         if word == UNSAFE:
-            owner_mode, _, path = rest.partition(" ")
-            owner, _, mode = owner_mode.partition(":")
+            owner_mode, _sep, path = rest.partition(" ")
+            owner, _sep, mode = owner_mode.partition(":")
             return self._fail(
                 "will not keep or run the module binary under %s: it is owned by %s with mode %s, so someone "
                 "else could replace what is in it. The directory holding the cache must belong to the user the "
