@@ -36,11 +36,26 @@ func VictoriaLogsBinary() string {
 type VictoriaLogs struct {
 	URL  string
 	proc *Process
+	opts VictoriaLogsOptions
+}
+
+// VictoriaLogsOptions configure StartVictoriaLogsWith.
+type VictoriaLogsOptions struct {
+	// Username and Password turn the server's basic auth on
+	// (-httpAuth.*; the password is passed in a file, not on its command
+	// line). Push sends them too.
+	Username, Password string
 }
 
 // StartVictoriaLogs starts the server on a loopback port with its data in a
 // temporary directory.
 func StartVictoriaLogs(t testing.TB) *VictoriaLogs {
+	t.Helper()
+	return StartVictoriaLogsWith(t, VictoriaLogsOptions{})
+}
+
+// StartVictoriaLogsWith starts the server with opts.
+func StartVictoriaLogsWith(t testing.TB, opts VictoriaLogsOptions) *VictoriaLogs {
 	t.Helper()
 	bin := VictoriaLogsBinary()
 	if fi, err := os.Stat(bin); err != nil || fi.Mode()&0o111 == 0 {
@@ -48,13 +63,19 @@ func StartVictoriaLogs(t testing.TB) *VictoriaLogs {
 	}
 	dir := t.TempDir()
 	port := FreePort(t)
-	vl := &VictoriaLogs{URL: fmt.Sprintf("http://127.0.0.1:%d", port)}
-	vl.proc = Start(t, dir, bin,
-		"-storageDataPath="+filepath.Join(dir, "data"),
+	vl := &VictoriaLogs{URL: fmt.Sprintf("http://127.0.0.1:%d", port), opts: opts}
+	args := []string{
+		"-storageDataPath=" + filepath.Join(dir, "data"),
 		fmt.Sprintf("-httpListenAddr=127.0.0.1:%d", port),
 		"-retentionPeriod=100y",
 		"-loggerLevel=ERROR",
-	)
+	}
+	if opts.Username != "" {
+		secret := filepath.Join(dir, "http-password")
+		writeFile0600(t, secret, []byte(opts.Password))
+		args = append(args, "-httpAuth.username="+opts.Username, "-httpAuth.password=file://"+secret)
+	}
+	vl.proc = Start(t, dir, bin, args...)
 	vl.proc.WaitHTTP(t, vl.URL+"/health")
 	return vl
 }
@@ -75,7 +96,18 @@ func (vl *VictoriaLogs) Push(t testing.TB, labels map[string]string, lines []Log
 	}
 	body, _ := json.Marshal(map[string]any{"streams": []any{map[string]any{"stream": labels, "values": values}}})
 	client := &http.Client{Timeout: 30 * time.Second}
-	resp, err := client.Post(vl.URL+"/insert/loki/api/v1/push", "application/json", bytes.NewReader(body))
+	send := func(method, url string, body io.Reader) (*http.Response, error) {
+		req, err := http.NewRequest(method, url, body)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		if vl.opts.Username != "" {
+			req.SetBasicAuth(vl.opts.Username, vl.opts.Password)
+		}
+		return client.Do(req)
+	}
+	resp, err := send(http.MethodPost, vl.URL+"/insert/loki/api/v1/push", bytes.NewReader(body))
 	if err != nil {
 		t.Fatalf("victoria-logs push: %v", err)
 	}
@@ -84,7 +116,7 @@ func (vl *VictoriaLogs) Push(t testing.TB, labels map[string]string, lines []Log
 	if resp.StatusCode/100 != 2 {
 		t.Fatalf("victoria-logs push: %s: %s", resp.Status, msg)
 	}
-	resp, err = client.Get(vl.URL + "/internal/force_flush")
+	resp, err = send(http.MethodGet, vl.URL+"/internal/force_flush", nil)
 	if err != nil {
 		t.Fatalf("victoria-logs flush: %v", err)
 	}
