@@ -106,18 +106,19 @@ func (res MetricResult) noData(m Metric) MetricResult {
 // compare runs the test on two non-empty samples (steps 5 to 7).
 func (res MetricResult) compare(m Metric, canary, baseline []float64, confidence float64) MetricResult {
 	bounds := m.EffectSize.resolve()
-	if same := identical(canary, baseline); same != "" {
+	r := newRankTest(canary, baseline) // both sorted once, for every step below
+	if same := identical(r.x, r.y); same != "" {
 		res.Estimate, res.CILower, res.CIUpper = 0, 0, 0
 		res.EffectSize = neutralEffect(bounds.measure)
 		res.Classification, res.Reason = Pass, same
 		return res
 	}
-	s, err := mannWhitney(canary, baseline, confidence)
+	s, err := r.shift(confidence)
 	if err != nil {
 		return res.failed(m, Error, "Mann-Whitney test: "+err.Error())
 	}
 	res.Estimate, res.CILower, res.CIUpper = s.Estimate, s.Lower, s.Upper
-	res.EffectSize = effectSize(bounds.measure, canary, baseline)
+	res.EffectSize = effectSize(bounds.measure, r, res.Canary.Mean, res.Baseline.Mean)
 	v := decide(m.Direction, s, res.EffectSize, bounds)
 	res.Classification = v.class
 	res.Critical = m.Critical && v.critical
@@ -128,10 +129,9 @@ func (res MetricResult) compare(m Metric, canary, baseline []float64, confidence
 	return res
 }
 
-// identical says why two samples need no test: the same points, or one
-// value everywhere (Kayenta's two Pass shortcuts; no noise is added).
-func identical(canary, baseline []float64) string {
-	c, b := sortedCopy(canary), sortedCopy(baseline)
+// identical says why two sorted samples need no test: the same points, or
+// one value everywhere (Kayenta's two Pass shortcuts; no noise is added).
+func identical(c, b []float64) string {
 	if slices.Equal(c, b) {
 		return "canary and baseline have the same points"
 	}

@@ -118,10 +118,10 @@ func TestEffectSizeGates(t *testing.T) {
 func TestCLESCountsTiesHalf(t *testing.T) {
 	// canary 1, 2 against baseline 1, 3: pairs (1,1) tie = 0.5, (1,3) 0,
 	// (2,1) 1, (2,3) 0: U = 1.5 of 4 pairs.
-	if got := effectSize(CLES, []float64{1, 2}, []float64{1, 3}); got != 0.375 {
+	if got := effectSize(CLES, newRankTest([]float64{1, 2}, []float64{1, 3}), 1.5, 2); got != 0.375 {
 		t.Errorf("CLES = %v, want 0.375", got)
 	}
-	if got := effectSize(MeanRatio, []float64{1, 2}, []float64{0, 0}); !math.IsNaN(got) {
+	if got := meanRatio(1.5, 0); !math.IsNaN(got) {
 		t.Errorf("mean ratio over a zero baseline = %v, want NaN", got)
 	}
 }
@@ -227,6 +227,11 @@ func TestCriticalMetrics(t *testing.T) {
 	r = judgeOne(t, Metric{Critical: true}, nil, baseline)
 	if r.Classification != NodataFail || !r.Critical || r.Reason != "no data for the canary (critical metric)" {
 		t.Errorf("critical without data: %s critical %v %q", r.Classification, r.Critical, r.Reason)
+	}
+	// A critical metric over its absolute bound fails the canary.
+	r = judgeOne(t, Metric{Critical: true, MaxCanaryValue: ptr(120)}, canary, baseline)
+	if r.Classification != High || !r.Critical || !strings.HasPrefix(r.Reason, "canary above max_canary_value 120") {
+		t.Errorf("critical over max_canary_value: %s critical %v %q", r.Classification, r.Critical, r.Reason)
 	}
 	// The critical bounds mean nothing to a metric that is not critical.
 	if r := judgeOne(t, Metric{}, canary, baseline); r.Critical {

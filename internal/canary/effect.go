@@ -38,12 +38,11 @@ func (e EffectSize) resolve() effectBounds {
 // means, or CLES, the probability that a canary point exceeds a baseline
 // point (ties counting one half), which is U/(mn) = (2·R1 - m(m+1))/(2mn).
 // The mean ratio is NaN when it is undefined: a baseline mean of 0.
-func effectSize(measure Measure, canary, baseline []float64) float64 {
+func effectSize(measure Measure, r rankTest, canaryMean, baselineMean float64) float64 {
 	if measure == CLES {
-		r := newRankTest(canary, baseline)
 		return r.uStatistic(0) / (r.m * r.n)
 	}
-	return meanRatio(mean(canary), mean(baseline))
+	return meanRatio(canaryMean, baselineMean)
 }
 
 func meanRatio(canaryMean, baselineMean float64) float64 {

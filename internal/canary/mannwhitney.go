@@ -116,7 +116,11 @@ var errOverflow = errors.New("canary and baseline values are too far apart to su
 // around it (R gives up there, and Kayenta adds random noise). Otherwise
 // the statistic always has spread; errAllTied guards the impossible case.
 func mannWhitney(canary, baseline []float64, confidence float64) (shift, error) {
-	r := newRankTest(canary, baseline)
+	return newRankTest(canary, baseline).shift(confidence)
+}
+
+// shift is mannWhitney on samples already sorted.
+func (r rankTest) shift(confidence float64) (shift, error) {
 	lo, hi := r.x[0]-r.y[len(r.y)-1], r.x[len(r.x)-1]-r.y[0]
 	if !finite(hi - lo) { // lo and hi too, and Brent's steps stay finite
 		return shift{}, errOverflow
