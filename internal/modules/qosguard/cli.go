@@ -431,6 +431,13 @@ func checkBackendFlags(fs *flag.FlagSet, opts *cliOptions) error {
 		if flagGiven(fs, "path") {
 			return errors.New("--path is only valid with --backend file; the etcd guard is the key --etcd-prefix + --scope")
 		}
+		// An empty value (an unset variable in a script, say) must not
+		// become the default guard that another service shares.
+		for _, f := range []struct{ flag, value string }{{"--scope", opts.etcd.Scope}, {"--etcd-prefix", opts.etcd.Prefix}} {
+			if f.value == "" {
+				return fmt.Errorf("%s must not be empty: it names the guard", f.flag)
+			}
+		}
 		if opts.etcd.Timeout <= 0 || opts.etcd.Timeout > etcdstore.MaxTimeout {
 			return fmt.Errorf("--etcd-timeout must be more than 0s and at most %s, got %s", etcdstore.MaxTimeout, opts.etcd.Timeout)
 		}
