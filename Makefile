@@ -39,6 +39,7 @@ venvs:
 	scripts/venv.sh build/molecule tests/requirements/molecule.txt
 	scripts/venv.sh build/tools tests/requirements/tools.txt
 	scripts/venv.sh build/ansible-test tests/requirements/ansible-test.txt
+	scripts/venv.sh build/galaxy-importer tests/requirements/galaxy-importer.txt
 
 # The multi-call binary for each target architecture and its SHA256SUMS go
 # into files/bin (the action plugins send them to targets, once per host and
