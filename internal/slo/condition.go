@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/vm"
 )
 
@@ -16,7 +18,10 @@ import (
 // them (so result[0] <= 0.01 works as written, and all(result, {# <= 0.01})
 // checks every series). result holds NaN and ±Inf as they came; the helpers
 // isNaN(x), isInf(x) and default(x, fallback) (fallback when x is nil or
-// NaN) deal with them.
+// NaN) deal with them. A NaN or ±Inf in result never passes a check (nor
+// leaves it inconclusive) through conditions that do not call one of these
+// helpers: "NaN > 0.01" is false, so Argo's lone failure condition passes
+// a NaN; here that check is PhaseError, since it measured nothing.
 //
 // An expression is compiled once, when the check is built, and must be
 // boolean: a syntax error, an unknown name or a non-boolean expression is a
@@ -26,6 +31,9 @@ import (
 type Condition struct {
 	text    string
 	program *vm.Program
+	// asksNonFinite: the expression calls isNaN, isInf or default, so it
+	// says what NaN or ±Inf means (see judgeConditions).
+	asksNonFinite bool
 }
 
 // conditionEnv is the expressions' environment: its shape is checked at
@@ -79,7 +87,27 @@ func CompileCondition(text string) (*Condition, error) {
 	if err != nil {
 		return nil, fmt.Errorf("is not a valid boolean expression over result: %s", oneLineText(err.Error()))
 	}
-	return &Condition{text: text, program: program}, nil
+	return &Condition{text: text, program: program, asksNonFinite: callsAny(program.Node(), "isNaN", "isInf", "default")}, nil
+}
+
+// callsAny reports whether the expression calls one of the functions.
+func callsAny(root ast.Node, names ...string) bool {
+	v := &callFinder{names: names}
+	ast.Walk(&root, v)
+	return v.found
+}
+
+type callFinder struct {
+	names []string
+	found bool
+}
+
+func (f *callFinder) Visit(node *ast.Node) {
+	if call, ok := (*node).(*ast.CallNode); ok {
+		if id, ok := call.Callee.(*ast.IdentifierNode); ok && slices.Contains(f.names, id.Value) {
+			f.found = true
+		}
+	}
 }
 
 // MustCondition is CompileCondition for expressions known to be valid

@@ -37,9 +37,15 @@ func TestConditionPhases(t *testing.T) {
 		{"failure holds", "result[0] <= 0.01", "result[0] > 0.1", one(0.5), PhaseFailed, "meets the failure condition"},
 		{"neither holds", "result[0] <= 0.01", "result[0] > 0.1", one(0.05), PhaseInconclusive, "meets neither"},
 		{"every series counts", "all(result, {# <= 0.01})", "", multi, PhaseFailed, "result [0.001, 0.5]"},
-		// NaN: a lone failure condition would pass it (Argo's fail-open);
-		// isNaN lets the condition say what NaN means.
+		// NaN: a lone failure condition would pass it (Argo's fail-open:
+		// NaN > 0.01 is false); it is an error unless a condition asks
+		// about NaN with isNaN, isInf or default.
 		{"NaN with isNaN", "!isNaN(result[0]) && result[0] <= 0.01", "", one(math.NaN()), PhaseFailed, "result [NaN]"},
+		{"NaN under a lone failure condition", "", "result[0] > 0.01", one(math.NaN()), PhaseError, "result [NaN] holds NaN or ±Inf, which no condition asks about"},
+		{"NaN leaves both conditions false", "result[0] <= 0.01", "result[0] > 0.1", one(math.NaN()), PhaseError, "holds NaN or ±Inf"},
+		{"one NaN series of several", "", "any(result, {# > 0.01})", Answer{Series: []Series{series("i=a", 0.001), series("i=b", math.NaN())}}, PhaseError, "result [0.001, NaN]"},
+		{"-Inf under a success condition", "result[0] <= 0.01", "", one(math.Inf(-1)), PhaseError, "holds NaN or ±Inf"},
+		{"NaN a failure condition says is fine", "", "!isNaN(result[0]) && result[0] > 0.01", one(math.NaN()), PhasePassed, "does not meet the failure condition"},
 		{"Inf with isInf", "", "isInf(result[0]) || result[0] > 0.01", one(math.Inf(1)), PhaseFailed, "result [+Inf]"},
 		{"default", "default(result[0], 1) <= 0.01", "", one(math.NaN()), PhaseFailed, ""},
 		// Empty answers: result = [], result[0] cannot be evaluated.

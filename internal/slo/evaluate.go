@@ -270,7 +270,27 @@ func judgeConditions(c Check, r Result) Result {
 	if len(r.Values) == 0 && c.OnEmpty != EmptyPasses && r.Phase == PhasePassed {
 		r.Phase, r.Reason = PhaseError, "no data (the conditions pass on an empty result; on_empty: pass accepts that)"
 	}
+	if (r.Phase == PhasePassed || r.Phase == PhaseInconclusive) && !allFinite(r.Values) && !asksNonFinite(c) {
+		r.Phase = PhaseError
+		r.Reason = fmt.Sprintf("%s holds NaN or ±Inf, which no condition asks about (isNaN, isInf or default): "+
+			"comparisons with NaN are false, so the conditions did not measure", values)
+	}
 	return r
+}
+
+func allFinite(values []float64) bool {
+	for _, v := range values {
+		if !finite(v) {
+			return false
+		}
+	}
+	return true
+}
+
+// asksNonFinite: a condition of c says what NaN or ±Inf means.
+func asksNonFinite(c Check) bool {
+	return c.SuccessCondition != nil && c.SuccessCondition.asksNonFinite ||
+		c.FailureCondition != nil && c.FailureCondition.asksNonFinite
 }
 
 func conditionError(r Result, which string, c *Condition, err error) Result {

@@ -30,6 +30,22 @@ func TestCLIAgainstPrometheus(t *testing.T) {
 			t.Errorf("%v", c)
 		}
 	})
+	t.Run("NaN reaches the conditions and never passes unasked", func(t *testing.T) {
+		q := `avg_over_time(job:http_5xx_ratio_1m{job="nan"}[15m])`
+		for _, tc := range []struct{ check, phase, reason string }{
+			// Argo Rollouts passes this one: NaN > 0.01 is false.
+			{`{name: c, query: '` + q + `', failure_condition: "result[0] > 0.01"}`, "error", "result [NaN] holds NaN or ±Inf"},
+			{`{name: c, query: '` + q + `', success_condition: "result[0] <= 0.01"}`, "failed", "result [NaN] does not meet the success condition"},
+			{`{name: c, query: '` + q + `', failure_condition: "isNaN(result[0]) || result[0] > 0.01"}`, "failed", "result [NaN] meets the failure condition"},
+			{`{name: c, query: '` + q + `', success_condition: "default(result[0], 0) <= 0.01"}`, "passed", "result [NaN] meets the success condition"},
+		} {
+			res, r := jsonResult(t, nil, b.args("nan", "--default-checks=false", "--loki-url", "", "--checks", tc.check)...)
+			c := checkByName(t, res, "c")
+			if c["phase"] != tc.phase || !strings.HasPrefix(c["reason"].(string), tc.reason) || (r.code == exitPassed) != (tc.phase == "passed") {
+				t.Errorf("%s: exit %d, phase %v, reason %q", tc.check, r.code, c["phase"], c["reason"])
+			}
+		}
+	})
 	t.Run("default thresholds met exactly pass", func(t *testing.T) {
 		if r := invokeCLI(t, nil, b.args("exact_default")...); r.code != exitPassed {
 			t.Errorf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
@@ -299,6 +315,33 @@ func analysisScenarios(t *testing.T, b backends) {
 			"--fail-on-inconclusive=false")...)
 		if r.code != exitPassed || !strings.Contains(r.stdout, "INCONCLUSIVE") {
 			t.Errorf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+	})
+	t.Run("conditions on empty answers and answers they cannot index", func(t *testing.T) {
+		for _, tc := range []struct{ job, check, phase, reason string }{
+			// gap has no recent samples: result is [].
+			{"gap", `{name: c, query: '` + q("gap") + `', success_condition: "all(result, {# <= 0.01})"}`, "error",
+				"no data (the conditions pass on an empty result; on_empty: pass accepts that)"},
+			{"gap", `{name: c, query: '` + q("gap") + `', on_empty: pass, success_condition: "len(result) == 0 || result[0] <= 0.01"}`, "passed",
+				"result [] meets the success condition"},
+			{"gap", `{name: c, query: '` + q("gap") + `', failure_condition: "len(result) == 0"}`, "failed", "result [] meets the failure condition"},
+			{"stable", `{name: c, query: '` + q("stable") + `', success_condition: "result[1] <= 0.01"}`, "error",
+				"the success condition result[1] <= 0.01 cannot be evaluated on result [0.001]: "},
+		} {
+			res, r := jsonResult(t, nil, only(tc.job, tc.check)...)
+			c := checkByName(t, res, "c")
+			if c["phase"] != tc.phase || !strings.HasPrefix(c["reason"].(string), tc.reason) || (r.code == exitPassed) != (tc.phase == "passed") {
+				t.Errorf("%s: exit %d, phase %v, reason %q", tc.check, r.code, c["phase"], c["reason"])
+			}
+		}
+	})
+	t.Run("inconclusive limit 0 stops polling at the first inconclusive evaluation", func(t *testing.T) {
+		clk := clock.NewFake(time.Now())
+		res, r := jsonResult(t, clk, only("unstable", `{name: c, query: '`+q("unstable")+`', success_condition: "result[0] <= 0.01", failure_condition: "result[0] > 0.1"}`,
+			"--interval-seconds", "10", "--timeout-seconds", "600", "--inconclusive-limit", "0")...)
+		if r.code != exitFailed || res["evaluations"] != 1.0 || res["phase"] != "inconclusive" ||
+			!strings.HasPrefix(res["msg"].(string), "--inconclusive-limit 0 exceeded: ") {
+			t.Errorf("exit %d %v %v %v\n%s", r.code, res["evaluations"], res["phase"], res["msg"], r.stderr)
 		}
 	})
 	t.Run("a dry-run check is reported but does not decide", func(t *testing.T) {
