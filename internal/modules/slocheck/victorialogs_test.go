@@ -81,3 +81,30 @@ func TestCLIAgainstVictoriaLogs(t *testing.T) {
 		}
 	})
 }
+
+// TestCLIVictoriaLogsBasicAuthFromTheEnvironment: against a VictoriaLogs
+// that requires basic auth, the password comes from
+// SLO_CHECK_VICTORIALOGS_PASSWORD (never from the command line), and a wrong
+// one is an error, not a pass.
+func TestCLIVictoriaLogsBasicAuthFromTheEnvironment(t *testing.T) {
+	now := time.Now()
+	const password = "vl-env-pass-62d0"
+	vl := testenv.StartVictoriaLogsWith(t, testenv.VictoriaLogsOptions{Username: "gate", Password: password})
+	testenv.PushSLOLogs(t, vl, now)
+	check := `{name: lines, source: victorialogs, query: '_stream:{job="stable"} _time:10m | stats count() as lines', min: 1}`
+	args := []string{"--default-checks=false", "--loki-url", "", "--victorialogs-url", vl.URL, "--victorialogs-username", "gate",
+		"--checks", check}
+	t.Setenv("SLO_CHECK_VICTORIALOGS_PASSWORD", password)
+	res, r := jsonResult(t, nil, args...)
+	if c := checkByName(t, res, "lines"); r.code != exitPassed || c["phase"] != "passed" {
+		t.Errorf("exit %d %v\n%s", r.code, c, r.stderr)
+	}
+	t.Setenv("SLO_CHECK_VICTORIALOGS_PASSWORD", "wrong-"+password)
+	res, r = jsonResult(t, nil, args...)
+	if c := checkByName(t, res, "lines"); r.code != exitFailed || c["phase"] != "error" || !strings.HasPrefix(c["reason"].(string), "victorialogs: 401") {
+		t.Errorf("exit %d %v\n%s", r.code, c, r.stderr)
+	}
+	if strings.Contains(r.stdout+r.stderr, password) {
+		t.Errorf("the password is shown:\n%s%s", r.stdout, r.stderr)
+	}
+}
