@@ -322,6 +322,8 @@ func TestTextfilePathChecks(t *testing.T) {
 		{filepath.Join(dir, "metrics.txt"), "must be a file name ending in .prom"},
 		{filepath.Join(dir, ".prom"), "must be a file name ending in .prom"},
 		{filepath.Join(dir, "missing", "m.prom"), "no such file or directory"},
+		{"m.prom", `"m.prom" must be an absolute path`},
+		{"./metrics/m.prom", "must be an absolute path"},
 	} {
 		err := CheckTextfilePath(tc.path)
 		var de *DestinationError

@@ -28,7 +28,7 @@ const TextfileSuffix = ".prom"
 const textfileMode fs.FileMode = 0o644
 
 // CheckTextfilePath reports whether path can be a node_exporter textfile:
-// it must end in .prom and its directory must exist. A problem is a
+// it must be absolute, end in .prom and its directory must exist. A problem is a
 // *DestinationError with Field FieldTextfile (its message names the path),
 // for the caller to name its option or flag.
 func CheckTextfilePath(path string) error {
@@ -39,6 +39,10 @@ func CheckTextfilePath(path string) error {
 }
 
 func checkTextfilePath(path string) error {
+	if !filepath.IsAbs(path) {
+		// Relative to what? A module runs in a temporary directory.
+		return fmt.Errorf("%q must be an absolute path, in node_exporter's --collector.textfile.directory", path)
+	}
 	if !strings.HasSuffix(path, TextfileSuffix) || filepath.Base(path) == TextfileSuffix {
 		return fmt.Errorf("%q must be a file name ending in %s: node_exporter's textfile collector ignores other files", path, TextfileSuffix)
 	}

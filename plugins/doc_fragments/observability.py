@@ -17,7 +17,8 @@ options:
       - Write the run's metrics to this file, for the textfile collector of the Prometheus node_exporter
         (C(--collector.textfile.directory); Debian's C(prometheus-node-exporter) reads
         C(/var/lib/prometheus/node-exporter)).
-      - The name must end in C(.prom) (node_exporter ignores other files) and the directory must exist.
+      - An absolute path; the name must end in C(.prom) (node_exporter ignores other files) and the directory must
+        exist.
       - The file is replaced atomically and may be shared by several modules and runs; a run replaces only its
         own series (those with its C(name) label) and keeps the rest, including other tools' metrics.
     type: path

@@ -225,6 +225,7 @@ func TestCLIFlagErrorsAndPublishWarnings(t *testing.T) {
 		want string
 	}{
 		{[]string{"--metrics-textfile", filepath.Join(dir, "g.txt"), "status"}, "qos_guard: --metrics-textfile: "},
+		{[]string{"--metrics-textfile", "g.prom", "status"}, `qos_guard: --metrics-textfile: "g.prom" must be an absolute path`},
 		{[]string{"--pushgateway-url", "ftp://x", "status"}, "qos_guard: --pushgateway-url: "},
 		{[]string{"--name", "a\nb", "status"}, `qos_guard: --name "a\nb" contains control characters`},
 	} {

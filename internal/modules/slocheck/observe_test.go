@@ -266,6 +266,7 @@ func TestCLIFlagErrorsAndPublishWarnings(t *testing.T) {
 		want string
 	}{
 		{[]string{"--metrics-textfile", filepath.Join(dir, "m.txt")}, "slo_check: --metrics-textfile: "},
+		{[]string{"--metrics-textfile", "m.prom"}, `slo_check: --metrics-textfile: "m.prom" must be an absolute path`},
 		{[]string{"--pushgateway-url", "ftp://x"}, "slo_check: --pushgateway-url: "},
 		{[]string{"--name", strings.Repeat("x", 200)}, "slo_check: --name "},
 		{[]string{"--checks", `{name: "a\tb", query: up, max: 1}`}, `check 1: name "a\tb" contains control characters`},
