@@ -378,6 +378,12 @@ func badInputCases(guardDir string) []badCase {
 		s("checks web timeout_seconds "+v.label, "timeout_seconds", v.want, web("timeout_seconds", v.val))
 	}
 	s("checks url with source prometheus", "checks[0].url", "only for source web", checks(check("url", "http://127.0.0.1:1/")))
+	s("checks web ca_path missing", "checks[0].ca_path", "no such file or directory", web("ca_path", "/nonexistent-threader-dir/ca.pem"))
+	s("checks web ca_path not PEM", "checks[0].ca_path", "holds no PEM certificate", web("ca_path", "/etc/hostname"))
+	s("checks web client_cert without key", "checks[0].client_key", "is required with a client certificate", web("client_cert", "/etc/hostname"))
+	s("checks web client_key without cert", "checks[0].client_cert", "is required with a client key", web("client_key", "/etc/hostname"))
+	s("checks web validate_certs not a boolean", "validate_certs", "is not a valid boolean", web("validate_certs", "nah"))
+	s("checks ca_path with source prometheus", "checks[0].ca_path", "only for source web", checks(check("ca_path", "/etc/hostname")))
 	s("checks json_path with source prometheus", "checks[0].json_path", "only for source web", checks(check("json_path", "$.v")))
 	s("checks without name", "name", "missing required arguments: name found in checks", checks(check("name", nil)))
 	s("checks without max or min", "max", "one of the following is required: max, min, success_condition, failure_condition found in checks", checks(check("max", nil)))
