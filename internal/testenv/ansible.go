@@ -105,9 +105,16 @@ func (c *Collection) Playbook(t testing.TB, playbook string, args ...string) *Pl
 // included) and extra environment, and collects every task result.
 func (c *Collection) RunPlaybook(t testing.TB, env []string, args ...string) *PlaybookRun {
 	t.Helper()
+	return c.RunPlaybookWith(t, exec.Command, env, args...)
+}
+
+// RunPlaybookWith is RunPlaybook with ansible-playbook started by command,
+// such as Systemd.Command (inside systemd's namespace).
+func (c *Collection) RunPlaybookWith(t testing.TB, command func(name string, args ...string) *exec.Cmd, env []string, args ...string) *PlaybookRun {
+	t.Helper()
 	bin := RequireBinary(t, "ansible-playbook", "ansible-core")
 	results := filepath.Join(t.TempDir(), "results.jsonl")
-	cmd := exec.Command(bin, args...)
+	cmd := command(bin, args...)
 	cmd.Env = append(append(os.Environ(), c.Env(t, results)...), env...)
 	out, err := cmd.CombinedOutput()
 	run := &PlaybookRun{Output: string(out)}
