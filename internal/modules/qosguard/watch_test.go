@@ -2,6 +2,8 @@ package qosguard
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"os"
 	"path/filepath"
 	"slices"
@@ -27,6 +29,33 @@ func TestSplitWatchFindsTheCommandNotAFlagValue(t *testing.T) {
 	}
 }
 
+// watch -h listed slo_check's polling flags (--interval-seconds,
+// --failure-limit, ...), which the watcher refused: its help lists only the
+// flags it uses.
+func TestWatchHelpListsOnlyTheFlagsItUses(t *testing.T) {
+	var help strings.Builder
+	if _, err := parseWatch([]string{"-h"}, &help); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("parseWatch(-h) = %v", err)
+	}
+	listed := map[string]bool{} // PrintDefaults: "  -name type" or "  -name" for a bool
+	for _, line := range strings.Split(help.String(), "\n") {
+		if strings.HasPrefix(line, "  -") {
+			listed[strings.TrimPrefix(strings.Fields(line)[0], "-")] = true
+		}
+	}
+	for _, unused := range []string{"interval-seconds", "timeout-seconds", "initial-delay-seconds", "failure-limit",
+		"inconclusive-limit", "consecutive-error-limit", "measurement-retention", "fail-on-violation"} {
+		if listed[unused] {
+			t.Errorf("watch -h lists -%s, which the watcher does not use", unused)
+		}
+	}
+	for _, used := range []string{"interval", "consecutive", "prometheus-url", "checks-file", "request-timeout-seconds", "fail-on-inconclusive"} {
+		if !listed[used] {
+			t.Errorf("watch -h lacks -%s:\n%s", used, help.String())
+		}
+	}
+}
+
 func TestWatchUsageErrorsNameTheFlag(t *testing.T) {
 	open := filepath.Join(t.TempDir(), "checks.yml")
 	os.WriteFile(open, []byte("- {name: ok, query: 'vector(0)', max: 1}\n"), 0o644)
@@ -42,7 +71,7 @@ func TestWatchUsageErrorsNameTheFlag(t *testing.T) {
 	}{
 		{nil, []string{"--interval", "0s"}, "--interval must be between 1s and 24h"},
 		{nil, []string{"--consecutive", "0"}, "--consecutive must be 1 or greater"},
-		{nil, []string{"--interval-seconds", "5"}, "--interval-seconds is slo_check's polling"},
+		{nil, []string{"--interval-seconds", "5"}, "flag provided but not defined: -interval-seconds"},
 		{nil, []string{"--checks-file", "/nonexistent/checks.yml"}, "--checks-file /nonexistent/checks.yml"},
 		{nil, []string{"--window", "soon"}, "--window"},
 		{nil, []string{"--prometheus-url", "ftp://x"}, "--prometheus-url"},

@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -220,6 +219,7 @@ func parseCLI(args []string, stderr io.Writer) (config, cliFlags, error) {
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
 	finish := registerGateFlags(fs, &c)
+	registerPollingFlags(fs, &c)
 	fs.BoolVar(&cf.asJSON, "json", false, "print the result as one JSON object instead of a table")
 	fs.StringVar(&cf.name, "name", "", "name of this gate in log lines and metrics (default slo_check)")
 	cf.observe.Register(fs)
@@ -234,9 +234,10 @@ func parseCLI(args []string, stderr io.Writer) (config, cliFlags, error) {
 }
 
 // registerGateFlags registers on fs a flag for every option of the gate's
-// config (endpoints, checks, polling, limits) and returns the function that
-// completes c after fs.Parse (durations, secrets from the environment).
-// Any command that runs the gate can embed its flags this way.
+// config that one evaluation uses (endpoints, checks, thresholds, requests;
+// --consecutive, for the caller's schedule) and returns the function that
+// completes c after fs.Parse (secrets from the environment). Any command
+// that runs the gate can embed its flags this way.
 func registerGateFlags(fs *flag.FlagSet, c *config) (finish func()) {
 	prometheusBackend.RegisterFlags(fs, &c.prometheus)
 	lokiBackend.RegisterFlags(fs, &c.loki)
@@ -250,20 +251,10 @@ func registerGateFlags(fs *flag.FlagSet, c *config) (finish func()) {
 	fs.BoolVar(&c.defaultChecks, "default-checks", c.defaultChecks, "run the three default checks (--default-checks=false drops them)")
 	checks := (*checkList)(&c.checks)
 	fs.Var(checks, "checks", "extra checks: a JSON or YAML object or list of {"+strings.Join(checkKeys, ", ")+"};\n@FILE reads them from a file; repeatable")
-	interval, timeout := seconds.Flag(c.interval), seconds.Flag(c.timeout)
-	requestTimeout, initialDelay := seconds.Flag(c.requestTimeout), seconds.Flag(c.initialDelay)
-	fs.Var(&interval, "interval-seconds", "re-evaluate every this many seconds until stable (0: evaluate once)")
 	fs.IntVar(&c.consecutive, "consecutive", c.consecutive, "passing evaluations in a row needed when polling")
-	fs.Var(&timeout, "timeout-seconds", "give up polling after this many seconds (counted after the initial delay)")
-	fs.Var(&initialDelay, "initial-delay-seconds", "wait this many seconds before the first evaluation")
-	fs.IntVar(&c.failureLimit, "failure-limit", c.failureLimit, "stop polling after more than this many failed evaluations (-1: no limit)")
-	fs.IntVar(&c.inconclusiveLimit, "inconclusive-limit", c.inconclusiveLimit, "stop polling after more than this many inconclusive evaluations (-1: no limit)")
-	fs.IntVar(&c.consecutiveErrorLimit, "consecutive-error-limit", c.consecutiveErrorLimit, "stop polling after more than this many errored evaluations in a row (-1: no limit)")
 	fs.BoolVar(&c.failOnInconclusive, "fail-on-inconclusive", c.failOnInconclusive, "an inconclusive gate fails (false: it passes)")
-	fs.IntVar(&c.retention, "measurement-retention", c.retention, "how many evaluations the result keeps")
-	fs.Var(&requestTimeout, "request-timeout-seconds", "time limit of one query, retries included")
+	fs.Var((*seconds.Flag)(&c.requestTimeout), "request-timeout-seconds", "time limit of one query, retries included")
 	fs.IntVar(&c.requestRetries, "request-retries", c.requestRetries, "retries of a query after connection errors, 429 and 5xx")
-	fs.BoolVar(&c.failOnViolation, "fail-on-violation", c.failOnViolation, "exit 1 when a check fails (false: report and exit 0)")
 	fs.BoolVar(&c.acceptWarnings, "accept-warnings", c.acceptWarnings, "believe answers that carry Prometheus or Loki warnings (default: such a check fails)")
 	return func() {
 		set := map[string]bool{}
@@ -272,9 +263,21 @@ func registerGateFlags(fs *flag.FlagSet, c *config) (finish func()) {
 		lokiBackend.SecretsFromEnv(set, &c.loki)
 		victoriaLogsBackend.SecretsFromEnv(set, &c.victorialogs)
 		c.lokiGiven = set["loki-url"]
-		c.interval, c.timeout = time.Duration(interval), time.Duration(timeout)
-		c.requestTimeout, c.initialDelay = time.Duration(requestTimeout), time.Duration(initialDelay)
 	}
+}
+
+// registerPollingFlags registers the flags of slo_check's own polling loop
+// (schedule, limits, what the result keeps, the exit code); a command that
+// embeds the gate evaluates it on its own schedule and has none of them.
+func registerPollingFlags(fs *flag.FlagSet, c *config) {
+	fs.Var((*seconds.Flag)(&c.interval), "interval-seconds", "re-evaluate every this many seconds until stable (0: evaluate once)")
+	fs.Var((*seconds.Flag)(&c.timeout), "timeout-seconds", "give up polling after this many seconds (counted after the initial delay)")
+	fs.Var((*seconds.Flag)(&c.initialDelay), "initial-delay-seconds", "wait this many seconds before the first evaluation")
+	fs.IntVar(&c.failureLimit, "failure-limit", c.failureLimit, "stop polling after more than this many failed evaluations (-1: no limit)")
+	fs.IntVar(&c.inconclusiveLimit, "inconclusive-limit", c.inconclusiveLimit, "stop polling after more than this many inconclusive evaluations (-1: no limit)")
+	fs.IntVar(&c.consecutiveErrorLimit, "consecutive-error-limit", c.consecutiveErrorLimit, "stop polling after more than this many errored evaluations in a row (-1: no limit)")
+	fs.IntVar(&c.retention, "measurement-retention", c.retention, "how many evaluations the result keeps")
+	fs.BoolVar(&c.failOnViolation, "fail-on-violation", c.failOnViolation, "exit 1 when a check fails (false: report and exit 0)")
 }
 
 // checkList collects --checks values.

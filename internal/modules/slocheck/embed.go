@@ -15,39 +15,28 @@ import (
 
 // EmbeddedGate is slo_check's gate inside another command that evaluates it
 // on its own schedule (qos_guard watch): the same flags, defaults, checks
-// and fail-closed evaluation, one evaluation per call. The polling flags
-// (pollingFlags) are the embedding command's business and refused; --consecutive is kept, with
-// the embedding command's default, for it to read.
+// and fail-closed evaluation, one evaluation per call. slo_check's polling
+// flags (registerPollingFlags) are not registered: the embedding command
+// has its own schedule, and its help lists only what it uses.
+// --consecutive is kept, with the embedding command's default, for it to
+// read.
 type EmbeddedGate struct {
-	fs     *flag.FlagSet
 	c      config
 	finish func()
 }
 
-// pollingFlags shape slo_check's own polling loop; an embedding command
-// has its own schedule.
-var pollingFlags = []string{"interval-seconds", "timeout-seconds", "initial-delay-seconds", "failure-limit",
-	"inconclusive-limit", "consecutive-error-limit", "measurement-retention", "fail-on-violation"}
-
 // EmbedGateFlags registers slo_check's gate flags on fs, with consecutive
 // as the default of --consecutive.
 func EmbedGateFlags(fs *flag.FlagSet, consecutive int) *EmbeddedGate {
-	e := &EmbeddedGate{fs: fs, c: defaultConfig()}
+	e := &EmbeddedGate{c: defaultConfig()}
 	e.c.consecutive = consecutive
 	e.finish = registerGateFlags(fs, &e.c)
 	return e
 }
 
-// Finish completes the config after fs.Parse and refuses the polling flags.
+// Finish completes the config after fs.Parse.
 func (e *EmbeddedGate) Finish() error {
 	e.finish()
-	for _, name := range pollingFlags {
-		given := false
-		e.fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
-		if given {
-			return fmt.Errorf("--%s is slo_check's polling; the watcher evaluates every --interval", name)
-		}
-	}
 	if e.c.consecutive < 1 {
 		return fmt.Errorf("--consecutive must be 1 or greater, got %d", e.c.consecutive)
 	}
