@@ -17,7 +17,11 @@ import (
 // The linters of make test, with the Debian packages' programs: ansible-lint
 // (production profile, offline) on what users run and include, yamllint on
 // every YAML file of those and of the CI examples, shellcheck on every shell
-// script of the repository. Configuration: .ansible-lint and .yamllint.
+// script of the repository. Configuration: .ansible-lint and .yamllint. The
+// newest ansible-lint from PyPI (build/galaxy-importer, pinned in
+// tests/requirements/galaxy-importer.txt) lints the same content too; the
+// violations the collection keeps on purpose, each with its reason, are in
+// .config/ansible-lint-ignore.txt, which only that one reads.
 
 // ansibleContent is what ansible-lint checks: the collection's playbooks and
 // roles (with their molecule scenarios) and the demo's playbooks.
@@ -44,19 +48,58 @@ func TestAnsibleLintProductionProfile(t *testing.T) {
 	}
 }
 
+// TestAnsibleLintNewestProductionProfile runs the newest ansible-lint (PyPI)
+// with the production profile on the content Debian's lints.
+func TestAnsibleLintNewestProductionProfile(t *testing.T) {
+	t.Parallel()
+	lint := newestAnsibleLint(t)
+	c := testenv.InstallCollection(t)
+	out, code := ansibleLint(t, lint, c, testenv.RepoRoot(), ansibleContent...)
+	if code != 0 {
+		t.Fatalf("%s --profile production exited %d:\n%s", lint, code, out)
+	}
+	m := regexp.MustCompile(`Passed: 0 failure\(s\), 0 warning\(s\) in (\d+) files processed of \d+ encountered\. Profile 'production' was required, and it passed\.`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("the newest ansible-lint did not report a pass with the production profile:\n%s", out)
+	}
+	if n, _ := strconv.Atoi(m[1]); n < countYAML(t, ansibleContent...) {
+		t.Errorf("ansible-lint checked %d files, but there are %d YAML files in %v:\n%s", n, countYAML(t, ansibleContent...), ansibleContent, out)
+	}
+}
+
+// newestAnsibleLint is the newest ansible-lint's path (make venvs).
+func newestAnsibleLint(t *testing.T) string {
+	t.Helper()
+	lint := filepath.Join(testenv.RepoRoot(), "build", "galaxy-importer", "bin", "ansible-lint")
+	if _, err := os.Stat(lint); err != nil {
+		t.Fatalf("the newest ansible-lint is needed: make venvs installs it into build/galaxy-importer (%v)", err)
+	}
+	return lint
+}
+
 // TestAnsibleLintCatchesViolations proves the configuration leaves the
-// production rules on: a role with a short module name and a play without a
-// name fail.
+// production rules on, for Debian's ansible-lint and the newest: a role with
+// a short module name and a play without a name fail.
 func TestAnsibleLintCatchesViolations(t *testing.T) {
 	t.Parallel()
-	lint := testenv.RequireBinary(t, "ansible-lint", "ansible-lint")
+	linters := map[string]string{"debian": testenv.RequireBinary(t, "ansible-lint", "ansible-lint"), "newest": newestAnsibleLint(t)}
+	for name, lint := range linters {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ansibleLintCatchesViolations(t, lint)
+		})
+	}
+}
+
+func ansibleLintCatchesViolations(t *testing.T, lint string) {
 	c := testenv.InstallCollection(t)
 	dir := t.TempDir()
-	for _, f := range []string{".ansible-lint", ".yamllint"} {
+	for _, f := range []string{".ansible-lint", ".yamllint", ".config/ansible-lint-ignore.txt"} {
 		data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), f))
 		if err != nil {
 			t.Fatal(err)
 		}
+		os.MkdirAll(filepath.Dir(filepath.Join(dir, f)), 0o755)
 		os.WriteFile(filepath.Join(dir, f), data, 0o644)
 	}
 	writeFiles(t, filepath.Join(dir, "playbooks"), map[string]string{"bad.yml": `---
