@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/threader/guard/internal/testenv"
@@ -27,38 +26,14 @@ func TestPromoWithGuardsSharesTheEtcdGuard(t *testing.T) {
 	log := filepath.Join(dir, "promotions.log")
 	endpoints := strings.Join(cluster.Endpoints(), ",")
 
-	runs := map[string]*testenv.PlaybookRun{}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for _, id := range []string{"A", "B"} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			script := fmt.Sprintf("echo 'start %[1]s' >> %[2]s; sleep 2; echo 'end %[1]s' >> %[2]s", id, log)
-			vars := mustJSON(t, map[string]any{"target": "fleet", "job": "stable", "prom_url": prom.URL, "loki_url": "",
-				"threader_guard_run_id": id, "promote_command": []string{"/bin/sh", "-c", script},
-				"qos_guard_path": lockFile, "qos_guard_scope": "web"})
-			// The backend and endpoints come from the environment, as on a CI runner.
-			run := c.RunPlaybook(t, []string{"QOS_GUARD_BACKEND=etcd", "QOS_GUARD_ETCD_ENDPOINTS=" + endpoints},
-				"-i", inventory, "threader.guard.promo_with_guards", "-e", vars)
-			mu.Lock()
-			runs[id] = run
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	var winner, loser string
-	for id, run := range runs {
-		if run.ExitCode == 0 {
-			winner = id
-		} else {
-			loser = id
-		}
-	}
-	if winner == "" || loser == "" {
-		t.Fatalf("want exactly one promotion through, got exit codes A=%d B=%d\nA:\n%s\nB:\n%s",
-			runs["A"].ExitCode, runs["B"].ExitCode, runs["A"].Output, runs["B"].Output)
-	}
+	runs, winner, loser := twoPromotions(t, log, func(id string, promote []string) *testenv.PlaybookRun {
+		vars := mustJSON(t, map[string]any{"target": "fleet", "job": "stable", "prom_url": prom.URL, "loki_url": "",
+			"threader_guard_run_id": id, "promote_command": promote,
+			"qos_guard_path": lockFile, "qos_guard_scope": "web"})
+		// The backend and endpoints come from the environment, as on a CI runner.
+		return c.RunPlaybook(t, []string{"QOS_GUARD_BACKEND=etcd", "QOS_GUARD_ETCD_ENDPOINTS=" + endpoints},
+			"-i", inventory, "threader.guard.promo_with_guards", "-e", vars)
+	})
 	promoted, _ := os.ReadFile(log)
 	if strings.Contains(string(promoted), loser) || strings.Count(string(promoted), "end "+winner) != 2 {
 		t.Errorf("promotions log:\n%s\nwant %s's promotion on both hosts and nothing of %s", promoted, winner, loser)

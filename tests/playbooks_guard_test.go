@@ -37,6 +37,42 @@ func promoOwner(runID string) string {
 	return host + ":threader.guard.promo_with_guards:" + runID
 }
 
+// twoPromotions starts promotions A and B together, each with play(id,
+// promote): promote is a command that appends "start ID" and, 2 seconds
+// later, "end ID" to log (the promotion takes a while, so that an unguarded
+// one started beside it would interleave). Exactly one must go through:
+// it returns the runs, that one (winner) and the refused one (loser).
+func twoPromotions(t *testing.T, log string, play func(id string, promote []string) *testenv.PlaybookRun) (runs map[string]*testenv.PlaybookRun, winner, loser string) {
+	t.Helper()
+	runs = map[string]*testenv.PlaybookRun{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, id := range []string{"A", "B"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			script := fmt.Sprintf("echo 'start %[1]s' >> %[2]s; sleep 2; echo 'end %[1]s' >> %[2]s", id, log)
+			run := play(id, []string{"/bin/sh", "-c", script})
+			mu.Lock()
+			runs[id] = run
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	for id, run := range runs {
+		if run.ExitCode == 0 {
+			winner = id
+		} else {
+			loser = id
+		}
+	}
+	if winner == "" || loser == "" {
+		t.Fatalf("want exactly one promotion through, got exit codes A=%d B=%d\nA:\n%s\nB:\n%s",
+			runs["A"].ExitCode, runs["B"].ExitCode, runs["A"].Output, runs["B"].Output)
+	}
+	return runs, winner, loser
+}
+
 func (s guardState) String() string {
 	str := func(p *string) string {
 		if p == nil {
@@ -52,36 +88,10 @@ func guardConcurrencySubtests(t *testing.T, newEnv func(*testing.T) *playbookEnv
 	t.Run("two promotions started together: exactly one promotes, the other is refused naming the holder", func(t *testing.T) {
 		e := newEnv(t)
 		log := filepath.Join(t.TempDir(), "promotions.log")
-		runs := map[string]*testenv.PlaybookRun{}
-		var mu sync.Mutex
-		var wg sync.WaitGroup
-		for _, id := range []string{"A", "B"} {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				// The promotion takes a while, so that an unguarded one
-				// started beside it would interleave.
-				script := fmt.Sprintf("echo 'start %[1]s' >> %[2]s; sleep 2; echo 'end %[1]s' >> %[2]s", id, log)
-				run := e.play(t, "promo_with_guards", nil, map[string]any{"job": "stable", "threader_guard_run_id": id,
-					"promote_command": []string{"/bin/sh", "-c", script}})
-				mu.Lock()
-				runs[id] = run
-				mu.Unlock()
-			}()
-		}
-		wg.Wait()
-		var winner, loser string
-		for id, run := range runs {
-			if run.ExitCode == 0 {
-				winner = id
-			} else {
-				loser = id
-			}
-		}
-		if winner == "" || loser == "" {
-			t.Fatalf("want exactly one promotion through, got exit codes A=%d B=%d\nA:\n%s\nB:\n%s",
-				runs["A"].ExitCode, runs["B"].ExitCode, runs["A"].Output, runs["B"].Output)
-		}
+		runs, winner, loser := twoPromotions(t, log, func(id string, promote []string) *testenv.PlaybookRun {
+			return e.play(t, "promo_with_guards", nil, map[string]any{"job": "stable", "threader_guard_run_id": id,
+				"promote_command": promote})
+		})
 		promoted, _ := os.ReadFile(log)
 		if want := fmt.Sprintf("start %[1]s\nend %[1]s\n", winner); string(promoted) != want {
 			t.Errorf("promotions log:\n%s\nwant only %s's promotion, whole:\n%s", promoted, winner, want)
