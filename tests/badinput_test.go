@@ -52,13 +52,7 @@ func badInputCases(guardDir string) []badCase {
 
 	// ---- qos_guard ---------------------------------------------------
 	q := func(name, option, want string, args map[string]any) { add("qos_guard", name, option, want, args) }
-	locked := func(kv ...any) map[string]any {
-		m := map[string]any{"state": "locked"}
-		for i := 0; i < len(kv); i += 2 {
-			m[kv[i].(string)] = kv[i+1]
-		}
-		return m
-	}
+	locked := func(kv ...any) map[string]any { return withKV(map[string]any{"state": "locked"}, kv...) }
 	q("state unknown word", "state", "value of state must be one of: locked, unlocked, status, got: open", map[string]any{"state": "open"})
 	q("state empty", "state", "must be one of", map[string]any{"state": ""})
 	q("state upper case", "state", "got: LOCKED", map[string]any{"state": "LOCKED"})
@@ -137,15 +131,7 @@ func badInputCases(guardDir string) []badCase {
 	q("etcd_endpoints with backend file", "etcd_endpoints", "only valid with backend=etcd", map[string]any{"etcd_endpoints": []any{deadURLMark}})
 	q("scope with backend file", "scope", "only valid with backend=etcd", map[string]any{"scope": "web"})
 	etcd := func(kv ...any) map[string]any {
-		m := map[string]any{"backend": "etcd", "etcd_endpoints": []any{deadURLMark}, "etcd_timeout_seconds": 2}
-		for i := 0; i < len(kv); i += 2 {
-			if kv[i+1] == nil {
-				delete(m, kv[i].(string))
-			} else {
-				m[kv[i].(string)] = kv[i+1]
-			}
-		}
-		return m
+		return withKV(map[string]any{"backend": "etcd", "etcd_endpoints": []any{deadURLMark}, "etcd_timeout_seconds": 2}, kv...)
 	}
 	q("etcd with path", "path", "only valid with backend=file", etcd("path", guardDir+"/x.guard"))
 	q("etcd without endpoints", "etcd_endpoints", "", etcd("etcd_endpoints", nil))
@@ -277,11 +263,7 @@ func badInputCases(guardDir string) []badCase {
 	r("unknown option differing in case", "ARGV", "Unsupported parameters for", map[string]any{"ARGV": []any{"true"}})
 	// Issue 15: retry policies name the entry and the field.
 	pol := func(kv ...any) map[string]any {
-		m := map[string]any{"name": "p", "match_rc": []any{1}}
-		for i := 0; i < len(kv); i += 2 {
-			m[kv[i].(string)] = kv[i+1]
-		}
-		return m
+		return withKV(map[string]any{"name": "p", "match_rc": []any{1}}, kv...)
 	}
 	policies := func(ps ...map[string]any) map[string]any {
 		l := make([]any, len(ps))
@@ -332,15 +314,7 @@ func badInputCases(guardDir string) []badCase {
 	s("default_checks not a boolean", "default_checks", "is not a valid boolean", map[string]any{"default_checks": "perhaps"})
 	s("no checks at all", "default_checks", "no checks to run", map[string]any{"default_checks": false})
 	check := func(kv ...any) map[string]any {
-		c := map[string]any{"name": "c1", "query": "up", "max": 1}
-		for i := 0; i < len(kv); i += 2 {
-			if kv[i+1] == nil {
-				delete(c, kv[i].(string))
-			} else {
-				c[kv[i].(string)] = kv[i+1]
-			}
-		}
-		return c
+		return withKV(map[string]any{"name": "c1", "query": "up", "max": 1}, kv...)
 	}
 	checks := func(cs ...any) map[string]any { return map[string]any{"checks": cs} }
 	s("checks a word", "checks", "unable to convert to dict", map[string]any{"checks": "oops"})
@@ -349,15 +323,7 @@ func badInputCases(guardDir string) []badCase {
 	s("checks element a list", "checks", "", checks([]any{1}))
 	s("checks without query", "query", "", checks(check("query", nil)))
 	web := func(kv ...any) map[string]any {
-		c := check("query", nil, "source", "web", "url", "http://127.0.0.1:1/slo", "json_path", "$.v")
-		for i := 0; i < len(kv); i += 2 {
-			if kv[i+1] == nil {
-				delete(c, kv[i].(string))
-			} else {
-				c[kv[i].(string)] = kv[i+1]
-			}
-		}
-		return checks(c)
+		return checks(withKV(check("query", nil, "source", "web", "url", "http://127.0.0.1:1/slo", "json_path", "$.v"), kv...))
 	}
 	s("checks web without url", "url", "", web("url", nil))
 	s("checks web without json_path", "json_path", "", web("json_path", nil))
@@ -457,11 +423,7 @@ func badInputCases(guardDir string) []badCase {
 	}
 	// VictoriaLogs takes the error-log check when loki_url is given empty.
 	vl := func(kv ...any) map[string]any {
-		m := map[string]any{"loki_url": "", "victorialogs_url": deadURLMark}
-		for i := 0; i < len(kv); i += 2 {
-			m[kv[i].(string)] = kv[i+1]
-		}
-		return m
+		return withKV(map[string]any{"loki_url": "", "victorialogs_url": deadURLMark}, kv...)
 	}
 	for _, v := range []numCase{{"no scheme", "not-a-url", ""}, {"ftp", "ftp://127.0.0.1:1", ""}, {"bad IPv6", "http://[::1", ""},
 		{"bad port", "http://127.0.0.1:99999", ""}, {"relative", "/select", ""}} {
@@ -494,6 +456,24 @@ func badInputCases(guardDir string) []badCase {
 		add(module, "metrics_textfile relative", "metrics_textfile", `"m.prom" must be an absolute path`, map[string]any{"metrics_textfile": "m.prom"})
 	}
 	return cs
+}
+
+// withKV is base with the key-value pairs kv set; a nil value removes the
+// key. (In a case's args, nil removes a base argument of the module; that
+// is the battery's merge, not this.)
+func withKV(base map[string]any, kv ...any) map[string]any {
+	m := make(map[string]any, len(base)+len(kv)/2)
+	for k, v := range base {
+		m[k] = v
+	}
+	for i := 0; i < len(kv); i += 2 {
+		if kv[i+1] == nil {
+			delete(m, kv[i].(string))
+		} else {
+			m[kv[i].(string)] = kv[i+1]
+		}
+	}
+	return m
 }
 
 // argPath is the lock path the case runs with: its own path option, or def.
@@ -698,15 +678,7 @@ func judge(tc badCase, tr testenv.TaskResult) string {
 // freezeCases: issue 14's bad freeze windows, freeze files and `at`.
 func freezeCases(guardDir string, q func(name, option, want string, args map[string]any)) {
 	window := func(kv ...any) map[string]any {
-		m := map[string]any{"name": "w", "start": "0 22 * * *", "duration": "8h"}
-		for i := 0; i < len(kv); i += 2 {
-			if kv[i+1] == nil {
-				delete(m, kv[i].(string))
-			} else {
-				m[kv[i].(string)] = kv[i+1]
-			}
-		}
-		return m
+		return withKV(map[string]any{"name": "w", "start": "0 22 * * *", "duration": "8h"}, kv...)
 	}
 	windows := func(ws ...any) map[string]any { return map[string]any{"freeze_windows": ws} }
 	q("freeze window cron minute out of range", "freeze_windows[0].start", "60 is out of range 0-59", windows(window("start", "60 22 * * *")))
@@ -747,15 +719,7 @@ func freezeCases(guardDir string, q func(name, option, want string, args map[str
 	q("at with wait_seconds", "at", "does not wait", map[string]any{"at": "2026-12-24T00:00:00Z", "wait_seconds": 5})
 	q("at with metrics_textfile", "at", "publishes nothing", map[string]any{"at": "2026-12-24T00:00:00Z", "metrics_textfile": guardDir + "/m.prom"})
 	glass := func(kv ...any) map[string]any {
-		m := map[string]any{"break_glass": true, "fail_when_locked": true, "reason": "hotfix", "audit_log": guardDir + "/audit/a.jsonl"}
-		for i := 0; i < len(kv); i += 2 {
-			if kv[i+1] == nil {
-				delete(m, kv[i].(string))
-			} else {
-				m[kv[i].(string)] = kv[i+1]
-			}
-		}
-		return m
+		return withKV(map[string]any{"break_glass": true, "fail_when_locked": true, "reason": "hotfix", "audit_log": guardDir + "/audit/a.jsonl"}, kv...)
 	}
 	q("break_glass without reason", "reason", "break-glass needs reason", glass("reason", nil))
 	q("break_glass with blank reason", "reason", "break-glass needs reason", glass("reason", "   "))
