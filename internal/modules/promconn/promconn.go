@@ -13,9 +13,12 @@
 package promconn
 
 import (
+	"bufio"
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -71,7 +74,9 @@ func (b Backend) Options() map[string]ansiblemod.Option {
 		p + "bearer_token":   {Type: ansiblemod.Str, NoLog: true, EnvFallback: []string{b.Env + "BEARER_TOKEN"}},
 		p + "username":       {Type: ansiblemod.Str},
 		p + "password":       {Type: ansiblemod.Str, NoLog: true, EnvFallback: []string{b.Env + "PASSWORD"}},
-		p + "headers":        {Type: ansiblemod.Dict},
+		// Header values are masked: an Authorization or X-Api-Key header
+		// is a credential like the two above.
+		p + "headers": {Type: ansiblemod.Dict, NoLogValues: true},
 	}
 	if b.AccountTenant {
 		o[p+"account_id"] = ansiblemod.Option{Type: ansiblemod.Str}
@@ -119,10 +124,14 @@ func (b Backend) RegisterFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.CAPath, name("ca-path"), "", "PEM file of the CAs that sign the "+title+" certificate")
 	fs.StringVar(&c.ClientCert, name("client-cert"), "", "PEM client certificate for "+title)
 	fs.StringVar(&c.ClientKey, name("client-key"), "", "PEM key of --"+name("client-cert"))
-	fs.StringVar(&c.BearerToken, name("bearer-token"), "", "bearer token for "+title+" (env "+b.Env+"BEARER_TOKEN)")
+	fs.Var(secretFile{&c.BearerToken}, name("bearer-token-file"), "file holding the bearer token for "+title+" (or env "+b.Env+"BEARER_TOKEN)")
 	fs.StringVar(&c.Username, name("username"), "", "basic auth user for "+title)
-	fs.StringVar(&c.Password, name("password"), "", "basic auth password for "+title+" (env "+b.Env+"PASSWORD)")
-	fs.Var((*HeaderFlag)(&c.Headers), name("headers"), "extra request header for "+title+", 'Name: value'; repeatable")
+	fs.Var(secretFile{&c.Password}, name("password-file"), "file holding the basic auth password for "+title+" (or env "+b.Env+"PASSWORD)")
+	// The secrets themselves are refused: every local user can read a
+	// command line (ps, /proc/PID/cmdline).
+	fs.Var(refusedSecretFlag(b.Env+"BEARER_TOKEN", name("bearer-token-file")), name("bearer-token"), "refused: use --"+name("bearer-token-file")+" or env "+b.Env+"BEARER_TOKEN")
+	fs.Var(refusedSecretFlag(b.Env+"PASSWORD", name("password-file")), name("password"), "refused: use --"+name("password-file")+" or env "+b.Env+"PASSWORD")
+	fs.Var((*HeaderFlag)(&c.Headers), name("headers"), "extra request header for "+title+", 'Name: value' or @FILE of such lines (for secret headers); repeatable")
 	if b.AccountTenant {
 		fs.StringVar(&c.AccountID, name("account-id"), "", title+" tenant: AccountID header")
 		fs.StringVar(&c.ProjectID, name("project-id"), "", title+" tenant: ProjectID header")
@@ -135,13 +144,103 @@ func (b Backend) RegisterFlags(fs *flag.FlagSet, c *Config) {
 // environment unless their flag was given; given holds the names of the
 // flags that were (flag.FlagSet.Visit).
 func (b Backend) SecretsFromEnv(given map[string]bool, c *Config) {
-	if v, ok := os.LookupEnv(b.Env + "BEARER_TOKEN"); ok && !given[b.Prefix+"-bearer-token"] {
+	if v, ok := os.LookupEnv(b.Env + "BEARER_TOKEN"); ok && !given[b.Prefix+"-bearer-token-file"] {
 		c.BearerToken = v
 	}
-	if v, ok := os.LookupEnv(b.Env + "PASSWORD"); ok && !given[b.Prefix+"-password"] {
+	if v, ok := os.LookupEnv(b.Env + "PASSWORD"); ok && !given[b.Prefix+"-password-file"] {
 		c.Password = v
 	}
 }
+
+// FlagName is the command-line flag that sets a module option: the option
+// with dashes, but a secret option's flag is its file variant
+// (prometheus_password: --prometheus-password-file), since the secret
+// itself is refused on the command line.
+func FlagName(option string) string {
+	if strings.HasSuffix(option, "_password") || strings.HasSuffix(option, "_bearer_token") {
+		option += "_file"
+	}
+	return "--" + strings.ReplaceAll(option, "_", "-")
+}
+
+// maxSecretFile bounds a secret or header file: they are a few lines.
+const maxSecretFile = 64 << 10
+
+// readSmallFile reads a secret or header file, refusing a huge one.
+func readSmallFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
+	if err == nil && len(data) > maxSecretFile {
+		err = fmt.Errorf("%s is larger than %d bytes", path, maxSecretFile)
+	}
+	return data, err
+}
+
+// secretFile is a --X-file flag: the value is the file's content, without
+// its final line break.
+type secretFile struct{ into *string }
+
+func (s secretFile) String() string { return "" }
+
+func (s secretFile) Set(path string) error {
+	data, err := readSmallFile(path)
+	if err != nil {
+		return err
+	}
+	*s.into = strings.TrimSuffix(strings.TrimSuffix(string(data), "\n"), "\r")
+	return nil
+}
+
+// argChecker is a flag value that refuses some arguments before parsing,
+// without quoting them: the flag package's own error would quote the
+// value, and a refused value is a secret.
+type argChecker interface{ checkArg(value string) error }
+
+// Parse is fs.Parse, but first refuses the arguments of the backends'
+// flags that would put a secret on the command line (a password, a token,
+// an Authorization header) with an error that does not repeat the secret
+// into the CI log. Programs with backends parse with it.
+func Parse(fs *flag.FlagSet, args []string) error {
+	for i := 0; i < len(args); i++ {
+		arg := args[i]
+		if arg == "--" || !strings.HasPrefix(arg, "-") {
+			break // the flag package stops here too
+		}
+		name, value, inline := strings.Cut(strings.TrimLeft(arg, "-"), "=")
+		f := fs.Lookup(name)
+		if f == nil {
+			continue
+		}
+		if _, isBool := f.Value.(interface{ IsBoolFlag() bool }); !inline && !isBool && i+1 < len(args) {
+			i++
+			value = args[i]
+		}
+		if c, ok := f.Value.(argChecker); ok {
+			if err := c.checkArg(value); err != nil {
+				return fmt.Errorf("--%s: %w", name, err)
+			}
+		}
+	}
+	return fs.Parse(args)
+}
+
+// refusedSecret is a flag that would put a secret on the command line: it
+// fails, saying where the secret goes instead.
+type refusedSecret string
+
+func refusedSecretFlag(env, fileFlag string) refusedSecret {
+	return refusedSecret("a secret on the command line can be read by every local user (ps); set " + env + " or use --" + fileFlag)
+}
+
+func (r refusedSecret) String() string { return "" }
+
+func (r refusedSecret) Set(string) error { return errors.New(string(r)) }
+
+func (r refusedSecret) checkArg(string) error { return errors.New(string(r)) }
 
 // Request is how one query is made: what the program's
 // request_timeout_seconds and request_retries options say, and its
@@ -199,8 +298,50 @@ func (h *HeaderFlag) String() string {
 	return fmt.Sprint(map[string]string(*h))
 }
 
-// Set adds one header.
+// Set adds one header, or with @FILE each "Name: value" line of FILE (blank
+// lines and lines starting with # skipped): a secret header's value belongs
+// in a file, not on the command line.
 func (h *HeaderFlag) Set(v string) error {
+	if path, ok := strings.CutPrefix(v, "@"); ok {
+		data, err := readSmallFile(path)
+		if err != nil {
+			return err
+		}
+		lines := bufio.NewScanner(bytes.NewReader(data))
+		for n := 1; lines.Scan(); n++ {
+			line := strings.TrimSpace(lines.Text())
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			if h.add(line) != nil { // the line may hold a secret: not quoted
+				return fmt.Errorf("%s line %d: want 'Name: value'", path, n)
+			}
+		}
+		return lines.Err()
+	}
+	if err := h.checkArg(v); err != nil {
+		return err
+	}
+	return h.add(v)
+}
+
+func (h *HeaderFlag) checkArg(v string) error {
+	if name, _, _ := strings.Cut(v, ":"); credentialHeader(name) {
+		return fmt.Errorf("%s on the command line can be read by every local user (ps); put it in a file given as @FILE", strings.TrimSpace(name))
+	}
+	return nil
+}
+
+// credentialHeader reports whether a header always carries a credential.
+func credentialHeader(name string) bool {
+	switch strings.ToLower(strings.TrimSpace(name)) {
+	case "authorization", "proxy-authorization", "cookie":
+		return true
+	}
+	return false
+}
+
+func (h *HeaderFlag) add(v string) error {
 	name, value, ok := strings.Cut(v, ":")
 	if !ok || strings.TrimSpace(name) == "" {
 		return fmt.Errorf("want 'Name: value', got %q", v)

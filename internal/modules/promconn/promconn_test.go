@@ -3,6 +3,8 @@ package promconn
 import (
 	"flag"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -33,13 +35,13 @@ func TestSecretsComeFromTheEnvironmentUnlessTheFlagIsGiven(t *testing.T) {
 	fs.SetOutput(io.Discard)
 	c := testBackend.Default()
 	testBackend.RegisterFlags(fs, &c)
-	if err := fs.Parse([]string{"--prometheus-password", "flag-pw", "--prometheus-headers", "X-A: b"}); err != nil {
+	if err := fs.Parse([]string{"--prometheus-password-file", "/dev/null", "--prometheus-headers", "X-A: b"}); err != nil {
 		t.Fatal(err)
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	testBackend.SecretsFromEnv(given, &c)
-	if c.BearerToken != "env-token" || c.Password != "flag-pw" || c.Headers["X-A"] != "b" || c.URL != "http://p:9090" {
+	if c.BearerToken != "env-token" || c.Password != "" || c.Headers["X-A"] != "b" || c.URL != "http://p:9090" {
 		t.Errorf("config = %+v", c)
 	}
 }
@@ -58,5 +60,59 @@ func TestOptionsDeclareEveryConnectionOption(t *testing.T) {
 	vl := Backend{Prefix: "vl", AccountTenant: true}.Options()
 	if _, ok := vl["vl_tenant"]; ok || vl["vl_account_id"].Type == "" {
 		t.Errorf("account tenant options: %v", vl)
+	}
+}
+
+// Secrets never travel on the command line: the flags that would carry
+// them are refused, saying where they go instead; files and the
+// environment carry them.
+func TestSecretFlagsAreRefusedAndFilesCarryThem(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	parse := func(args ...string) (Config, error) {
+		fs := flag.NewFlagSet("x", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		c := testBackend.Default()
+		testBackend.RegisterFlags(fs, &c)
+		err := Parse(fs, args)
+		given := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+		testBackend.SecretsFromEnv(given, &c)
+		return c, err
+	}
+	for _, args := range [][]string{
+		{"--prometheus-password", "hunter2-pw"},
+		{"-prometheus-password=hunter2-pw"},
+		{"--prometheus-url", "http://x", "--prometheus-headers=Authorization: hunter2-hdr"},
+		{"--prometheus-bearer-token", "hunter2-tok"},
+		{"--prometheus-headers", "Authorization: Bearer hunter2-hdr"},
+		{"--prometheus-headers", "cookie: s=hunter2-ck"},
+	} {
+		_, err := parse(args...)
+		if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "every local user") {
+			t.Errorf("%q: err = %v, want a refusal that does not repeat the secret", args, err)
+		}
+	}
+	c, err := parse("--prometheus-password-file", write("pw", "file-pw\n"), "--prometheus-username", "u",
+		"--prometheus-headers", "@"+write("h", "# secret headers\nAuthorization: Bearer t\n\nX-Api-Key: k\n"))
+	if err != nil || c.Password != "file-pw" || c.Headers["Authorization"] != "Bearer t" || c.Headers["X-Api-Key"] != "k" {
+		t.Errorf("from files: %+v, %v", c, err)
+	}
+	t.Setenv("TEST_PROMCONN_PROMETHEUS_BEARER_TOKEN", "env-token")
+	if c, _ := parse("--prometheus-bearer-token-file", write("tok", "file-token")); c.BearerToken != "file-token" {
+		t.Errorf("the file should win over the environment: %q", c.BearerToken)
+	}
+	if _, err := parse("--prometheus-headers", "@"+write("bad", "X-Ok: 1\nAuthorization Bearer hunter2-line\n")); err == nil ||
+		strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "line 2") {
+		t.Errorf("bad header file: %v, want line 2 named and the line not quoted", err)
+	}
+	if !testBackend.Options()["prometheus_headers"].NoLogValues {
+		t.Error("prometheus_headers values are not masked")
 	}
 }

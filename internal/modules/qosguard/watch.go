@@ -17,6 +17,7 @@ import (
 
 	"github.com/threader/guard/internal/clock"
 	"github.com/threader/guard/internal/interrupt"
+	"github.com/threader/guard/internal/modules/promconn"
 	"github.com/threader/guard/internal/modules/slocheck"
 	"github.com/threader/guard/internal/watch"
 )
@@ -74,7 +75,7 @@ func parseWatch(args []string, stderr io.Writer) (watchOptions, error) {
 	fs.StringVar(&w.listen, "listen", "", "serve /metrics and /healthz on this address, e.g. 127.0.0.1:9469 (default: none)")
 	fs.BoolVar(&w.once, "once", false, "exit 0 after the first release")
 	fs.StringVar(&w.checksFile, "checks-file", "", "extra checks from this JSON or YAML file, re-read on SIGHUP")
-	if err := fs.Parse(args); err != nil {
+	if err := promconn.Parse(fs, args); err != nil {
 		return w, err
 	}
 	if fs.NArg() > 0 {

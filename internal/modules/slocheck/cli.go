@@ -18,6 +18,7 @@ import (
 	"github.com/threader/guard/internal/clock"
 	"github.com/threader/guard/internal/interrupt"
 	"github.com/threader/guard/internal/metrics/observe"
+	"github.com/threader/guard/internal/modules/promconn"
 	"github.com/threader/guard/internal/seconds"
 	"github.com/threader/guard/internal/slo"
 )
@@ -64,7 +65,7 @@ const (
 )
 
 // flagName turns a module option into its flag: prometheus_url → --prometheus-url.
-func flagName(option string) string { return "--" + strings.ReplaceAll(option, "_", "-") }
+func flagName(option string) string { return promconn.FlagName(option) }
 
 func runCLI(args []string) int {
 	ctx, stop := interrupt.Context(context.Background())
@@ -223,7 +224,7 @@ func parseCLI(args []string, stderr io.Writer) (config, cliFlags, error) {
 	fs.BoolVar(&cf.asJSON, "json", false, "print the result as one JSON object instead of a table")
 	fs.StringVar(&cf.name, "name", "", "name of this gate in log lines and metrics (default slo_check)")
 	cf.observe.Register(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := promconn.Parse(fs, args); err != nil {
 		return c, cf, err
 	}
 	if fs.NArg() > 0 {

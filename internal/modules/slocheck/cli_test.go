@@ -2,6 +2,8 @@ package slocheck
 
 import (
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -232,32 +234,37 @@ func scenarios(t *testing.T, b backends, backend string) {
 
 func TestCLIUsageErrors(t *testing.T) {
 	base := []string{"--prometheus-url", "http://127.0.0.1:9", "--loki-url", "http://127.0.0.1:9"}
+	tokenFile, authHeaderFile := filepath.Join(t.TempDir(), "token"), filepath.Join(t.TempDir(), "headers")
+	os.WriteFile(tokenFile, []byte("t0k\n"), 0o600)
+	os.WriteFile(authHeaderFile, []byte("Authorization: x\n"), 0o600)
 	cases := map[string][]string{
-		`--window: "15x" is not a Prometheus duration such as 15m, 1h or 90s`:                                          {"--window", "15x"},
-		"--consecutive 2 needs --interval-seconds greater than 0":                                                      {"--consecutive", "2"},
-		"--timeout-seconds must be greater than 0 when --interval-seconds is set":                                      {"--interval-seconds", "10", "--timeout-seconds", "0"},
-		"--timeout-seconds 60s is too short for 3 passing evaluations in a row 60s apart: it must be at least 120s":    {"--interval-seconds", "1m", "--timeout-seconds", "60", "--consecutive", "3"},
-		"check l queries Loki, but --loki-url is empty":                                                                {"--loki-url", "", "--checks", "{name: l, source: loki, query: x, max: 1}"},
-		`unknown key "maximum" (known: name, source, query, max, min, on_empty, success_condition`:                     {"--checks", "{name: x, query: up, maximum: 1}"},
-		`check 1 ("p99"): success_condition is not a valid boolean expression over result`:                             {"--checks", "{name: p99, query: up, success_condition: 'result[0] <='}"},
-		`check 1 ("p99"): failure_condition is not a valid boolean expression over result`:                             {"--checks", "{name: p99, query: up, failure_condition: 'len(result)'}"},
-		"--failure-limit must be -1 (no limit) or 0 or greater, got -2":                                                {"--failure-limit", "-2"},
-		"--checks: every check is a dry_run, so nothing would decide the gate":                                         {"--default-checks=false", "--checks", "{name: d, query: up, max: 1, dry_run: true}"},
-		"--measurement-retention must be 1 or greater, got 0":                                                          {"--measurement-retention", "0"},
-		`invalid value "-1" for flag -initial-delay-seconds: must be 0 or greater`:                                     {"--initial-delay-seconds", "-1"},
-		"check 1: check x: needs max, min, success_condition or failure_condition":                                     {"--checks", "[{name: x, query: up}]"},
-		"--max-5xx-ratio must be a finite number, got NaN":                                                             {"--max-5xx-ratio", "NaN"},
-		`--prometheus-url: "ftp://x" must start with http:// or https://`:                                              {"--prometheus-url", "ftp://x"},
-		"--prometheus-client-key: is required with --prometheus-client-cert":                                           {"--prometheus-client-cert", "/c.pem"},
-		"--loki-bearer-token: cannot be combined with basic auth (--loki-username/--loki-password)":                    {"--loki-bearer-token", "t0k", "--loki-username", "u"},
-		"--prometheus-headers: sets Authorization, which is also set by --prometheus-bearer-token":                     {"--prometheus-headers", "Authorization: x", "--prometheus-bearer-token", "t0k"},
-		"--loki-headers: sets X-Scope-OrgID, which is also set by --loki-tenant":                                       {"--loki-headers", "X-Scope-OrgID: a", "--loki-tenant", "b"},
-		`invalid value "1e-10" for flag -interval-seconds: must be 0 or at least 0.001 (1 ms), got: 1e-10`:             {"--interval-seconds", "1e-10"},
-		`invalid value "1e300" for flag -request-timeout-seconds: must be at most 1e+09 (about 31 years), got: 1e+300`: {"--request-timeout-seconds", "1e300"},
-		`invalid value "-2s" for flag -timeout-seconds: must be 0 or greater, got: -2`:                                 {"--timeout-seconds", "-2s"},
-		"want 'Name: value', got \"bad\"":                                                                              {"--loki-headers", "bad"},
-		`unexpected argument "now" (every option is a flag)`:                                                           {"now"},
-		"--request-timeout-seconds must be greater than 0":                                                             {"--request-timeout-seconds", "0"},
+		`--window: "15x" is not a Prometheus duration such as 15m, 1h or 90s`:                                                                                     {"--window", "15x"},
+		"--consecutive 2 needs --interval-seconds greater than 0":                                                                                                 {"--consecutive", "2"},
+		"--timeout-seconds must be greater than 0 when --interval-seconds is set":                                                                                 {"--interval-seconds", "10", "--timeout-seconds", "0"},
+		"--timeout-seconds 60s is too short for 3 passing evaluations in a row 60s apart: it must be at least 120s":                                               {"--interval-seconds", "1m", "--timeout-seconds", "60", "--consecutive", "3"},
+		"check l queries Loki, but --loki-url is empty":                                                                                                           {"--loki-url", "", "--checks", "{name: l, source: loki, query: x, max: 1}"},
+		`unknown key "maximum" (known: name, source, query, max, min, on_empty, success_condition`:                                                                {"--checks", "{name: x, query: up, maximum: 1}"},
+		`check 1 ("p99"): success_condition is not a valid boolean expression over result`:                                                                        {"--checks", "{name: p99, query: up, success_condition: 'result[0] <='}"},
+		`check 1 ("p99"): failure_condition is not a valid boolean expression over result`:                                                                        {"--checks", "{name: p99, query: up, failure_condition: 'len(result)'}"},
+		"--failure-limit must be -1 (no limit) or 0 or greater, got -2":                                                                                           {"--failure-limit", "-2"},
+		"--checks: every check is a dry_run, so nothing would decide the gate":                                                                                    {"--default-checks=false", "--checks", "{name: d, query: up, max: 1, dry_run: true}"},
+		"--measurement-retention must be 1 or greater, got 0":                                                                                                     {"--measurement-retention", "0"},
+		`invalid value "-1" for flag -initial-delay-seconds: must be 0 or greater`:                                                                                {"--initial-delay-seconds", "-1"},
+		"check 1: check x: needs max, min, success_condition or failure_condition":                                                                                {"--checks", "[{name: x, query: up}]"},
+		"--max-5xx-ratio must be a finite number, got NaN":                                                                                                        {"--max-5xx-ratio", "NaN"},
+		`--prometheus-url: "ftp://x" must start with http:// or https://`:                                                                                         {"--prometheus-url", "ftp://x"},
+		"--prometheus-client-key: is required with --prometheus-client-cert":                                                                                      {"--prometheus-client-cert", "/c.pem"},
+		"--loki-bearer-token-file: cannot be combined with basic auth (--loki-username/--loki-password-file)":                                                     {"--loki-bearer-token-file", tokenFile, "--loki-username", "u"},
+		"--loki-bearer-token: a secret on the command line can be read by every local user (ps); set SLO_CHECK_LOKI_BEARER_TOKEN or use --loki-bearer-token-file": {"--loki-bearer-token", "t0k"},
+		"--prometheus-headers: sets Authorization, which is also set by --prometheus-bearer-token-file":                                                           {"--prometheus-headers", "@" + authHeaderFile, "--prometheus-bearer-token-file", tokenFile},
+		"--prometheus-headers: Authorization on the command line can be read by every local user (ps); put it in a file given as @FILE":                           {"--prometheus-headers", "Authorization: x"},
+		"--loki-headers: sets X-Scope-OrgID, which is also set by --loki-tenant":                                                                                  {"--loki-headers", "X-Scope-OrgID: a", "--loki-tenant", "b"},
+		`invalid value "1e-10" for flag -interval-seconds: must be 0 or at least 0.001 (1 ms), got: 1e-10`:                                                        {"--interval-seconds", "1e-10"},
+		`invalid value "1e300" for flag -request-timeout-seconds: must be at most 1e+09 (about 31 years), got: 1e+300`:                                            {"--request-timeout-seconds", "1e300"},
+		`invalid value "-2s" for flag -timeout-seconds: must be 0 or greater, got: -2`:                                                                            {"--timeout-seconds", "-2s"},
+		"want 'Name: value', got \"bad\"":                                                                                                                         {"--loki-headers", "bad"},
+		`unexpected argument "now" (every option is a flag)`:                                                                                                      {"now"},
+		"--request-timeout-seconds must be greater than 0":                                                                                                        {"--request-timeout-seconds", "0"},
 		"--job must not be empty":                                           {"--job", ""},
 		"--error-log-regex: error parsing regexp":                           {"--error-log-regex", "ERROR("},
 		"no checks to run: --default-checks is false and --checks is empty": {"--default-checks=false"},
