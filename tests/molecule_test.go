@@ -5,6 +5,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,7 +22,9 @@ import (
 // run on the ansible-core the tests use (PATH: Debian's, or the matrix's
 // THREADER_ANSIBLE_BIN). The slo_gate scenario reads Prometheus from
 // PROMETHEUS_URL and the job from THREADER_JOB, the role's fallbacks, as a
-// user's CI would set them.
+// user's CI would set them. The ssh scenarios' target is a real sshd on the
+// loopback that the test starts, named by THREADER_SSHD_* (molecule
+// interpolates them into the scenario's inventory).
 func TestMoleculeScenarios(t *testing.T) {
 	t.Parallel()
 	molecule := filepath.Join(testenv.RepoRoot(), "build", "molecule", "bin", "molecule")
@@ -29,9 +34,15 @@ func TestMoleculeScenarios(t *testing.T) {
 	c := testenv.InstallCollection(t)
 	data := testenv.NewSLOScenarios(time.Now(), time.Minute)
 	prom := testenv.StartPrometheus(t, testenv.PrometheusOptions{Series: data.Series, RuleFiles: []string{testenv.RecordingRulesFile()}})
+	sshd := testenv.StartSSHD(t)
+	sshdEnv := []string{"THREADER_SSHD_PORT=" + strconv.Itoa(sshd.Port), "THREADER_SSHD_USER=" + sshd.User,
+		"THREADER_SSHD_KEY=" + sshd.ClientKey, "THREADER_SSHD_SSH_ARGS=" + strings.Join(sshd.SSHOptions(), " ")}
 	scenarios, _ := filepath.Glob(filepath.Join(testenv.RepoRoot(), "roles", "*", "molecule", "*", "molecule.yml"))
 	if len(scenarios) < 5 {
 		t.Fatalf("want a molecule scenario per role, found %d: %v", len(scenarios), scenarios)
+	}
+	if !slices.ContainsFunc(scenarios, func(f string) bool { return filepath.Base(filepath.Dir(f)) == "ssh" }) {
+		t.Errorf("want at least one role's scenario over ssh (molecule/ssh), found none: %v", scenarios)
 	}
 	for _, file := range scenarios {
 		dir := filepath.Dir(file)
@@ -47,6 +58,7 @@ func TestMoleculeScenarios(t *testing.T) {
 			// run of a role, and the matrix runs the scenarios at the same time.
 			cmd.Env = append(cmd.Env, "TMPDIR="+t.TempDir(), "MOLECULE_EPHEMERAL_DIRECTORY="+t.TempDir(), "NO_COLOR=1",
 				"PROMETHEUS_URL="+prom.URL, "THREADER_JOB=stable", "LOKI_URL=")
+			cmd.Env = append(cmd.Env, sshdEnv...)
 			out, err := cmd.CombinedOutput()
 			if err != nil {
 				t.Fatalf("molecule test in roles/%s (scenario %s): %v\n%s", role, name, err, out)
