@@ -76,18 +76,6 @@ type Options struct {
 	ClientCertFile, ClientKeyFile string
 }
 
-// FieldError names the Options field that is wrong.
-type FieldError struct {
-	Field   string // an Options field: URL, Method, Headers, Body, JSONPath, Timeout, Retries, CAFile, ...
-	Problem string
-}
-
-func (e *FieldError) Error() string { return e.Field + " " + e.Problem }
-
-func fieldErrorf(field, format string, args ...any) error {
-	return &FieldError{Field: field, Problem: fmt.Sprintf(format, args...)}
-}
-
 // Source measures one value. It is safe for concurrent use.
 type Source struct {
 	url     *url.URL
@@ -99,19 +87,21 @@ type Source struct {
 	client  *httpclient.Client
 }
 
-// New checks opts and returns a Source. Problems are *FieldError values.
+// New checks opts and returns a Source. Problems are *fielderr.Error values
+// naming the Options field (URL, Method, Headers, Body, JSONPath, Timeout,
+// Retries, CAFile, ClientCertFile, ClientKeyFile).
 func New(opts Options) (*Source, error) {
 	u, err := url.Parse(opts.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fieldErrorf("URL", "must be an absolute http:// or https:// URL")
+		return nil, fielderr.Errorf("URL", "must be an absolute http:// or https:// URL")
 	}
 	if p := u.Port(); p != "" {
 		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return nil, fieldErrorf("URL", "has port %s, outside 1-65535", p)
+			return nil, fielderr.Errorf("URL", "has port %s, outside 1-65535", p)
 		}
 	}
 	if u.User != nil {
-		return nil, fieldErrorf("URL", "must not hold credentials (user:password@); use an Authorization header")
+		return nil, fielderr.Errorf("URL", "must not hold credentials (user:password@); use an Authorization header")
 	}
 	s := &Source{url: u, method: strings.ToUpper(opts.Method), body: []byte(opts.Body), timeout: opts.Timeout}
 	switch s.method {
@@ -119,10 +109,10 @@ func New(opts Options) (*Source, error) {
 		s.method = DefaultMethod
 	case http.MethodGet, http.MethodPost:
 	default:
-		return nil, fieldErrorf("Method", "must be GET or POST, got %q", opts.Method)
+		return nil, fielderr.Errorf("Method", "must be GET or POST, got %q", opts.Method)
 	}
 	if s.method == http.MethodGet && opts.Body != "" {
-		return nil, fieldErrorf("Body", "needs method POST (a GET sends no body)")
+		return nil, fielderr.Errorf("Body", "needs method POST (a GET sends no body)")
 	}
 	if s.header, err = headers(opts.Headers); err != nil {
 		return nil, err
@@ -131,23 +121,23 @@ func New(opts Options) (*Source, error) {
 		s.header.Set("User-Agent", opts.UserAgent)
 	}
 	if s.path, err = jsonpath.Parse(opts.JSONPath); err != nil {
-		return nil, fieldErrorf("JSONPath", "%v", err)
+		return nil, fielderr.Errorf("JSONPath", "%v", err)
 	}
 	switch {
 	case opts.Timeout < 0:
-		return nil, fieldErrorf("Timeout", "must be 0 or greater")
+		return nil, fielderr.Errorf("Timeout", "must be 0 or greater")
 	case opts.Timeout == 0:
 		s.timeout = DefaultTimeout
 	}
 	if opts.Retries < 0 {
-		return nil, fieldErrorf("Retries", "must be 0 or greater")
+		return nil, fielderr.Errorf("Retries", "must be 0 or greater")
 	}
 	tlsCfg, err := tlsConfig(opts)
 	if err != nil {
 		return nil, err
 	}
 	if s.client, err = httpclient.New(u, httpclient.Options{TLS: tlsCfg, Retries: opts.Retries, MaxBodyBytes: MaxBodyBytes}); err != nil {
-		return nil, fieldErrorf("URL", "%v", err)
+		return nil, fielderr.Errorf("URL", "%v", err)
 	}
 	return s, nil
 }
@@ -157,15 +147,12 @@ func New(opts Options) (*Source, error) {
 func tlsConfig(opts Options) (*tls.Config, error) {
 	switch {
 	case opts.ClientCertFile != "" && opts.ClientKeyFile == "":
-		return nil, fieldErrorf("ClientKeyFile", "is required with a client certificate")
+		return nil, fielderr.Errorf("ClientKeyFile", "is required with a client certificate")
 	case opts.ClientKeyFile != "" && opts.ClientCertFile == "":
-		return nil, fieldErrorf("ClientCertFile", "is required with a client key")
+		return nil, fielderr.Errorf("ClientCertFile", "is required with a client key")
 	}
 	cfg, err := httpclient.TLSFiles{InsecureSkipVerify: opts.InsecureSkipVerify, CAFile: opts.CAFile,
 		ClientCertFile: opts.ClientCertFile, ClientKeyFile: opts.ClientKeyFile}.Config()
-	if fe, ok := fielderr.As(err); ok {
-		return nil, fieldErrorf(fe.Field, "%s", fe.Problem)
-	}
 	return cfg, err
 }
 
@@ -173,10 +160,10 @@ func headers(in map[string]string) (http.Header, error) {
 	h := http.Header{}
 	for name, value := range in {
 		if !validHeaderName(name) {
-			return nil, fieldErrorf("Headers", "%q is not a valid header name", name)
+			return nil, fielderr.Errorf("Headers", "%q is not a valid header name", name)
 		}
 		if strings.ContainsAny(value, "\r\n\x00") {
-			return nil, fieldErrorf("Headers", "the value of %s contains a line break or NUL", name)
+			return nil, fielderr.Errorf("Headers", "the value of %s contains a line break or NUL", name)
 		}
 		h.Set(name, value)
 	}

@@ -2,7 +2,6 @@ package webmetric
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/threader/guard/internal/fielderr"
 )
 
 func serve(t *testing.T, h http.HandlerFunc) *httptest.Server {
@@ -144,8 +145,7 @@ func TestOptionErrorsNameTheField(t *testing.T) {
 		"Timeout must be 0 or greater":   {URL: "http://h", JSONPath: "$", Timeout: -1},
 	} {
 		_, err := New(opts)
-		var fe *FieldError
-		if !errors.As(err, &fe) || !strings.HasPrefix(err.Error(), want) {
+		if _, ok := fielderr.As(err); !ok || !strings.HasPrefix(err.Error(), want) {
 			t.Errorf("want %q, got %v", want, err)
 		}
 	}

@@ -474,16 +474,27 @@ func (s checkSpec) webSource(c *slo.Check) error {
 	}
 	if s.TimeoutSeconds != nil {
 		d, err := seconds.Positive("timeout_seconds", *s.TimeoutSeconds)
-		if fe, ok := fielderr.As(err); ok {
-			return &specError{Key: fe.Field, Check: s.Name, Err: errors.New(fe.Problem)}
+		if err != nil {
+			return s.keyError(err, nil)
 		}
 		w.opts.Timeout, w.timeoutSet = d, true
 	}
 	if err := w.build(0, 0); err != nil {
-		return &specError{Key: webKeys[err.(*webmetric.FieldError).Field], Check: s.Name, Err: errors.New(err.(*webmetric.FieldError).Problem)}
+		return s.keyError(err, webKeys)
 	}
 	c.Querier, c.Query = w, w.src.Describe()
 	return nil
+}
+
+// keyError is the *specError of a *fielderr.Error about one of the check's
+// keys: keys renames its field (nil: the field is the key). None of these
+// errors names a second field (fielderr's Other).
+func (s checkSpec) keyError(err error, keys map[string]string) error {
+	fe, ok := fielderr.As(err)
+	if !ok {
+		return err
+	}
+	return &specError{Key: fielderr.Names(keys)(fe.Field), Check: s.Name, Err: errors.New(fe.Problem)}
 }
 
 // webKeys maps webmetric.Options fields to a check's keys.
@@ -503,7 +514,7 @@ type webQuerier struct {
 }
 
 // build makes the Source with the gate's timeout and retries. Errors are
-// *webmetric.FieldError.
+// *fielderr.Error values naming a webmetric.Options field.
 func (w *webQuerier) build(timeout time.Duration, retries int) error {
 	opts := w.opts
 	if !w.timeoutSet {
