@@ -115,7 +115,7 @@ func TestQosGuardBadInput(t *testing.T) {
 		{`{state: locked, path: /tmp/x.guard, minutes: -5}`, "value of minutes must be greater than 0, got: -5"},
 		{`{state: locked, path: /tmp/x.guard, minutes: 307445735}`, "value of minutes must be at most 527040 (one year of minutes), got: 307445735"},
 		{`{state: locked, path: /tmp/x.guard, minutes: soon}`, "argument 'minutes' is of type <class 'str'> and we were unable to convert to float"},
-		{`{state: locked, path: /tmp/x.guard, minuets: 5}`, "Unsupported parameters for (threader.guard.qos_guard) module: minuets. Supported parameters include: at, audit_log, backend, break_glass, etcd_ca_cert, etcd_client_cert, etcd_client_key, etcd_endpoints, etcd_password, etcd_prefix, etcd_timeout_seconds, etcd_username, exclusive, fail_when_locked, force, freeze_file, freeze_windows, if_revision, lock_timeout_seconds, metrics_textfile, minutes, name, owner, path, pushgateway_url, reason, scope, state, wait_seconds."},
+		{`{state: locked, path: /tmp/x.guard, minuets: 5}`, "Unsupported parameters for (threader.guard.qos_guard) module: minuets. Supported parameters include: at, audit_log, backend, break_glass, etcd_ca_cert, etcd_client_cert, etcd_client_key, etcd_endpoints, etcd_password, etcd_prefix, etcd_timeout_seconds, etcd_username, exclusive, fail_when_locked, force, freeze_file, freeze_windows, hold, if_revision, lock_timeout_seconds, metrics_textfile, minutes, name, owner, path, pushgateway_url, reason, scope, state, wait_seconds."},
 		{`{state: locked, path: relative/guard}`, "value of path must be an absolute path, got: relative/guard"},
 		{`{state: open, path: /tmp/x.guard}`, "value of state must be one of: locked, unlocked, status, got: open"},
 		{`{state: status, path: /tmp/x.guard, fail_when_locked: maybe}`, "The value 'maybe' is not a valid boolean."},
@@ -306,19 +306,10 @@ func TestQosGuardCLIExclusiveAndIfRevision(t *testing.T) {
 	bin := testenv.BuildCLI(t, "qos_guard")
 	path := filepath.Join(t.TempDir(), "g")
 	cli := func(args ...string) (map[string]any, string, int) {
-		cmd := exec.Command(bin, append([]string{"--path", path, "--json"}, args...)...)
-		var stdout, stderr strings.Builder
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
+		stdout, stderr, code := testenv.RunCmd(t, exec.Command(bin, append([]string{"--path", path, "--json"}, args...)...))
 		var res map[string]any
-		json.Unmarshal([]byte(stdout.String()), &res)
-		return res, stderr.String(), code
+		json.Unmarshal([]byte(stdout), &res)
+		return res, stderr, code
 	}
 	if res, errText, code := cli("--owner", "a", "--reason", "deploy a", "lock", "--exclusive", "20"); code != 0 || res["revision"] != 1.0 {
 		t.Fatalf("exclusive lock: %d %v %s", code, res, errText)
@@ -421,13 +412,7 @@ func TestQosGuardUnreadableLockFailsClosed(t *testing.T) {
 		cmd := exec.Command(prog, args...)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 		out, err := cmd.CombinedOutput()
-		if ee, ok := err.(*exec.ExitError); ok {
-			return string(out), ee.ExitCode()
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(out), 0
+		return string(out), testenv.ExitCode(t, err)
 	}
 	want := "cannot open the lock file " + path + ": permission denied (read access to " + path + " is needed"
 	if out, code := asNobody(cli, "--path", path, "status"); code != 1 || !strings.Contains(out, want) {
