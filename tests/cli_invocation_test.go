@@ -30,12 +30,7 @@ func TestQosGuardCLIIgnoresJSONFilesNamedLikeItsWords(t *testing.T) {
 		cmd.Dir = dir
 		cmd.Env = append(os.Environ(), "QOS_GUARD_PATH="+guard)
 		out, err := cmd.CombinedOutput()
-		if ee, ok := err.(*exec.ExitError); ok {
-			return string(out), ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return string(out), 0
+		return string(out), testenv.ExitCode(t, err)
 	}
 	out, code := cli("lock", "5")
 	if code != 0 || strings.HasPrefix(strings.TrimSpace(out), "{") {

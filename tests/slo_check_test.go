@@ -194,17 +194,7 @@ func TestSLOCheckDoc(t *testing.T) {
 
 func runSLOCLI(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(testenv.BuildCLI(t, "slo_check"), args...)
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return stdout.String(), stderr.String(), code
+	return testenv.RunCmd(t, exec.Command(testenv.BuildCLI(t, "slo_check"), args...))
 }
 
 // interruptSLOCLI starts a polling CLI, interrupts it after its second

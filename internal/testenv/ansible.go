@@ -117,12 +117,7 @@ func (c *Collection) RunPlaybookWith(t testing.TB, command func(name string, arg
 	cmd := command(bin, args...)
 	cmd.Env = append(append(os.Environ(), c.Env(t, results)...), env...)
 	out, err := cmd.CombinedOutput()
-	run := &PlaybookRun{Output: string(out)}
-	if ee, ok := err.(*exec.ExitError); ok {
-		run.ExitCode = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("ansible-playbook: %v", err)
-	}
+	run := &PlaybookRun{Output: string(out), ExitCode: ExitCode(t, err)}
 	run.Tasks = readResults(t, results)
 	return run
 }

@@ -5,7 +5,7 @@
 package testenv
 
 import (
-	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -180,16 +180,33 @@ func Run(t testing.TB, env []string, name string, args ...string) (string, int) 
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Env = append(os.Environ(), env...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	if ee, ok := err.(*exec.ExitError); ok {
-		return out.String(), ee.ExitCode()
+	out, err := cmd.CombinedOutput()
+	return string(out), ExitCode(t, err)
+}
+
+// RunCmd runs cmd to completion (it sets Stdout and Stderr) and returns
+// what it wrote to each and its exit code.
+func RunCmd(t testing.TB, cmd *exec.Cmd) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	code = ExitCode(t, cmd.Run())
+	return out.String(), errOut.String(), code
+}
+
+// ExitCode is the exit code that a command's Run or Wait error says (0
+// for nil); an error that is not an exit status (the command could not be
+// started) fails the test.
+func ExitCode(t testing.TB, err error) int {
+	t.Helper()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
 	}
 	if err != nil {
-		t.Fatalf("run %s: %v", name, err)
+		t.Fatalf("run: %v", err)
 	}
-	return out.String(), 0
+	return 0
 }
 
 // Must fails the test with output when a command does not exit 0.
