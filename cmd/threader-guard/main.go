@@ -11,6 +11,7 @@ import (
 	"os"
 
 	"github.com/threader/guard/internal/ansiblemod"
+	"github.com/threader/guard/internal/modules/canaryjudge"
 	"github.com/threader/guard/internal/modules/qosguard"
 	"github.com/threader/guard/internal/modules/retrycommand"
 	"github.com/threader/guard/internal/modules/slocheck"
@@ -20,6 +21,7 @@ import (
 // on the target with a usage error naming the programs that are linked;
 // tests/collection_test.go checks that each plugins/modules/NAME.yml is here.
 var programs = []ansiblemod.Program{
+	canaryjudge.Module,
 	qosguard.Module,
 	retrycommand.Module,
 	slocheck.Module,

@@ -15,6 +15,8 @@ const (
 	EventSLOEvaluation = "slo_evaluation"
 	EventRollback      = "rollback"
 	EventBreakGlass    = "guard_break_glass"
+	EventCanaryMetric  = "canary_metric"
+	EventCanaryVerdict = "canary_judgement"
 )
 
 // RetryAttempt is one finished attempt of a retried command and what the
@@ -141,6 +143,50 @@ func (l *Logger) SLOEvaluation(e SLOEvaluation) error {
 		fields = append(fields, F("error", e.Err))
 	}
 	return l.Event(level, EventSLOEvaluation, fields...)
+}
+
+// CanaryMetric is one metric's outcome in a canary judgement.
+type CanaryMetric struct {
+	Metric         string // the metric's name (not its queries)
+	Classification string
+	Critical       bool
+	CanaryCount    int
+	BaselineCount  int
+	Estimate       float64 // NaN when the test did not run
+	EffectSize     float64
+	Reason         string
+}
+
+// CanaryMetric logs a metric: info when it passed, warning otherwise.
+func (l *Logger) CanaryMetric(m CanaryMetric) error {
+	level := LevelWarning
+	if m.Classification == "pass" {
+		level = LevelInfo
+	}
+	return l.Event(level, EventCanaryMetric, F("metric", m.Metric), F("classification", m.Classification),
+		F("critical", m.Critical), F("canary_count", m.CanaryCount), F("baseline_count", m.BaselineCount),
+		F("estimate", m.Estimate), F("effect_size", m.EffectSize), optional("reason", m.Reason))
+}
+
+// CanaryJudgement is a whole canary judgement.
+type CanaryJudgement struct {
+	Score          float64
+	Classification string // pass, marginal, fail
+	Decisive       []string
+	Start, End     time.Time
+	Step           time.Duration
+}
+
+// CanaryJudgement logs a judgement: info when it passed, warning when
+// marginal, error when it failed.
+func (l *Logger) CanaryJudgement(j CanaryJudgement) error {
+	level, known := map[string]Level{"pass": LevelInfo, "marginal": LevelWarning}[j.Classification]
+	if !known {
+		level = LevelError
+	}
+	return l.Event(level, EventCanaryVerdict, F("score", j.Score), F("classification", j.Classification),
+		optional("decisive", strings.Join(j.Decisive, ",")), timeField("start", j.Start), timeField("end", j.End),
+		F("step_seconds", j.Step))
 }
 
 // Rollback is a finished rollback attempt.

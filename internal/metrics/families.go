@@ -44,6 +44,12 @@ const (
 	SLOCheckPassed    = "threader_guard_slo_check_passed"
 	SLOCheckLastEval  = "threader_guard_slo_check_last_evaluation_timestamp_seconds"
 
+	// Canary judgements (canary_judge): RecordCanaryJudgement.
+	CanaryScore                = "threader_guard_canary_score"
+	CanaryClassification       = "threader_guard_canary_classification"
+	CanaryMetricClassification = "threader_guard_canary_metric_classification"
+	CanaryLastJudgement        = "threader_guard_canary_last_judgement_timestamp_seconds"
+
 	// Rollbacks: RecordRollback.
 	RollbackLastOutcome = "threader_guard_rollback_last_outcome"
 	RollbackLastAttempt = "threader_guard_rollback_last_attempt_timestamp_seconds"
@@ -57,6 +63,11 @@ const (
 	LabelName    = "name"    // user-given name; on every series
 	LabelCheck   = "check"   // SLO check name
 	LabelOutcome = "outcome" // one of Outcomes()
+	// LabelClassification is a canary judgement's or metric's
+	// classification: one of CanaryClassifications() or
+	// CanaryMetricClassifications().
+	LabelClassification = "classification"
+	LabelMetric         = "metric" // canary metric name
 )
 
 // Family documents one metric family of the stable set.
@@ -105,6 +116,10 @@ var familyDefs = []familyDef{
 	{SLOCheckThreshold, "Threshold the SLO check compared its value with.", []string{LabelCheck}},
 	{SLOCheckPassed, "1 if the SLO check passed at its last evaluation, else 0.", []string{LabelCheck}},
 	{SLOCheckLastEval, "Unix time of the SLO check's last evaluation.", []string{LabelCheck}},
+	{CanaryScore, "Score (0-100) of the last canary judgement: the weighted share of its metrics that passed.", nil},
+	{CanaryClassification, "1 for the classification of the last canary judgement (pass, marginal, fail), 0 for the others.", []string{LabelClassification}},
+	{CanaryMetricClassification, "1 for the classification of each metric at the last canary judgement (pass, high, low, nodata, nodata_fail, error), 0 for the others.", []string{LabelMetric, LabelClassification}},
+	{CanaryLastJudgement, "Unix time of the last canary judgement.", nil},
 	{RollbackLastOutcome, "1 for the outcome of the last rollback attempt, 0 for the other outcomes.", []string{LabelOutcome}},
 	{RollbackLastAttempt, "Unix time of the last rollback attempt.", nil},
 	{RollbackLastSuccess, "Unix time of the last rollback that succeeded.", nil},
@@ -146,4 +161,14 @@ func (o Outcome) valid() bool {
 		}
 	}
 	return false
+}
+
+// CanaryClassifications are a canary judgement's classifications, the
+// values of its `classification` label (canary.Classification spells them
+// the same).
+func CanaryClassifications() []string { return []string{"pass", "marginal", "fail"} }
+
+// CanaryMetricClassifications are a canary metric's classifications.
+func CanaryMetricClassifications() []string {
+	return []string{"pass", "high", "low", "nodata", "nodata_fail", "error"}
 }

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -226,6 +227,50 @@ func (r *Recorder) RecordSLOCheck(check string, value, threshold float64, passed
 	r.set(SLOCheckThreshold, threshold, label)
 	r.set(SLOCheckPassed, boolValue(passed), label)
 	r.set(SLOCheckLastEval, now, label)
+}
+
+// CanaryJudgement is what one canary judgement decided.
+type CanaryJudgement struct {
+	Score          float64
+	Classification string // one of CanaryClassifications()
+	Metrics        []CanaryMetric
+}
+
+// CanaryMetric is one metric's classification in a judgement.
+type CanaryMetric struct {
+	Name           string // the metric's user-given name (never its query)
+	Classification string // one of CanaryMetricClassifications()
+}
+
+// RecordCanaryJudgement records a canary judgement: its score, its
+// classification and each metric's (every classification series is
+// written, 1 for the one that happened, so `== 1` never sees a stale one).
+func (r *Recorder) RecordCanaryJudgement(j CanaryJudgement) {
+	if !slices.Contains(CanaryClassifications(), j.Classification) {
+		r.fail(fmt.Errorf("metrics: canary classification %q is not one of %v", j.Classification, CanaryClassifications()))
+		return
+	}
+	for _, m := range j.Metrics {
+		if !slices.Contains(CanaryMetricClassifications(), m.Classification) {
+			r.fail(fmt.Errorf("metrics: canary metric classification %q is not one of %v", m.Classification, CanaryMetricClassifications()))
+			return
+		}
+	}
+	r.set(CanaryScore, j.Score)
+	for _, c := range CanaryClassifications() {
+		r.set(CanaryClassification, boolValue(c == j.Classification), c)
+	}
+	for _, m := range j.Metrics {
+		label, err := r.labelValue("canary metric name", m.Name)
+		if err != nil {
+			r.fail(err)
+			continue
+		}
+		for _, c := range CanaryMetricClassifications() {
+			r.set(CanaryMetricClassification, boolValue(c == m.Classification), label, c)
+		}
+	}
+	r.set(CanaryLastJudgement, unix(r.clock.Now()))
 }
 
 // RecordRollback records a finished rollback attempt.
