@@ -438,3 +438,34 @@ func TestLabelValueErrorIsTypedAndDescribedByTheCaller(t *testing.T) {
 		t.Fatalf("%v", err)
 	}
 }
+
+func TestCanaryJudgementWritesEveryClassification(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.prom")
+	r := newRecorder(t, Options{Module: "canary_judge", Name: "web", Clock: clock.NewFake(t0)})
+	r.RecordCanaryJudgement(CanaryJudgement{Score: 50, Classification: "fail",
+		Metrics: []CanaryMetric{{Name: "latency", Classification: "high"}}})
+	if err := r.Publish(context.Background(), path, ""); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`threader_guard_canary_classification{classification="fail",name="web"} 1`,
+		`threader_guard_canary_classification{classification="marginal",name="web"} 0`,
+		`threader_guard_canary_classification{classification="pass",name="web"} 0`,
+		`threader_guard_canary_last_judgement_timestamp_seconds{name="web"} 1.7408304e+09`,
+		`threader_guard_canary_metric_classification{classification="error",metric="latency",name="web"} 0`,
+		`threader_guard_canary_metric_classification{classification="high",metric="latency",name="web"} 1`,
+		`threader_guard_canary_metric_classification{classification="low",metric="latency",name="web"} 0`,
+		`threader_guard_canary_metric_classification{classification="nodata_fail",metric="latency",name="web"} 0`,
+		`threader_guard_canary_metric_classification{classification="nodata",metric="latency",name="web"} 0`,
+		`threader_guard_canary_metric_classification{classification="pass",metric="latency",name="web"} 0`,
+		`threader_guard_canary_score{name="web"} 50`,
+	}
+	if diff := cmp.Diff(want, samples(readFile(t, path))); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	bad := newRecorder(t, Options{Module: "canary_judge", Name: "web"})
+	bad.RecordCanaryJudgement(CanaryJudgement{Classification: "maybe"})
+	if err := bad.Publish(context.Background(), "", ""); err == nil || !strings.Contains(err.Error(), `canary classification "maybe"`) {
+		t.Errorf("unknown classification: %v", err)
+	}
+}

@@ -33,7 +33,7 @@ type CanaryScenarios struct {
 }
 
 // GapMinutes is the length of the gap scenario's canary gap, ending at Now.
-const GapMinutes = 20
+const GapMinutes = 25
 
 // NewCanaryScenarios builds the data; now is truncated to the minute.
 func NewCanaryScenarios(now time.Time) CanaryScenarios {

@@ -34,7 +34,8 @@ func TestMetricsDocMatchesTheCode(t *testing.T) {
 			t.Errorf("docs/metrics.md does not list alert %s", a)
 		}
 	}
-	for _, e := range []string{logging.EventRetryAttempt, logging.EventRetryFinished, logging.EventGuardChange, logging.EventSLOEvaluation, logging.EventRollback} {
+	for _, e := range []string{logging.EventRetryAttempt, logging.EventRetryFinished, logging.EventGuardChange, logging.EventSLOEvaluation, logging.EventRollback,
+		logging.EventCanaryMetric, logging.EventCanaryVerdict} {
 		if !strings.Contains(doc, "| `"+e+"` |") {
 			t.Errorf("docs/metrics.md does not list log event %s", e)
 		}

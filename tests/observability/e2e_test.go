@@ -19,7 +19,7 @@ const e2eInstance = "e2e-host" // the Pushgateway grouping key's instance
 // publishScenario writes, through internal/metrics, what a deployment that
 // went wrong leaves behind: a guard-window locked 3 hours ago, a command
 // that needed 5 attempts, an SLO check that failed inside the window and a
-// rollback that failed. Each run goes to the textfile and the Pushgateway.
+// rollback that failed, and a canary judged to fail. Each run goes to the textfile and the Pushgateway.
 func publishScenario(t *testing.T, textfile, pushgatewayURL string, now time.Time) {
 	t.Helper()
 	publish := func(module, name string, record func(*metrics.Recorder)) {
@@ -46,6 +46,10 @@ func publishScenario(t *testing.T, textfile, pushgatewayURL string, now time.Tim
 		r.RecordSLOCheck("health", 1, 0.99, true)
 		r.RecordRollback(metrics.OutcomeFailure, 12*time.Second)
 	})
+	publish("canary_judge", "web-canary", func(r *metrics.Recorder) {
+		r.RecordCanaryJudgement(metrics.CanaryJudgement{Score: 50, Classification: "fail",
+			Metrics: []metrics.CanaryMetric{{Name: "latency", Classification: "high"}, {Name: "errors", Classification: "pass"}}})
+	})
 }
 
 // TestMetricsReachPrometheusAndDriveTheAlerts runs real node_exporter
@@ -60,7 +64,7 @@ func TestMetricsReachPrometheusAndDriveTheAlerts(t *testing.T) {
 
 	// Both paths: job="node" from the textfile, job=<module> from the push.
 	prom.WaitQuery(t, `count by (job) ({__name__=~"threader_guard_.+"})`, "series from both paths",
-		func(s []testenv.PromSample) bool { return len(s) == 4 }) // node, qos_guard, retry_command, slo_check
+		func(s []testenv.PromSample) bool { return len(s) == 5 }) // node, qos_guard, retry_command, slo_check, canary_judge
 	got := prom.Query(t, `threader_guard_locked`)
 	var where []string
 	for _, s := range got {

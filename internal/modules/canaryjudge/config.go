@@ -127,8 +127,6 @@ type config struct {
 	failOnMarginal bool
 
 	clock clock.Clock // nil: the wall clock
-	// judge is canary.Judge outside tests.
-	judge func(canary.Options, []canary.Metric, []canary.Samples) (canary.Verdict, error)
 }
 
 func defaultConfig() config {
@@ -149,20 +147,12 @@ type plan struct {
 	specs          []metricSpec
 	metrics        []canary.Metric
 	failOnMarginal bool
-	judge          func(canary.Options, []canary.Metric, []canary.Samples) (canary.Verdict, error)
 }
-
-// errNotFetched stands in for the samples while plan has the judge check the
-// options, before any query.
-var errNotFetched = errors.New("not fetched yet")
 
 // plan checks the options and builds the judgement plan. Errors name the
 // option as name spells it.
 func (c config) plan(name namer) (plan, error) {
-	p := plan{failOnMarginal: c.failOnMarginal, judge: c.judge, specs: c.metrics}
-	if p.judge == nil {
-		p.judge = canary.Judge
-	}
+	p := plan{failOnMarginal: c.failOnMarginal, specs: c.metrics}
 	now := time.Now()
 	if c.clock != nil {
 		now = c.clock.Now()
@@ -185,14 +175,9 @@ func (c config) plan(name namer) (plan, error) {
 	}
 	p.opts = canary.Options{Confidence: c.confidence, PassScore: c.passScore, MarginalScore: c.marginalScore,
 		GroupWeights: c.groupWeights}
-	// The judge checks its own options (and says which is wrong) before it
-	// judges anything; asking it now, with no samples, fails a bad option
-	// before any query is sent.
-	placeholders := make([]canary.Samples, len(p.metrics))
-	for i := range placeholders {
-		placeholders[i].Err = errNotFetched
-	}
-	if _, err := p.judge(p.opts, p.metrics, placeholders); err != nil {
+	// The judge's own options are checked (and named) by the judge, before
+	// any query is sent.
+	if err := canary.Validate(p.opts, p.metrics); err != nil {
 		return p, judgeError(err, name)
 	}
 	p.client, err = prometheusBackend.Client(promapi.Prometheus, c.prometheus, promconn.Request{

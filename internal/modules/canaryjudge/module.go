@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/threader/guard/internal/ansiblemod"
+	"github.com/threader/guard/internal/canary"
 	"github.com/threader/guard/internal/metrics/observe"
 )
 
@@ -37,7 +38,7 @@ var spec = ansiblemod.Spec{
 		}},
 		"group_weights":           {Type: ansiblemod.Dict},
 		"confidence":              {Type: ansiblemod.Float, Default: defaultConfidence},
-		"pass_score":              {Type: ansiblemod.Float, Default: defaultPassScore},
+		"pass_score":              {Type: ansiblemod.Float, Default: defaultPassScore, LogSafe: true},
 		"marginal_score":          {Type: ansiblemod.Float, Default: defaultMarginalScore},
 		"fail_on_marginal":        {Type: ansiblemod.Bool, Default: true},
 		"request_timeout_seconds": {Type: ansiblemod.Float, Default: defaultRequestTimeout.Seconds()},
@@ -93,7 +94,7 @@ func runModule(m *ansiblemod.Module) (ansiblemod.Result, error) {
 // run fetches the samples and judges them.
 func (p plan) run(ctx context.Context, name namer) (judgement, error) {
 	data := fetch(ctx, p.client, p.interval, p.specs)
-	v, err := p.judge(p.opts, p.metrics, data)
+	v, err := canary.Judge(p.opts, p.metrics, data)
 	if err != nil {
 		return judgement{}, judgeError(err, name)
 	}

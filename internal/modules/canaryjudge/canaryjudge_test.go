@@ -1,0 +1,336 @@
+package canaryjudge
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/threader/guard/internal/canary"
+	"github.com/threader/guard/internal/clock"
+	"github.com/threader/guard/internal/modules/moduletest"
+	"github.com/threader/guard/internal/promapi"
+	"github.com/threader/guard/internal/testenv"
+)
+
+func TestMain(m *testing.M) { moduletest.Main(m, Module) }
+
+var t0 = time.Date(2026, 11, 29, 16, 0, 0, 0, time.UTC)
+
+func TestResolveInterval(t *testing.T) {
+	now := t0.Add(30*time.Minute + 500*time.Millisecond)
+	for _, tc := range []struct {
+		name                       string
+		lookback, start, end, step string
+		want                       interval
+		err                        string
+	}{
+		{name: "lookback ends now, to the second", lookback: "30m", step: "1m",
+			want: interval{t0, t0.Add(30 * time.Minute), time.Minute}},
+		{name: "start and end", start: "2026-11-29T16:00:00Z", end: "2026-11-29T17:00:00+01:00", step: "30s",
+			want: interval{t0, t0, 30 * time.Second}, err: "end 2026-11-29T17:00:00+01:00 must be after start 2026-11-29T16:00:00Z"},
+		{name: "start and end in order", start: "2026-11-29T16:00:00Z", end: "2026-11-29T16:10:00Z", step: "1m",
+			want: interval{t0, t0.Add(10 * time.Minute), time.Minute}},
+		{name: "lookback and start", lookback: "30m", start: "2026-11-29T16:00:00Z", step: "1m",
+			err: "lookback and start are mutually exclusive"},
+		{name: "lookback and end", lookback: "30m", end: "2026-11-29T16:00:00Z", step: "1m",
+			err: "lookback and end are mutually exclusive"},
+		{name: "neither", step: "1m", err: "the interval is missing: give lookback"},
+		{name: "start alone", start: "2026-11-29T16:00:00Z", step: "1m", err: "end is required with start"},
+		{name: "bad start", start: "yesterday", end: "2026-11-29T16:00:00Z", step: "1m",
+			err: `start "yesterday" is not an RFC 3339 time`},
+		{name: "bad end", start: "2026-11-29T16:00:00Z", end: "2026-11-29 17:00", step: "1m",
+			err: `end "2026-11-29 17:00" is not an RFC 3339 time`},
+		{name: "bad lookback", lookback: "30 minutes", step: "1m", err: `lookback "30 minutes" is not a duration`},
+		{name: "zero step", lookback: "30m", step: "0s", err: "step must be greater than 0"},
+		{name: "too many points", lookback: "8d", step: "1m", err: "has 11520 steps, more than the 11000 points"},
+		{name: "exactly the most points", lookback: "11000m", step: "1m",
+			want: interval{t0.Add(30*time.Minute - 11000*time.Minute), t0.Add(30 * time.Minute), time.Minute}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := defaultConfig()
+			c.lookback, c.start, c.end, c.step = tc.lookback, tc.start, tc.end, tc.step
+			got, err := c.resolveInterval(now, optionName)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Errorf("err = %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil || !got.start.Equal(tc.want.start) || !got.end.Equal(tc.want.end) || got.step != tc.want.step {
+				t.Errorf("got %+v, %v; want %+v", got, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestGridFillsMissingStepsWithNaN(t *testing.T) {
+	iv := interval{t0, t0.Add(4 * time.Minute), time.Minute}
+	res := &promapi.Result{Type: promapi.Matrix, Series: []promapi.Series{{Samples: []promapi.Sample{
+		{Time: t0, Value: 1}, {Time: t0.Add(2 * time.Minute), Value: 3}, {Time: t0.Add(4*time.Minute + 10*time.Millisecond), Value: 5},
+		{Time: t0.Add(9 * time.Minute), Value: 9}, // outside: ignored
+	}}}}
+	got, err := iv.grid(res)
+	if err != nil || len(got) != 5 || got[0] != 1 || !math.IsNaN(got[1]) || got[2] != 3 || !math.IsNaN(got[3]) || got[4] != 5 {
+		t.Errorf("grid = %v, %v", got, err)
+	}
+	got, err = iv.grid(&promapi.Result{Type: promapi.Matrix})
+	if err != nil || len(got) != 5 || !math.IsNaN(got[0]) || !math.IsNaN(got[4]) {
+		t.Errorf("no series: %v, %v; want five NaN", got, err)
+	}
+}
+
+func TestGridFailsClosed(t *testing.T) {
+	iv := interval{t0, t0.Add(time.Minute), time.Minute}
+	two := []promapi.Series{{Labels: map[string]string{"instance": "a"}}, {Labels: map[string]string{"instance": "b"}}}
+	for _, tc := range []struct {
+		res  promapi.Result
+		want string
+	}{
+		{promapi.Result{Type: promapi.Matrix, Series: two}, `returned 2 series ({instance="a"}, {instance="b"}); it must return one`},
+		{promapi.Result{Type: promapi.Matrix, Warnings: []string{"remote read failed"}}, "may be incomplete: remote read failed"},
+		{promapi.Result{Type: promapi.Vector}, "the answer is a vector, not a range"},
+		{promapi.Result{Type: promapi.Matrix, Series: []promapi.Series{{Samples: []promapi.Sample{{Time: t0, Value: math.Inf(1)}}}}},
+			"returned +Inf at 2026-11-29T16:00:00Z"},
+	} {
+		if _, err := iv.grid(&tc.res); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: err = %v, want %q", tc.res, err, tc.want)
+		}
+	}
+}
+
+func TestConfigNamerNamesFileKeysAndFlags(t *testing.T) {
+	name := configNamer("judge.yml")
+	for option, want := range map[string]string{
+		"metrics[2].direction": "judge.yml: metrics[2].direction", "pass_score": "judge.yml: pass_score",
+		"group_weights.web": "judge.yml: group_weights.web", "lookback": "--lookback", "prometheus_ca_path": "--prometheus-ca-path",
+	} {
+		if got := name(option); got != want {
+			t.Errorf("name(%q) = %q, want %q", option, got, want)
+		}
+	}
+}
+
+func TestConfigFileRefusesUnknownKeys(t *testing.T) {
+	for text, want := range map[string]string{
+		"metrics: [{name: a, canary_query: x, baseline_query: y, directon: increase}]": `metrics[0]: unknown key "directon"`,
+		"metric: []": `unknown key "metric"`,
+		"metrics: [{name: a, effect_size: {measure: cles, allowed: 1}}]": `metrics[0].effect_size: unknown key "allowed"`,
+		"- a": "want a mapping with a metrics list",
+	} {
+		if _, err := decodeJudgeFile([]byte(text)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: err = %v, want %q", text, err, want)
+		}
+	}
+}
+
+// An error metric fails the judgement whatever the score: the score leaves
+// a failed query out only partly (10 metrics, one error: 90, marginal).
+func TestDecideFailsOnAnErrorMetric(t *testing.T) {
+	p := plan{failOnMarginal: false}
+	v := canary.Verdict{Score: 90, Classification: canary.Marginal, Metrics: []canary.MetricResult{
+		{Name: "a", Classification: canary.Pass}, {Name: "b", Classification: canary.Error, Reason: "metrics[1].canary_query: timeout"}}}
+	j := p.decide(v)
+	if !j.failed || j.verdict.Classification != canary.Fail ||
+		j.msg != "canary failed: score 90 (marginal_score 75); deciding metrics: b error: metrics[1].canary_query: timeout" {
+		t.Errorf("judgement %+v", j)
+	}
+	v = canary.Verdict{Score: 80, Classification: canary.Marginal, Decisive: []string{"a"},
+		Metrics: []canary.MetricResult{{Name: "a", Classification: canary.High}}}
+	if j := p.decide(v); j.failed {
+		t.Errorf("marginal with fail_on_marginal false failed: %+v", j)
+	}
+	p.failOnMarginal = true
+	if j := p.decide(v); !j.failed {
+		t.Errorf("marginal with fail_on_marginal true passed: %+v", j)
+	}
+}
+
+// cliRun is one in-process CLI invocation.
+type cliRun struct {
+	code           int
+	stdout, stderr string
+}
+
+func invokeCLI(t *testing.T, args ...string) cliRun {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := cli(context.Background(), append(args, "--no-syslog"), &stdout, &stderr, clock.NewFake(t0))
+	return cliRun{code, stdout.String(), stderr.String()}
+}
+
+func writeConfig(t *testing.T, text string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "judge.yml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestAgainstPrometheus runs the judge on the scenarios of
+// testenv.NewCanaryScenarios, backfilled into one real Prometheus.
+func TestAgainstPrometheus(t *testing.T) {
+	data := testenv.NewCanaryScenarios(time.Now())
+	prom := testenv.StartPrometheus(t, testenv.PrometheusOptions{Series: data.Series})
+	window := []string{"--prometheus-url", prom.URL, "--start", data.Now.Add(-30 * time.Minute).Format(time.RFC3339),
+		"--end", data.Now.Format(time.RFC3339), "--step", "1m", "--request-retries", "0"}
+	metric := func(name, m, scenario, extra string) string {
+		return "  - {name: " + name + ", canary_query: '" + testenv.CanaryQuery(m, scenario, "canary") +
+			"', baseline_query: '" + testenv.CanaryQuery(m, scenario, "baseline") + "'" + extra + "}\n"
+	}
+	judge := func(t *testing.T, metrics string, args ...string) (map[string]any, cliRun) {
+		t.Helper()
+		r := invokeCLI(t, append(append(window, "--json", "--config", writeConfig(t, "metrics:\n"+metrics)), args...)...)
+		var res map[string]any
+		if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+			t.Fatalf("exit %d, no JSON (%v)\n%s%s", r.code, err, r.stdout, r.stderr)
+		}
+		return res, r
+	}
+	first := func(res map[string]any) map[string]any { return res["metrics"].([]any)[0].(map[string]any) }
+
+	t.Run("equal passes", func(t *testing.T) {
+		res, r := judge(t, metric("latency", testenv.CanaryLatency, "equal", ", direction: increase"))
+		m := first(res)
+		if r.code != 0 || res["classification"] != "pass" || res["score"] != 100.0 || m["classification"] != "pass" ||
+			m["canary"].(map[string]any)["count"] != 31.0 || m["baseline"].(map[string]any)["count"] != 31.0 {
+			t.Errorf("exit %d: %v", r.code, res)
+		}
+		iv := res["interval"].(map[string]any)
+		if iv["points"] != 31.0 || iv["step"] != "1m" || iv["start"] != data.Now.Add(-30*time.Minute).Format(time.RFC3339) {
+			t.Errorf("interval %v", iv)
+		}
+	})
+	t.Run("canary 50% slower fails high", func(t *testing.T) {
+		res, r := judge(t, metric("latency", testenv.CanaryLatency, "slow", ", direction: increase"))
+		m := first(res)
+		if r.code != 1 || res["classification"] != "fail" || m["classification"] != "high" || res["passed"] != false ||
+			!strings.Contains(res["msg"].(string), "deciding metrics: latency high") {
+			t.Errorf("exit %d: %v", r.code, res)
+		}
+		if ratio, _ := m["effect_size"].(float64); math.Abs(ratio-1.5) > 0.05 {
+			t.Errorf("effect size %v, want about 1.5", m["effect_size"])
+		}
+		if lo, _ := m["ci_lower"].(float64); lo <= 0 {
+			t.Errorf("ci_lower %v, want above 0", m["ci_lower"])
+		}
+	})
+	t.Run("fewer errors with direction increase pass", func(t *testing.T) {
+		res, r := judge(t, metric("errors", testenv.CanaryErrors, "fewer_errors", ", direction: increase"))
+		if r.code != 0 || first(res)["classification"] != "pass" {
+			t.Errorf("exit %d: %v", r.code, res)
+		}
+		res, r = judge(t, metric("errors", testenv.CanaryErrors, "fewer_errors", ", direction: either"))
+		if r.code != 1 || first(res)["classification"] != "low" {
+			t.Errorf("direction either: exit %d: %v", r.code, res)
+		}
+	})
+	t.Run("missing canary data", func(t *testing.T) {
+		two := metric("latency", testenv.CanaryLatency, "missing", ", must_have_data: true") +
+			metric("control", testenv.CanaryLatency, "equal", "")
+		res, r := judge(t, two)
+		if r.code != 1 || first(res)["classification"] != "nodata_fail" || first(res)["estimate"] != nil {
+			t.Errorf("must_have_data: exit %d: %v", r.code, res)
+		}
+		res, r = judge(t, metric("latency", testenv.CanaryLatency, "missing", "")+
+			metric("control", testenv.CanaryLatency, "equal", "")+metric("control2", testenv.CanaryLatency, "equal", ""))
+		if r.code != 0 || first(res)["classification"] != "nodata" || first(res)["canary"].(map[string]any)["count"] != 0.0 {
+			t.Errorf("without must_have_data: exit %d: %v", r.code, res)
+		}
+	})
+	t.Run("a gap in the canary is zeros with nan_strategy replace", func(t *testing.T) {
+		res, r := judge(t, metric("rps", testenv.CanaryThroughput, "gap", ", direction: decrease, nan_strategy: replace"))
+		m := first(res)
+		if r.code != 1 || m["classification"] != "low" || m["canary"].(map[string]any)["count"] != 31.0 {
+			t.Errorf("replace: exit %d: %v", r.code, res)
+		}
+		res, r = judge(t, metric("rps", testenv.CanaryThroughput, "gap", ", direction: decrease"))
+		m = first(res)
+		if n := m["canary"].(map[string]any)["count"].(float64); r.code != 0 || m["classification"] != "pass" ||
+			n >= 31-testenv.GapMinutes+2 || n < 31-testenv.GapMinutes {
+			t.Errorf("remove: exit %d: %v", r.code, res)
+		}
+	})
+	t.Run("a query returning two series is an error naming it", func(t *testing.T) {
+		res, r := judge(t, metric("control", testenv.CanaryLatency, "equal", "")+
+			metric("latency", testenv.CanaryLatency, "multi", ""))
+		m := res["metrics"].([]any)[1].(map[string]any)
+		if r.code != 1 || res["classification"] != "fail" || m["classification"] != "error" ||
+			!strings.Contains(m["reason"].(string), "metrics[1].canary_query: returned 2 series") {
+			t.Errorf("exit %d: %v", r.code, res)
+		}
+	})
+	t.Run("table", func(t *testing.T) {
+		cfg := writeConfig(t, "metrics:\n"+metric("latency", testenv.CanaryLatency, "slow", ", direction: increase, critical: true"))
+		r := invokeCLI(t, append(window, "--config", cfg)...)
+		lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+		if r.code != 1 || len(lines) != 4 || !strings.HasPrefix(lines[1], "METRIC") || !strings.HasPrefix(lines[2], "latency") ||
+			!strings.Contains(lines[2], "HIGH (critical)") || !strings.HasPrefix(lines[3], "FAILED: canary failed: score 0") {
+			t.Errorf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+	})
+	t.Run("the module", func(t *testing.T) {
+		args := map[string]any{"prometheus_url": prom.URL, "start": data.Now.Add(-30 * time.Minute).Format(time.RFC3339),
+			"end": data.Now.Format(time.RFC3339), "request_retries": 0,
+			"metrics": []any{map[string]any{"name": "latency", "direction": "increase",
+				"canary_query":   testenv.CanaryQuery(testenv.CanaryLatency, "slow", "canary"),
+				"baseline_query": testenv.CanaryQuery(testenv.CanaryLatency, "slow", "baseline")}}}
+		r := moduletest.Self(Module).Run(t, args)
+		if r.Code != 1 || r.JSON["failed"] != true || r.JSON["classification"] != "fail" || r.JSON["changed"] != false ||
+			!strings.HasPrefix(r.JSON["msg"].(string), "canary failed: score 0") {
+			t.Errorf("exit %d: %v", r.Code, r.JSON)
+		}
+		args["_ansible_check_mode"] = true
+		args["metrics"].([]any)[0].(map[string]any)["canary_query"] = testenv.CanaryQuery(testenv.CanaryLatency, "equal", "canary")
+		args["metrics"].([]any)[0].(map[string]any)["baseline_query"] = testenv.CanaryQuery(testenv.CanaryLatency, "equal", "baseline")
+		if r := moduletest.Self(Module).Run(t, args); r.Code != 0 || r.JSON["classification"] != "pass" || r.JSON["passed"] != true {
+			t.Errorf("check mode: exit %d: %v", r.Code, r.JSON)
+		}
+	})
+}
+
+// Bad input fails before any query, naming the option (module) or the flag
+// or the config file's key (CLI). The URL refuses connections: a bad option
+// found only after a query would show as a connection error instead.
+func TestBadInputNamesTheOption(t *testing.T) {
+	closed := moduletest.ClosedURL()
+	const good = "metrics: [{name: latency, canary_query: a, baseline_query: b}]\n"
+	for _, tc := range []struct {
+		name, file string
+		args       []string
+		want       string
+	}{
+		{"unknown direction", "metrics: [{name: latency, canary_query: a, baseline_query: b, direction: up}]", nil,
+			"judge.yml: metrics[0].direction must be"},
+		{"pass_score above 100", good + "pass_score: 120\n", nil, "judge.yml: pass_score must be between 0 and 100, got 120"},
+		{"duplicate name", "metrics: [{name: a, canary_query: a, baseline_query: b}, {name: a, canary_query: a, baseline_query: b}]", nil,
+			"judge.yml: metrics[1].name"},
+		{"empty query", "metrics: [{name: latency, canary_query: '', baseline_query: b}]", nil,
+			"judge.yml: metrics[0].canary_query is required"},
+		{"bad group weight", good + "group_weights: {web: lots}\n", nil, "judge.yml: group_weights.web must be a number"},
+		{"lookback and start", good, []string{"--start", "2026-11-29T16:00:00Z"}, "--lookback and --start are mutually exclusive"},
+		{"bad RFC 3339", good, []string{"--lookback", "", "--start", "now", "--end", "2026-11-29T16:00:00Z"},
+			`--start "now" is not an RFC 3339 time`},
+		{"bad step", good, []string{"--step", "fast"}, `--step "fast" is not a duration`},
+		{"bad CA path", good, []string{"--prometheus-ca-path", "/nonexistent.pem"}, "--prometheus-ca-path: "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := writeConfig(t, tc.file)
+			args := append([]string{"--prometheus-url", closed, "--lookback", "30m", "--config", path}, tc.args...)
+			r := invokeCLI(t, args...)
+			want := strings.Replace(tc.want, "judge.yml", path, 1)
+			if r.code != 2 || !strings.Contains(r.stderr, "canary_judge: "+want) {
+				t.Errorf("exit %d, want 2 and %q\n%s%s", r.code, want, r.stdout, r.stderr)
+			}
+		})
+	}
+	if r := invokeCLI(t, "--prometheus-url", closed, "--lookback", "30m"); r.code != 2 || !strings.Contains(r.stderr, "--config is required") {
+		t.Errorf("no --config: exit %d\n%s", r.code, r.stderr)
+	}
+}
