@@ -19,7 +19,7 @@ shift
 tests='^(TestActionPlugin.*|TestCollectionTarballShipsEveryModuleForBothArchitectures|TestBadInputBattery'
 tests+='|TestQosGuard(ModuleLifecycle|CheckModeAndDiff|ExclusiveAndIfRevisionInPlaybook|EtcdModuleInPlaybook|FreezeWindowsInPlaybook)'
 tests+='|TestRetryCommand(ModuleInPlaybook|CheckMode|FailingPlaybookFails|PoliciesInPlaybook)'
-tests+='|TestSLOCheck(ModuleInPlaybook|ModuleFailsClosedWhenPrometheusIsDown|Doc)'
+tests+='|TestSLOCheck(ModuleInPlaybook|ModuleFailsClosedWhenPrometheusIsDown|Doc)|TestCanaryJudge(ModuleInPlaybook|Doc)'
 tests+='|TestMolecule.*|TestPlaybooks|TestPromoWithGuardsSharesTheEtcdGuard|TestObservabilityEndToEnd)$'
 # Left out on these versions, with the reason:
 # - TestPlaybooks/healthy... and other tests whose temporary directory (named

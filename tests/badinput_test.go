@@ -30,7 +30,7 @@ type yamlRaw string
 
 type badCase struct {
 	name   string         // unique; the task's name
-	module string         // qos_guard, retry_command or slo_check
+	module string         // qos_guard, retry_command, slo_check or canary_judge
 	args   map[string]any // merged over the module's base arguments; nil removes a base argument
 	option string         // the option the message must name
 	want   string         // optional: more text the message must hold
@@ -449,12 +449,12 @@ func badInputCases(guardDir string) []badCase {
 	s("unknown option", "prometheus", "Unsupported parameters for", map[string]any{"prometheus": "http://127.0.0.1:1"})
 	s("unknown option differing in case", "Job", "Unsupported parameters for", map[string]any{"Job": "x"})
 	s("accept_warnings not a boolean", "accept_warnings", "", map[string]any{"accept_warnings": "perhaps"})
-
 	// Every module's observability options (internal/metrics/observe): a
 	// relative textfile would be relative to the module's temporary directory.
-	for _, module := range []string{"qos_guard", "retry_command", "slo_check"} {
+	for _, module := range []string{"qos_guard", "retry_command", "slo_check", "canary_judge"} {
 		add(module, "metrics_textfile relative", "metrics_textfile", `"m.prom" must be an absolute path`, map[string]any{"metrics_textfile": "m.prom"})
 	}
+	canaryJudgeCases(func(name, option, want string, args map[string]any) { add("canary_judge", name, option, want, args) })
 	return cs
 }
 
@@ -474,6 +474,46 @@ func withKV(base map[string]any, kv ...any) map[string]any {
 		}
 	}
 	return m
+}
+
+// canaryJudgeCases: issue 13's bad canary_judge options. Every case fails
+// before any query (the base arguments point at a counting port).
+func canaryJudgeCases(c func(name, option, want string, args map[string]any)) {
+	metric := func(kv ...any) map[string]any {
+		return withKV(map[string]any{"name": "latency", "canary_query": "up", "baseline_query": "up"}, kv...)
+	}
+	metrics := func(ms ...any) map[string]any { return map[string]any{"metrics": ms} }
+	c("direction unknown", "direction", "must be one of: increase, decrease, either, got: up", metrics(metric("direction", "up")))
+	c("nan_strategy unknown", "nan_strategy", "got: zero", metrics(metric("nan_strategy", "zero")))
+	c("outliers unknown", "outliers", "got: drop", metrics(metric("outliers", "drop")))
+	c("effect_size measure unknown", "measure", "got: ratio", metrics(metric("effect_size", map[string]any{"measure": "ratio"})))
+	c("max_canary_value NaN", "max_canary_value", "", metrics(metric("max_canary_value", "NaN")))
+	c("metric without a name", "name", "", metrics(metric("name", nil)))
+	c("metric without a canary_query", "canary_query", "", metrics(metric("canary_query", nil)))
+	c("metric with an empty baseline_query", "metrics[0].baseline_query", "is required", metrics(metric("baseline_query", "")))
+	c("metric names twice", "metrics[1].name", "already the name of metrics[0]", metrics(metric(), metric()))
+	c("metric name too long", "metrics[0].name", "", metrics(metric("name", strings.Repeat("m", 129))))
+	c("metrics empty", "metrics", "at least one metric", map[string]any{"metrics": []any{}})
+	c("metrics missing", "metrics", "missing required arguments", map[string]any{"metrics": nil})
+	c("pass_score above 100", "pass_score", "must be between 0 and 100, got 120", map[string]any{"pass_score": 120})
+	c("pass_score negative", "pass_score", "must be between 0 and 100", map[string]any{"pass_score": -1})
+	c("marginal_score above pass_score", "marginal_score", "must not be above pass_score", map[string]any{"marginal_score": 99})
+	c("confidence 1", "confidence", "between 0 and 1", map[string]any{"confidence": 1})
+	c("group_weights not a number", "group_weights.latency", "must be a number", map[string]any{"group_weights": map[string]any{"latency": "heavy"}})
+	c("group_weights above 100 in all", "group_weights", "", map[string]any{"group_weights": map[string]any{"latency": 80, "errors": 80}})
+	c("lookback and start", "lookback", "lookback and start are mutually exclusive", map[string]any{"start": "2026-11-29T16:00:00Z"})
+	c("no interval", "lookback", "the interval is missing", map[string]any{"lookback": nil})
+	c("start without end", "end", "end is required with start", map[string]any{"lookback": nil, "start": "2026-11-29T16:00:00Z"})
+	c("start not RFC 3339", "start", `"yesterday" is not an RFC 3339 time`, map[string]any{"lookback": nil, "start": "yesterday", "end": "2026-11-29T16:00:00Z"})
+	c("end before start", "end", "must be after start", map[string]any{"lookback": nil, "start": "2026-11-29T16:00:00Z", "end": "2026-11-29T15:00:00Z"})
+	c("lookback not a duration", "lookback", "is not a duration", map[string]any{"lookback": "half an hour"})
+	c("step zero", "step", "must be greater than 0", map[string]any{"step": "0s"})
+	c("too many points", "step", "more than the 11000 points", map[string]any{"lookback": "30d", "step": "1m"})
+	c("prometheus_url empty", "prometheus_url", "", map[string]any{"prometheus_url": ""})
+	c("prometheus_client_cert without key", "prometheus_client_key", "", map[string]any{"prometheus_client_cert": "/etc/hostname"})
+	c("request_timeout_seconds zero", "request_timeout_seconds", "", map[string]any{"request_timeout_seconds": 0})
+	c("request_retries negative", "request_retries", "", map[string]any{"request_retries": -1})
+	c("name with a newline", "name", "", map[string]any{"name": "web\ncanary"})
 }
 
 // argPath is the lock path the case runs with: its own path option, or def.
@@ -517,6 +557,9 @@ func baseArgs(module, deadURL string) map[string]any {
 		return map[string]any{"argv": []any{"/bin/true"}, "attempts": 1}
 	case "slo_check":
 		return map[string]any{"prometheus_url": deadURL, "loki_url": deadURL, "request_retries": 0, "request_timeout_seconds": 2}
+	case "canary_judge":
+		return map[string]any{"prometheus_url": deadURL, "request_retries": 0, "request_timeout_seconds": 2, "lookback": "30m",
+			"metrics": []any{map[string]any{"name": "latency", "canary_query": "up", "baseline_query": "up"}}}
 	}
 	panic("unknown module " + module)
 }
@@ -606,7 +649,7 @@ func TestBadInputBattery(t *testing.T) {
 				args[k] = v
 			}
 		}
-		if withDeadURL(args, deadURL) || tc.module == "slo_check" {
+		if withDeadURL(args, deadURL) || tc.module == "slo_check" || tc.module == "canary_judge" {
 			connections[tc.name] = counter
 		}
 		fmt.Fprintf(&tasks, "    - name: %s\n      threader.guard.%s: %s\n      ignore_errors: true\n", jsonText(tc.name), tc.module, flowYAML(args))

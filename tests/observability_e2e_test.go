@@ -409,7 +409,7 @@ func wantBothPaths(t *testing.T, got []testenv.PromSample, query string, want fl
 // fragment (threader.guard.observability) into each wired module's page.
 func TestObservabilityOptionsInAnsibleDoc(t *testing.T) {
 	c := testenv.InstallCollection(t)
-	for _, module := range []string{"qos_guard", "retry_command", "slo_check"} {
+	for _, module := range []string{"qos_guard", "retry_command", "slo_check", "canary_judge"} {
 		doc := c.Doc(t, "threader.guard."+module)
 		for _, want := range []string{"- metrics_textfile", "- pushgateway_url", "- name", "THREADER_GUARD_SYSLOG_SOCKET", "docs/metrics.md"} {
 			if !strings.Contains(doc, want) {

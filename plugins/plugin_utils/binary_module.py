@@ -70,6 +70,7 @@ Variables (per host, or of the delegated host under ``delegate_to``):
 
 from __future__ import annotations
 
+import datetime
 import inspect
 import json
 import os
@@ -86,6 +87,20 @@ from ansible.utils.vars import merge_hash
 from ansible.vars.clean import remove_internal_keys
 
 display = Display()
+
+
+def encode_args(module_args):
+    """The module arguments as JSON. YAML reads an unquoted 2026-11-29T16:00:00Z
+    as a datetime (and 2026-11-29 as a date), which json cannot encode; like
+    ansible-core's own module path (AnsibleJSONEncoder), they are sent as ISO
+    8601 text, so `start: 2026-11-29T16:00:00Z` works unquoted."""
+
+    def iso(value):
+        if isinstance(value, (datetime.date, datetime.datetime)):
+            return value.isoformat()
+        raise TypeError("Object of type %s is not JSON serializable" % type(value).__name__)
+
+    return json.dumps(module_args, default=iso)
 
 COLLECTION = "threader.guard"
 BINARY = "threader-guard"
@@ -386,7 +401,7 @@ class BinaryModuleAction(ActionBase):
         cache_dir = self._cache_dir(task_vars)
         module_args = self._module_args()
         self._update_module_args(self._task.action, module_args, task_vars)
-        args = json.dumps(module_args)
+        args = encode_args(module_args)
         exe = 'exec "$b" %s %s' % (self.module, STDIN_FLAG)
         if self._args_on_stdin(task_vars):
             in_data, run = to_bytes(args, errors="surrogate_or_strict"), exe

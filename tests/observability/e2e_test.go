@@ -19,7 +19,8 @@ const e2eInstance = "e2e-host" // the Pushgateway grouping key's instance
 // publishScenario writes, through internal/metrics, what a deployment that
 // went wrong leaves behind: a guard-window locked 3 hours ago, a command
 // that needed 5 attempts, an SLO check that failed inside the window and a
-// rollback that failed, and a canary judged to fail. Each run goes to the textfile and the Pushgateway.
+// rollback that failed, and a canary judged to fail. Each run goes to the
+// textfile and the Pushgateway.
 func publishScenario(t *testing.T, textfile, pushgatewayURL string, now time.Time) {
 	t.Helper()
 	publish := func(module, name string, record func(*metrics.Recorder)) {

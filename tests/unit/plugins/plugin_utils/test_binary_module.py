@@ -307,3 +307,19 @@ def test_a_cache_dir_the_user_cannot_enter_fails_naming_it(world):
     assert launch(world, closed) == "%s %s %s" % (bm.MISSING, machine_arch(), world["sha"])
     assert install(world, closed) == "%s cannot enter the cache directory %s (set threader_guard_cache_dir)" % (
         bm.INSTALL_FAILED, closed)
+
+
+def test_yaml_dates_and_times_are_sent_as_iso_text():
+    # YAML reads unquoted 2026-11-29T16:00:00Z as a datetime: canary_judge's
+    # start/end failed with "Object of type datetime is not JSON serializable".
+    import datetime
+    import json
+
+    args = {
+        "start": datetime.datetime(2026, 11, 29, 16, 0, tzinfo=datetime.timezone.utc),
+        "day": datetime.date(2026, 11, 29),
+        "n": 1,
+    }
+    assert json.loads(bm.encode_args(args)) == {"start": "2026-11-29T16:00:00+00:00", "day": "2026-11-29", "n": 1}
+    with pytest.raises(TypeError):
+        bm.encode_args({"x": object()})
