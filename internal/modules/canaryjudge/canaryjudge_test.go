@@ -48,6 +48,7 @@ func TestResolveInterval(t *testing.T) {
 			err: `end "2026-11-29 17:00" is not an RFC 3339 time`},
 		{name: "bad lookback", lookback: "30 minutes", step: "1m", err: `lookback "30 minutes" is not a duration`},
 		{name: "zero step", lookback: "30m", step: "0s", err: "step must be greater than 0"},
+		{name: "step longer than the interval", lookback: "30m", step: "1h", err: "step 1h is longer than the interval (30m)"},
 		{name: "too many points", lookback: "8d", step: "1m", err: "has 11520 steps, more than the 11000 points"},
 		{name: "exactly the most points", lookback: "11000m", step: "1m",
 			want: interval{t0.Add(30*time.Minute - 11000*time.Minute), t0.Add(30 * time.Minute), time.Minute}},

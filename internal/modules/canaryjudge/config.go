@@ -278,6 +278,10 @@ func (c config) resolveInterval(now time.Time, name namer) (interval, error) {
 			return iv, fmt.Errorf("%s %s must be after %s %s", name("end"), end, name("start"), start)
 		}
 	}
+	if iv.step > iv.end.Sub(iv.start) {
+		return iv, fmt.Errorf("%s %s is longer than the interval (%s): each side would have one point", name("step"),
+			model.Duration(iv.step), model.Duration(iv.end.Sub(iv.start)))
+	}
 	if steps := iv.end.Sub(iv.start) / iv.step; steps > maxPoints {
 		return iv, fmt.Errorf("the interval of %s at %s %s has %d steps, more than the %d points Prometheus answers per query: "+
 			"use a larger %s or a shorter interval", model.Duration(iv.end.Sub(iv.start)), name("step"), model.Duration(iv.step),
