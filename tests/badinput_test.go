@@ -449,6 +449,7 @@ func badInputCases(guardDir string) []badCase {
 	s("unknown option", "prometheus", "Unsupported parameters for", map[string]any{"prometheus": "http://127.0.0.1:1"})
 	s("unknown option differing in case", "Job", "Unsupported parameters for", map[string]any{"Job": "x"})
 	s("accept_warnings not a boolean", "accept_warnings", "", map[string]any{"accept_warnings": "perhaps"})
+
 	// Every module's observability options (internal/metrics/observe): a
 	// relative textfile would be relative to the module's temporary directory.
 	for _, module := range []string{"qos_guard", "retry_command", "slo_check", "canary_judge"} {
