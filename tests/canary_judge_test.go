@@ -202,9 +202,10 @@ func TestCanaryJudgeCLI(t *testing.T) {
 		{[]string{"--config", equal, "--step", "1 minute"}, `--step "1 minute" is not a duration`},
 		{[]string{"--config", filepath.Join(dir, "missing.yml")}, "--config: open "},
 		{[]string{"extra"}, `unexpected argument "extra"`},
+		{[]string{"--config", equal, "--prometheus-password", "pw-on-the-command-line"}, "--prometheus-password: "},
 	} {
 		_, errOut, code := runCanaryCLI(t, nil, append(base, bad.args...)...)
-		if code != 2 || !strings.Contains(errOut, "canary_judge: "+bad.want) {
+		if code != 2 || !strings.Contains(errOut, "canary_judge: "+bad.want) || strings.Contains(errOut, "pw-on-the-command-line") {
 			t.Errorf("%v: exit %d, want 2 and %q\n%s", bad.args, code, bad.want, errOut)
 		}
 	}

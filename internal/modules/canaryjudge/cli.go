@@ -16,6 +16,7 @@ import (
 	"github.com/threader/guard/internal/clock"
 	"github.com/threader/guard/internal/interrupt"
 	"github.com/threader/guard/internal/metrics/observe"
+	"github.com/threader/guard/internal/modules/promconn"
 )
 
 const usage = `usage: canary_judge --prometheus-url URL (--lookback 30m | --start T --end T) [--step 1m] --config judge.yml [--json]
@@ -53,9 +54,10 @@ It fails closed: a query that fails, answers with warnings, or returns two or
 more series makes its metric an error; missing data is nodata (nodata_fail
 with must_have_data).
 
-Prints a table (--json: the module's result as one JSON object). Secrets come
-from the environment, not flags (flags are visible to other users in ps):
-CANARY_JUDGE_PROMETHEUS_BEARER_TOKEN, CANARY_JUDGE_PROMETHEUS_PASSWORD.
+Prints a table (--json: the module's result as one JSON object). Secrets never
+go on the command line (every local user can read it in ps): they come from
+CANARY_JUDGE_PROMETHEUS_BEARER_TOKEN and CANARY_JUDGE_PROMETHEUS_PASSWORD, or
+from files (--prometheus-bearer-token-file, --prometheus-password-file).
 
 With --metrics-textfile or --pushgateway-url the judgement is published as
 metrics; it is logged to the system log (see docs/metrics.md).
@@ -77,9 +79,9 @@ const (
 var fileKeys = []string{"metrics", "group_weights", "confidence", "pass_score", "marginal_score", "fail_on_marginal"}
 
 // flagName turns a module option into its flag: prometheus_url →
-// --prometheus-url. The options of the config file are named by
-// configNamer instead.
-func flagName(option string) string { return "--" + strings.ReplaceAll(option, "_", "-") }
+// --prometheus-url, prometheus_password → --prometheus-password-file. The
+// options of the config file are named by configNamer instead.
+func flagName(option string) string { return promconn.FlagName(option) }
 
 // configNamer names options as the user wrote them: the config file's keys
 // as "FILE: key" (metrics[1].direction, pass_score, group_weights.web),
@@ -181,7 +183,7 @@ func parseCLI(args []string, stderr io.Writer) (config, cliFlags, error) {
 	fs.BoolVar(&cf.asJSON, "json", false, "print the result as one JSON object instead of a table")
 	fs.StringVar(&cf.name, "name", "", "name of this judgement in log lines and metrics (default canary_judge)")
 	cf.observe.Register(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := promconn.Parse(fs, args); err != nil { // refuses secrets on the command line
 		return c, cf, err
 	}
 	if fs.NArg() > 0 {
