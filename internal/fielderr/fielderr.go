@@ -17,22 +17,29 @@ import (
 //
 // When the problem names a second field ("password is required with
 // username"), Other is that field and Problem holds one %s where its name
-// goes, so Rename spells both fields the caller's way. Without Other,
-// Problem is plain text (a % in it is just a %).
+// goes, so Rename spells both fields the caller's way; a caller that needs
+// the field and the problem apart reads them from Renamed, not from
+// Problem. Without Other, Problem is plain text (a % in it is just a %).
 type Error struct {
 	Field   string
 	Problem string
 	Other   string
 }
 
-func (e *Error) Error() string { return e.describe(func(field string) string { return field }) }
+func (e *Error) Error() string {
+	return e.Renamed(func(field string) string { return field }).describe()
+}
 
-func (e *Error) describe(name func(field string) string) string {
+func (e *Error) describe() string { return e.Field + " " + e.Problem }
+
+// Renamed is e with its fields renamed by name and Other, if any, written
+// into Problem: an *Error without Other.
+func (e *Error) Renamed(name func(field string) string) *Error {
 	problem := e.Problem
 	if e.Other != "" {
 		problem = fmt.Sprintf(problem, name(e.Other))
 	}
-	return name(e.Field) + " " + problem
+	return &Error{Field: name(e.Field), Problem: problem}
 }
 
 // New returns an *Error for field.
@@ -62,7 +69,7 @@ func As(err error) (*Error, bool) {
 // a wrapper. Errors that are not an *Error come back as their own text.
 func Rename(err error, name func(field string) string) string {
 	if fe, ok := As(err); ok {
-		return fe.describe(name)
+		return fe.Renamed(name).describe()
 	}
 	return err.Error()
 }

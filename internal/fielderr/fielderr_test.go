@@ -26,6 +26,10 @@ func TestRenameNamesTheOtherFieldToo(t *testing.T) {
 	if got != "etcd_password is required with etcd_username" {
 		t.Errorf("Rename = %q", got)
 	}
+	fe, _ := As(err)
+	if r := fe.Renamed(Names(map[string]string{"username": "--etcd-username"})); r.Field != "password" || r.Problem != "is required with --etcd-username" || r.Other != "" {
+		t.Errorf("Renamed = %+v", r)
+	}
 }
 
 func TestAPercentInAPlainProblemStaysAPercent(t *testing.T) {

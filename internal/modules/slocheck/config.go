@@ -487,14 +487,14 @@ func (s checkSpec) webSource(c *slo.Check) error {
 }
 
 // keyError is the *specError of a *fielderr.Error about one of the check's
-// keys: keys renames its field (nil: the field is the key). None of these
-// errors names a second field (fielderr's Other).
+// keys: keys renames its fields (nil: the field is the key).
 func (s checkSpec) keyError(err error, keys map[string]string) error {
 	fe, ok := fielderr.As(err)
 	if !ok {
 		return err
 	}
-	return &specError{Key: fielderr.Names(keys)(fe.Field), Check: s.Name, Err: errors.New(fe.Problem)}
+	fe = fe.Renamed(fielderr.Names(keys))
+	return &specError{Key: fe.Field, Check: s.Name, Err: errors.New(fe.Problem)}
 }
 
 // webKeys maps webmetric.Options fields to a check's keys.
