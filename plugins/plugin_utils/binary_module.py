@@ -102,6 +102,7 @@ def encode_args(module_args):
 
     return json.dumps(module_args, default=iso)
 
+
 COLLECTION = "threader.guard"
 BINARY = "threader-guard"
 STDIN_FLAG = "--ansible-args-stdin"
