@@ -44,7 +44,13 @@ func TestGalaxyImporter(t *testing.T) {
 		"HOME="+t.TempDir(), "NO_COLOR=1")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("galaxy-importer: %v\n%s", err, out)
+		hint := ""
+		if strings.Contains(string(out), "No role readme found") {
+			for _, r := range rolesWithoutReadme(t) {
+				hint += "\nroles/" + r + " has no README.md"
+			}
+		}
+		t.Fatalf("galaxy-importer: %v\n%s%s", err, out, hint)
 	}
 	for _, want := range []string{"Getting doc strings via ansible-doc", "Linting collection via ansible-lint",
 		"...ansible-lint run complete", "Importer processing completed successfully"} {
@@ -108,4 +114,19 @@ func checkImporterResult(t *testing.T, path string) {
 	if len(modules) == 0 || len(roles) == 0 {
 		t.Errorf("no modules (%d) or roles (%d) found in the repository", len(modules), len(roles))
 	}
+}
+
+// rolesWithoutReadme names the roles that galaxy-importer refuses for want
+// of a README.md (it does not say which).
+func rolesWithoutReadme(t *testing.T) []string {
+	t.Helper()
+	dirs, _ := filepath.Glob(filepath.Join(testenv.RepoRoot(), "roles", "*", "tasks"))
+	var missing []string
+	for _, d := range dirs {
+		role := filepath.Dir(d)
+		if _, err := os.Stat(filepath.Join(role, "README.md")); err != nil {
+			missing = append(missing, filepath.Base(role))
+		}
+	}
+	return missing
 }
