@@ -125,14 +125,15 @@ func (m *EtcdMember) Healthy() bool {
 	return resp.StatusCode == http.StatusOK && json.NewDecoder(resp.Body).Decode(&h) == nil && h.Health == "true"
 }
 
-// WaitHealthy waits up to 60 s until every running member is healthy.
+// WaitHealthy waits up to 120 s (a bound for a broken test, generous for a
+// loaded machine) until every running member is healthy.
 func (c *EtcdCluster) WaitHealthy() {
 	c.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(120 * time.Second)
 	for _, m := range c.Members {
 		for !m.proc.Exited() && !m.Healthy() {
 			if time.Now().After(deadline) {
-				c.t.Fatalf("etcd member %s not healthy after 60s:\n%s", m.Name, tail(m.proc.Output()))
+				c.t.Fatalf("etcd member %s not healthy after 120s:\n%s", m.Name, tail(m.proc.Output()))
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
@@ -181,10 +182,10 @@ func dataDir(args []string) string {
 
 // Leader returns the member that is leader now, asking each running,
 // unpaused member's /metrics (etcd_server_is_leader); it fails the test
-// when none is after 30 s.
+// when none is after 120 s (elections take longer on a loaded machine).
 func (c *EtcdCluster) Leader() *EtcdMember {
 	c.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(120 * time.Second)
 	for time.Now().Before(deadline) {
 		for _, m := range c.Members {
 			if m.stopped || m.proc.Exited() {
@@ -196,7 +197,7 @@ func (c *EtcdCluster) Leader() *EtcdMember {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	c.t.Fatal("no etcd leader after 30s")
+	c.t.Fatal("no etcd leader after 120s")
 	return nil
 }
 

@@ -200,11 +200,12 @@ func (p *ScrapingPrometheus) Query(t testing.TB, expr string) []PromSample {
 }
 
 // WaitQuery polls expr until ok accepts the result, the server dies, or
-// 30 s pass (scrapes and rule evaluations run every second). The deadline
+// 120 s pass (scrapes and rule evaluations run every second, but a loaded
+// machine delays them). The deadline
 // only bounds a broken test; nothing is asserted about time.
 func (p *ScrapingPrometheus) WaitQuery(t testing.TB, expr string, what string, ok func([]PromSample) bool) []PromSample {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(120 * time.Second)
 	var last []PromSample
 	for time.Now().Before(deadline) {
 		if p.proc.Exited() {
@@ -216,7 +217,7 @@ func (p *ScrapingPrometheus) WaitQuery(t testing.TB, expr string, what string, o
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	t.Fatalf("waiting for %s: query %s still returns %v after 30s", what, expr, last)
+	t.Fatalf("waiting for %s: query %s still returns %v after 120s", what, expr, last)
 	return nil
 }
 

@@ -7,12 +7,14 @@ package testenv
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -43,29 +45,158 @@ func RequireBinary(t testing.TB, name, debianPackage string) string {
 	return ""
 }
 
-var portMu sync.Mutex
-var usedPorts = map[int]bool{}
+// Ports of the servers tests start. make test runs several test binaries at
+// once (the main suite's packages side by side, and the ansible-core matrix's
+// copies of tests/ beside them), and a port that was free when FreePort
+// looked can be taken before the server binds it: by another binary's
+// FreePort, by any bind to port 0 (httptest servers) or by the local end of
+// an outgoing connection, which the kernel picks from its ephemeral range.
+// So FreePort picks at random below (or above) that range
+// (net.ipv4.ip_local_port_range), and reserves each port it hands out across
+// processes with an flock on a file named after it, in a directory private to
+// the user, until the test that asked for it ends. Within a process, no port
+// is handed out twice.
+var (
+	portMu    sync.Mutex
+	usedPorts = map[int]bool{}
+)
 
-// FreePort returns a loopback TCP port that was free a moment ago and that
-// this process has not handed out before.
+// FreePort returns a loopback TCP port that was free a moment ago, outside
+// the kernel's ephemeral range, reserved against every other test process of
+// this user until t ends, and that this process has not handed out before.
 func FreePort(t testing.TB) int {
 	t.Helper()
 	portMu.Lock()
 	defer portMu.Unlock()
-	for range 50 {
+	dir := portLockDir(t)
+	ranges := reservablePorts()
+	for range 500 {
+		port := pickPort(t, ranges)
+		if usedPorts[port] {
+			continue
+		}
+		lock, ok := reservePort(t, dir, port)
+		if !ok {
+			continue
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			lock.Close()
+			continue
+		}
+		l.Close()
+		usedPorts[port] = true
+		t.Cleanup(func() { lock.Close() })
+		return port
+	}
+	t.Fatal("no free port after 500 tries")
+	return 0
+}
+
+// portRange is [lo, hi] of ports.
+type portRange struct{ lo, hi int }
+
+// reservablePorts are the ports from 10000 up outside the kernel's ephemeral
+// range; none (pickPort then asks the kernel) if it cannot be read or leaves
+// too few.
+func reservablePorts() []portRange {
+	data, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return nil
+	}
+	var ephemeralLo, ephemeralHi int
+	if _, err := fmt.Sscan(string(data), &ephemeralLo, &ephemeralHi); err != nil {
+		return nil
+	}
+	var out []portRange
+	total := 0
+	for _, r := range []portRange{{10000, ephemeralLo - 1}, {ephemeralHi + 1, 65535}} {
+		if r.lo < 10000 {
+			r.lo = 10000
+		}
+		if r.hi >= r.lo {
+			out = append(out, r)
+			total += r.hi - r.lo + 1
+		}
+	}
+	if total < 2000 {
+		return nil
+	}
+	return out
+}
+
+// pickPort picks a random port of ranges, or one the kernel finds free if
+// there are no ranges.
+func pickPort(t testing.TB, ranges []portRange) int {
+	t.Helper()
+	if len(ranges) == 0 {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatalf("no free port: %v", err)
 		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if !usedPorts[port] {
-			usedPorts[port] = true
-			return port
+		defer l.Close()
+		return l.Addr().(*net.TCPAddr).Port
+	}
+	total := 0
+	for _, r := range ranges {
+		total += r.hi - r.lo + 1
+	}
+	n := rand.IntN(total)
+	for _, r := range ranges {
+		if size := r.hi - r.lo + 1; n >= size {
+			n -= size
+		} else {
+			return r.lo + n
 		}
 	}
-	t.Fatal("no free port after 50 tries")
-	return 0
+	return ranges[0].lo
+}
+
+var (
+	portDirOnce sync.Once
+	portDir     string
+	portDirErr  error
+)
+
+// portLockDir is the directory of the port reservations of this user's test
+// processes (in the system's temporary directory, so that every test binary
+// finds it), made private; one that is not (another user could hold or fake
+// the reservations) fails the test.
+func portLockDir(t testing.TB) string {
+	t.Helper()
+	portDirOnce.Do(func() {
+		dir := filepath.Join(os.TempDir(), fmt.Sprintf("threader-guard-test-ports-%d", os.Geteuid()))
+		os.Mkdir(dir, 0o700)
+		fi, err := os.Lstat(dir)
+		switch {
+		case err != nil:
+			portDirErr = err
+		case !fi.IsDir() || fi.Mode().Perm() != 0o700 || fi.Sys().(*syscall.Stat_t).Uid != uint32(os.Geteuid()):
+			portDirErr = fmt.Errorf("%s is not a directory private to uid %d (mode %v): remove it", dir, os.Geteuid(), fi.Mode())
+		default:
+			portDir = dir
+		}
+	})
+	if portDirErr != nil {
+		t.Fatalf("port reservations: %v", portDirErr)
+	}
+	return portDir
+}
+
+// reservePort takes the reservation of port (an exclusive flock, which ends
+// with the file's closing or the process), or reports that another process
+// of this user holds it.
+func reservePort(t testing.TB, dir string, port int) (*os.File, bool) {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(dir, strconv.Itoa(port)), os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
+	if err != nil {
+		t.Fatalf("port reservations: %v", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, false
+	}
+	return f, true
 }
 
 // Process is a program started for a test.
@@ -130,10 +261,12 @@ func (p *Process) Output() string {
 	return string(data)
 }
 
-// WaitHTTP polls url until it answers 200, the process dies, or 30 s pass.
+// WaitHTTP polls url until it answers 200, the process dies, or 120 s pass
+// (a bound for a broken test: a server starting on a loaded machine may take
+// tens of seconds, and waiting costs nothing when it is fast).
 func (p *Process) WaitHTTP(t testing.TB, url string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(120 * time.Second)
 	client := &http.Client{Timeout: 2 * time.Second}
 	for time.Now().Before(deadline) {
 		if p.Exited() {
@@ -147,13 +280,14 @@ func (p *Process) WaitHTTP(t testing.TB, url string) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatalf("%s not ready at %s after 30s:\n%s", p.Name, url, tail(p.Output()))
+	t.Fatalf("%s not ready at %s after 120s:\n%s", p.Name, url, tail(p.Output()))
 }
 
-// WaitTCP polls until addr accepts connections, the process dies, or 30 s pass.
+// WaitTCP polls until addr accepts connections, the process dies, or 120 s
+// pass (a bound for a broken test, as in WaitHTTP).
 func (p *Process) WaitTCP(t testing.TB, addr string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(120 * time.Second)
 	for time.Now().Before(deadline) {
 		if p.Exited() {
 			t.Fatalf("%s exited before it was ready:\n%s", p.Name, tail(p.Output()))
@@ -164,7 +298,7 @@ func (p *Process) WaitTCP(t testing.TB, addr string) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatalf("%s not listening on %s after 30s:\n%s", p.Name, addr, tail(p.Output()))
+	t.Fatalf("%s not listening on %s after 120s:\n%s", p.Name, addr, tail(p.Output()))
 }
 
 func tail(s string) string {

@@ -134,9 +134,10 @@ func sftpServer() string {
 	return "internal-sftp"
 }
 
-// waitReady waits until sshd accepts a real login (not just a TCP connect).
+// waitReady waits until sshd accepts a real login (not just a TCP connect),
+// for at most 120 s (a bound for a broken test; logins are slow under load).
 func (s *SSHD) waitReady() error {
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(120 * time.Second)
 	var last []byte
 	for time.Now().Before(deadline) {
 		select {
@@ -155,7 +156,7 @@ func (s *SSHD) waitReady() error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	return fmt.Errorf("sshd on %s does not accept the test key after 30s: %s", s.Addr(), bytes.TrimSpace(last))
+	return fmt.Errorf("sshd on %s does not accept the test key after 120s: %s", s.Addr(), bytes.TrimSpace(last))
 }
 
 // Addr is host:port.
