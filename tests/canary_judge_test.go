@@ -215,3 +215,83 @@ func TestCanaryJudgeCLI(t *testing.T) {
 		t.Errorf("stopped Prometheus: exit %d\n%s%s", code, out, errOut)
 	}
 }
+
+// TestPromoWithGuardsCanaryAnalysis runs promo_with_guards with its opt-in
+// canary step: canary promotion, the canary_analysis role, then the full
+// promotion only when the canary passed. Off by default: no canary task runs.
+func TestPromoWithGuardsCanaryAnalysis(t *testing.T) {
+	c := testenv.InstallCollection(t)
+	slo := testenv.NewSLOScenarios(time.Now(), time.Minute)
+	canary := testenv.NewCanaryScenarios(time.Now())
+	prom := testenv.StartPrometheus(t, testenv.PrometheusOptions{Series: append(slo.Series, canary.Series...),
+		RuleFiles: []string{testenv.RecordingRulesFile()}})
+	qosGuard := testenv.BuildCLI(t, "qos_guard")
+	for _, tc := range []struct {
+		name     string
+		enabled  bool
+		scenario string
+		promoted bool
+	}{
+		{"canary like its baseline: promoted", true, "equal", true},
+		{"canary 50% slower: stopped before the full promotion", true, "slow", false},
+		{"canary analysis off by default", false, "slow", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := &playbookEnv{c: c, prom: prom, data: slo, guard: filepath.Join(t.TempDir(), "threader.qos.guard"), cli: qosGuard}
+			dir := t.TempDir()
+			canaryMarker, fullMarker := filepath.Join(dir, "canary"), filepath.Join(dir, "full")
+			vars := map[string]any{"job": "stable", "promote_command": []string{"touch", fullMarker},
+				"canary_promote_command": []string{"touch", canaryMarker}, "threader_guard_run_id": "canary-1",
+				"canary_analysis_metrics": []any{map[string]any{"name": "latency", "direction": "increase", "critical": true,
+					"canary_query":   testenv.CanaryQuery(testenv.CanaryLatency, tc.scenario, "canary"),
+					"baseline_query": testenv.CanaryQuery(testenv.CanaryLatency, tc.scenario, "baseline")}}}
+			if tc.enabled {
+				vars["canary_analysis_enabled"] = true
+			}
+			run := e.play(t, "promo_with_guards", nil, vars)
+			_, canaryErr := os.Stat(canaryMarker)
+			_, fullErr := os.Stat(fullMarker)
+			judged := false
+			for _, tr := range run.Tasks {
+				judged = judged || (strings.HasSuffix(tr.Action, "canary_judge") && tr.Status != "skipped")
+			}
+			st := e.state(t, e.guard)
+			switch {
+			case !tc.enabled:
+				if run.ExitCode != 0 || judged || canaryErr == nil || fullErr != nil {
+					t.Errorf("off: exit %d, judged %v, canary promoted %v, full promotion %v\n%s", run.ExitCode, judged,
+						canaryErr == nil, fullErr == nil, run.Output)
+				}
+			case tc.promoted:
+				if run.ExitCode != 0 || canaryErr != nil || fullErr != nil || !st.Locked || st.Hold {
+					t.Errorf("passing canary: exit %d, canary %v, full %v, guard %+v\n%s", run.ExitCode, canaryErr, fullErr, st, run.Output)
+				}
+			default:
+				if run.ExitCode == 0 || canaryErr != nil || fullErr == nil {
+					t.Errorf("failing canary: exit %d, canary %v, full promotion ran %v\n%s", run.ExitCode, canaryErr, fullErr == nil, run.Output)
+				}
+				if !st.Locked || st.Reason == nil || !strings.Contains(*st.Reason, "failed at Fail unless the canary passed: Canary analysis failed: canary failed: score 0") ||
+					!strings.Contains(*st.Reason, "latency high (critical)") {
+					t.Errorf("guard after the failed canary: %+v (reason %v)", st, st.Reason)
+				}
+			}
+		})
+	}
+	t.Run("canary analysis on without its settings: refused before the guard is taken", func(t *testing.T) {
+		t.Parallel()
+		e := &playbookEnv{c: c, prom: prom, data: slo, guard: filepath.Join(t.TempDir(), "threader.qos.guard"), cli: qosGuard}
+		full := filepath.Join(t.TempDir(), "full")
+		run := e.play(t, "promo_with_guards", nil, map[string]any{"job": "stable", "promote_command": []string{"touch", full},
+			"canary_analysis_enabled": true})
+		if run.ExitCode == 0 || !strings.Contains(run.Output, "canary_analysis_enabled needs canary_promote_command") {
+			t.Errorf("exit %d\n%s", run.ExitCode, run.Output)
+		}
+		if st := e.state(t, e.guard); st.Locked || st.Revision != 0 {
+			t.Errorf("the guard was touched: %+v", st)
+		}
+		if _, err := os.Stat(full); err == nil {
+			t.Error("the promotion ran")
+		}
+	})
+}

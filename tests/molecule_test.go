@@ -33,7 +33,9 @@ func TestMoleculeScenarios(t *testing.T) {
 	}
 	c := testenv.InstallCollection(t)
 	data := testenv.NewSLOScenarios(time.Now(), time.Minute)
-	prom := testenv.StartPrometheus(t, testenv.PrometheusOptions{Series: data.Series, RuleFiles: []string{testenv.RecordingRulesFile()}})
+	// The canary scenarios are for canary_analysis's scenario.
+	series := append(data.Series, testenv.NewCanaryScenarios(time.Now()).Series...)
+	prom := testenv.StartPrometheus(t, testenv.PrometheusOptions{Series: series, RuleFiles: []string{testenv.RecordingRulesFile()}})
 	sshd := testenv.StartSSHD(t)
 	sshdEnv := []string{"THREADER_SSHD_PORT=" + strconv.Itoa(sshd.Port), "THREADER_SSHD_USER=" + sshd.User,
 		"THREADER_SSHD_KEY=" + sshd.ClientKey, "THREADER_SSHD_SSH_ARGS=" + strings.Join(sshd.SSHOptions(), " ")}
