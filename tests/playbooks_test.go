@@ -375,7 +375,7 @@ func TestPlaybooks(t *testing.T) {
 				"guard_window_if_revision", "guard_window_hold_minutes", "threader_guard_run_id"},
 			"slo_gate": {"slo_consecutive"}, "rollback": {"rollback_command"},
 			"promotion": {"promote_tasks_file", "holds the guard-window"}, "cli_tools": {"cli_tools_dest_dir"},
-			"guard_watch": {"guard_watch_consecutive", "ProtectSystem=strict", "systemd-analyze verify"},
+			"guard_watch":     {"guard_watch_consecutive", "ProtectSystem=strict", "systemd-analyze verify"},
 			"canary_analysis": {"canary_analysis_metrics", "canary_analysis_fail_on_marginal", "promo_with_guards"},
 		} {
 			out := c.Doc(t, "-t", "role", "threader.guard."+role)
