@@ -294,6 +294,37 @@ func TestAgainstPrometheus(t *testing.T) {
 			t.Errorf("check mode: exit %d: %v", r.Code, r.JSON)
 		}
 	})
+	t.Run("the module publishes and logs the judgement", func(t *testing.T) {
+		sock := moduletest.NewSyslog(t)
+		textfile := filepath.Join(t.TempDir(), "threader_guard.prom")
+		args := map[string]any{"prometheus_url": prom.URL, "start": data.Now.Add(-30 * time.Minute).Format(time.RFC3339),
+			"end": data.Now.Format(time.RFC3339), "name": "web-canary", "metrics_textfile": textfile,
+			"metrics": []any{
+				map[string]any{"name": "latency", "direction": "increase",
+					"canary_query":   testenv.CanaryQuery(testenv.CanaryLatency, "slow", "canary"),
+					"baseline_query": testenv.CanaryQuery(testenv.CanaryLatency, "slow", "baseline")},
+				map[string]any{"name": "control",
+					"canary_query":   testenv.CanaryQuery(testenv.CanaryLatency, "equal", "canary"),
+					"baseline_query": testenv.CanaryQuery(testenv.CanaryLatency, "equal", "baseline")}}}
+		if r := moduletest.Self(Module).Run(t, args, sock.Env()); r.Code != 1 || r.JSON["score"] != 50.0 {
+			t.Fatalf("exit %d: %v", r.Code, r.JSON)
+		}
+		text := moduletest.ReadFile(t, textfile)
+		moduletest.WantSeries(t, text, map[string]float64{
+			`threader_guard_canary_score{name="web-canary"}`:                                                        50,
+			`threader_guard_canary_classification{classification="fail",name="web-canary"}`:                         1,
+			`threader_guard_canary_classification{classification="pass",name="web-canary"}`:                         0,
+			`threader_guard_canary_metric_classification{classification="high",metric="latency",name="web-canary"}`: 1,
+			`threader_guard_canary_metric_classification{classification="pass",metric="control",name="web-canary"}`: 1,
+		})
+		lines := sock.Lines(t, 3)
+		moduletest.WantInLine(t, lines[0], " ansible-canary_judge[", "event=canary_metric module=canary_judge name=web-canary metric=latency classification=high critical=false canary_count=31 baseline_count=31")
+		moduletest.WantInLine(t, lines[1], "event=canary_metric", "metric=control classification=pass")
+		moduletest.WantInLine(t, lines[2], "event=canary_judgement module=canary_judge name=web-canary score=50 classification=fail decisive=latency start=")
+		if strings.Contains(strings.Join(lines, "\n"), "last_over_time") {
+			t.Errorf("a query reached the log:\n%s", strings.Join(lines, "\n"))
+		}
+	})
 }
 
 // Bad input fails before any query, naming the option (module) or the flag
