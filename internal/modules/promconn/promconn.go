@@ -22,6 +22,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/threader/guard/internal/ansiblemod"
 	"github.com/threader/guard/internal/promapi"
@@ -195,10 +196,11 @@ func (s secretFile) Set(path string) error {
 	return nil
 }
 
-// argChecker is a flag value that refuses some arguments before parsing,
-// without quoting them: the flag package's own error would quote the
-// value, and a refused value is a secret.
-type argChecker interface{ checkArg(value string) error }
+// ArgChecker is a flag value that refuses some arguments before parsing,
+// without quoting them: the flag package's error for a value that Set
+// refuses quotes the whole value (to the flag set's output and in the
+// error), and a refused value may be a secret. Parse calls CheckArg first.
+type ArgChecker interface{ CheckArg(value string) error }
 
 // Parse is fs.Parse, but first refuses the arguments of the backends'
 // flags that would put a secret on the command line (a password, a token,
@@ -219,8 +221,8 @@ func Parse(fs *flag.FlagSet, args []string) error {
 			i++
 			value = args[i]
 		}
-		if c, ok := f.Value.(argChecker); ok {
-			if err := c.checkArg(value); err != nil {
+		if c, ok := f.Value.(ArgChecker); ok {
+			if err := c.CheckArg(value); err != nil {
 				return fmt.Errorf("--%s: %w", name, err)
 			}
 		}
@@ -240,7 +242,7 @@ func (r refusedSecret) String() string { return "" }
 
 func (r refusedSecret) Set(string) error { return errors.New(string(r)) }
 
-func (r refusedSecret) checkArg(string) error { return errors.New(string(r)) }
+func (r refusedSecret) CheckArg(string) error { return errors.New(string(r)) }
 
 // Request is how one query is made: what the program's
 // request_timeout_seconds and request_retries options say, and its
@@ -319,15 +321,25 @@ func (h *HeaderFlag) Set(v string) error {
 		}
 		return lines.Err()
 	}
-	if err := h.checkArg(v); err != nil {
+	if err := h.CheckArg(v); err != nil {
 		return err
 	}
 	return h.add(v)
 }
 
-func (h *HeaderFlag) checkArg(v string) error {
-	if name, _, _ := strings.Cut(v, ":"); credentialHeader(name) {
-		return fmt.Errorf("%s on the command line can be read by every local user (ps); put it in a file given as @FILE", strings.TrimSpace(name))
+// CheckArg refuses a credential header on the command line, and a header
+// that is not 'Name: value' without quoting it: "Authorization Bearer x"
+// or "Authorization=Bearer x" is a credential header mistyped.
+func (h *HeaderFlag) CheckArg(v string) error {
+	if strings.HasPrefix(v, "@") {
+		return nil
+	}
+	first, _, _ := strings.Cut(v, ":")
+	if name := strings.FieldsFunc(first, func(r rune) bool { return r == '=' || unicode.IsSpace(r) }); len(name) > 0 && credentialHeader(name[0]) {
+		return fmt.Errorf("%s on the command line can be read by every local user (ps); put it in a file given as @FILE", name[0])
+	}
+	if !strings.Contains(v, ":") || strings.TrimSpace(first) == "" {
+		return errors.New("want 'Name: value' (the argument is not repeated: it may hold a secret)")
 	}
 	return nil
 }

@@ -75,9 +75,11 @@ func TestSecretFlagsAreRefusedAndFilesCarryThem(t *testing.T) {
 		}
 		return p
 	}
+	var output strings.Builder // what the flag package prints
 	parse := func(args ...string) (Config, error) {
 		fs := flag.NewFlagSet("x", flag.ContinueOnError)
-		fs.SetOutput(io.Discard)
+		output.Reset()
+		fs.SetOutput(&output)
 		c := testBackend.Default()
 		testBackend.RegisterFlags(fs, &c)
 		err := Parse(fs, args)
@@ -93,10 +95,23 @@ func TestSecretFlagsAreRefusedAndFilesCarryThem(t *testing.T) {
 		{"--prometheus-bearer-token", "hunter2-tok"},
 		{"--prometheus-headers", "Authorization: Bearer hunter2-hdr"},
 		{"--prometheus-headers", "cookie: s=hunter2-ck"},
+		// Mistyped credential headers: the flag package used to quote them
+		// ("invalid value \"Authorization Bearer ...\" for flag").
+		{"--prometheus-headers", "Authorization Bearer hunter2-hdr"},
+		{"--prometheus-headers=Authorization=Bearer hunter2-hdr"},
+		{"--prometheus-headers", " proxy-authorization\tBasic hunter2-hdr"},
 	} {
 		_, err := parse(args...)
-		if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "every local user") {
-			t.Errorf("%q: err = %v, want a refusal that does not repeat the secret", args, err)
+		if err == nil || strings.Contains(err.Error()+output.String(), "hunter2") || !strings.Contains(err.Error(), "every local user") {
+			t.Errorf("%q: err = %v, output %q, want a refusal that does not repeat the secret", args, err, output.String())
+		}
+	}
+	// A header that is not 'Name: value' may be any credential: refused
+	// without quoting it.
+	for _, arg := range []string{"X-Api-Key hunter2-key", "X-Api-Key=hunter2-key", ": hunter2-key"} {
+		_, err := parse("--prometheus-headers", arg)
+		if err == nil || strings.Contains(err.Error()+output.String(), "hunter2") || !strings.Contains(err.Error(), "want 'Name: value'") {
+			t.Errorf("%q: err = %v, output %q, want a refusal that does not repeat the argument", arg, err, output.String())
 		}
 	}
 	c, err := parse("--prometheus-password-file", write("pw", "file-pw\n"), "--prometheus-username", "u",

@@ -324,6 +324,42 @@ func (l *checkList) Set(v string) error {
 	return nil
 }
 
+// CheckArg refuses, before the flag package sees it, a --checks value
+// given inline that has headers or a body anywhere: Set refuses it too, but
+// the flag package would quote the whole value, secrets included, in its
+// error. A value that is not YAML is refused unquoted as well.
+func (l *checkList) CheckArg(v string) error {
+	if strings.HasPrefix(v, "@") {
+		return nil
+	}
+	var node yaml.Node
+	if err := yaml.Unmarshal([]byte(v), &node); err != nil {
+		return fmt.Errorf("not JSON or YAML: %v", err)
+	}
+	if hasKey(&node, "headers", "body") {
+		return errors.New("headers and body may hold secrets, and the command line is visible to other users: " +
+			"give the check in a file, --checks @FILE (the argument is not repeated)")
+	}
+	return nil
+}
+
+// hasKey reports whether any mapping under n has one of keys.
+func hasKey(n *yaml.Node, keys ...string) bool {
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i < len(n.Content); i += 2 {
+			if slices.Contains(keys, n.Content[i].Value) {
+				return true
+			}
+		}
+	}
+	for _, c := range n.Content {
+		if hasKey(c, keys...) {
+			return true
+		}
+	}
+	return false
+}
+
 // decodeChecks reads one check object or a list of them (YAML, hence JSON),
 // refusing unknown keys so that a typo such as "maximum" is not ignored.
 func decodeChecks(text []byte) ([]checkSpec, error) {

@@ -262,7 +262,7 @@ func TestCLIUsageErrors(t *testing.T) {
 		`invalid value "1e-10" for flag -interval-seconds: must be 0 or at least 0.001 (1 ms), got: 1e-10`:                                                        {"--interval-seconds", "1e-10"},
 		`invalid value "1e300" for flag -request-timeout-seconds: must be at most 1e+09 (about 31 years), got: 1e+300`:                                            {"--request-timeout-seconds", "1e300"},
 		`invalid value "-2s" for flag -timeout-seconds: must be 0 or greater, got: -2`:                                                                            {"--timeout-seconds", "-2s"},
-		"want 'Name: value', got \"bad\"":                                                                                                                         {"--loki-headers", "bad"},
+		"--loki-headers: want 'Name: value' (the argument is not repeated":                                                                                        {"--loki-headers", "bad"},
 		`unexpected argument "now" (every option is a flag)`:                                                                                                      {"now"},
 		"--request-timeout-seconds must be greater than 0":                                                                                                        {"--request-timeout-seconds", "0"},
 		"--job must not be empty":                                           {"--job", ""},

@@ -89,11 +89,17 @@ func TestWebSource(t *testing.T) {
 // in ps: the CLI takes them only from a checks file.
 func TestWebSourceSecretsStayOffTheCommandLine(t *testing.T) {
 	api := startStatusAPI(t)
-	for _, extra := range []string{", headers: {Authorization: 'Bearer t-1'}", ", method: POST, body: '{\"key\": \"k\"}'"} {
+	// The refusal never repeats the value: the flag package used to quote
+	// the whole --checks argument, secrets included, in its error.
+	for _, extra := range []string{", headers: {Authorization: 'Bearer tok-3c9e'}", ", method: POST, body: '{\"key\": \"tok-3c9e\"}'",
+		", typo: 1, headers: {X-Api-Key: tok-3c9e}", ", headers: {X-Api-Key: [tok-3c9e"} {
 		r := invokeCLI(t, nil, webCheck(api, "/slo", "$.data.error_ratio", ", max: 0.01"+extra)...)
-		if r.code != exitUsage || !strings.Contains(r.stderr, `check 1 ("web"): headers and body may hold secrets`) ||
-			!strings.Contains(r.stderr, "--checks @FILE") || api.hits.Load() != 0 {
+		if r.code != exitUsage || strings.Contains(r.stderr, "tok-3c9e") || api.hits.Load() != 0 {
 			t.Errorf("%s: exit %d, %d requests:\n%s", extra, r.code, api.hits.Load(), r.stderr)
+		}
+		if !strings.HasSuffix(extra, "[tok-3c9e") && (!strings.Contains(r.stderr, "headers and body may hold secrets") ||
+			!strings.Contains(r.stderr, "--checks @FILE")) {
+			t.Errorf("%s: no refusal naming --checks @FILE:\n%s", extra, r.stderr)
 		}
 	}
 }
