@@ -258,6 +258,27 @@ func TestAgainstPrometheus(t *testing.T) {
 			t.Errorf("remove: exit %d: %v", r.code, res)
 		}
 	})
+	t.Run("marginal: exit 1 unless fail_on_marginal is false", func(t *testing.T) {
+		metrics := metric("fast", testenv.CanaryLatency, "equal", ", group: fast") +
+			metric("slow", testenv.CanaryLatency, "slow", ", group: slow, direction: increase")
+		weights := "group_weights: {fast: 80, slow: 20}\n"
+		for _, tc := range []struct {
+			file  string
+			flags []string
+			code  int
+		}{
+			{weights, nil, 1},
+			{weights, []string{"--fail-on-marginal=false"}, 0},
+			{weights + "fail_on_marginal: false\n", nil, 0},
+			{weights + "fail_on_marginal: false\n", []string{"--fail-on-marginal"}, 1},
+		} {
+			cfg := writeConfig(t, "metrics:\n"+metrics+tc.file)
+			r := invokeCLI(t, append(append(window, "--config", cfg), tc.flags...)...)
+			if r.code != tc.code || !strings.Contains(r.stdout, "MARGINAL: canary is marginal: score 80 is below pass_score 95; deciding metrics: slow high") {
+				t.Errorf("%q %v: exit %d, want %d\n%s%s", tc.file, tc.flags, r.code, tc.code, r.stdout, r.stderr)
+			}
+		}
+	})
 	t.Run("a query returning two series is an error naming it", func(t *testing.T) {
 		res, r := judge(t, metric("control", testenv.CanaryLatency, "equal", "")+
 			metric("latency", testenv.CanaryLatency, "multi", ""))
