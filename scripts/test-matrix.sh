@@ -20,7 +20,7 @@ tests='^(TestActionPlugin.*|TestCollectionTarballShipsEveryModuleForBothArchitec
 tests+='|TestQosGuard(ModuleLifecycle|CheckModeAndDiff|ExclusiveAndIfRevisionInPlaybook|EtcdModuleInPlaybook|FreezeWindowsInPlaybook)'
 tests+='|TestRetryCommand(ModuleInPlaybook|CheckMode|FailingPlaybookFails|PoliciesInPlaybook)'
 tests+='|TestSLOCheck(ModuleInPlaybook|ModuleFailsClosedWhenPrometheusIsDown|Doc)|TestCanaryJudge(ModuleInPlaybook|Doc)'
-tests+='|TestMolecule.*|TestPlaybooks|TestPromoWithGuardsSharesTheEtcdGuard|TestObservabilityEndToEnd)$'
+tests+='|TestMolecule.*|TestPlaybooks|TestPromoWithGuards(SharesTheEtcdGuard|CanaryAnalysis)|TestObservabilityEndToEnd)$'
 # Left out on these versions, with the reason:
 # - TestPlaybooks/healthy... and other tests whose temporary directory (named
 #   after the test) has a comma: ansible-core 2.19 cannot parse an ini
