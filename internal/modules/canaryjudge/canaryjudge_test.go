@@ -46,6 +46,15 @@ func TestResolveInterval(t *testing.T) {
 			err: `start "yesterday" is not an RFC 3339 time`},
 		{name: "bad end", start: "2026-11-29T16:00:00Z", end: "2026-11-29 17:00", step: "1m",
 			err: `end "2026-11-29 17:00" is not an RFC 3339 time`},
+		// A future end would judge steps that have no data yet: with
+		// nan_strategy replace, zeros on both sides that drown a real
+		// shift (30 minutes of errors and a 5-hour future end passed).
+		{name: "end in the future", start: "2026-11-29T16:00:00Z", end: "2026-11-29T21:00:00Z", step: "1m",
+			err: "end 2026-11-29T21:00:00Z is in the future (now is 2026-11-29T16:30:00Z)"},
+		{name: "start and end in the future", start: "2026-11-29T16:31:00Z", end: "2026-11-29T16:40:00Z", step: "1m",
+			err: "end 2026-11-29T16:40:00Z is in the future"},
+		{name: "end a second ago", start: "2026-11-29T16:00:00Z", end: "2026-11-29T16:30:00Z", step: "1m",
+			want: interval{t0, t0.Add(30 * time.Minute), time.Minute}},
 		{name: "bad lookback", lookback: "30 minutes", step: "1m", err: `lookback "30 minutes" is not a duration`},
 		{name: "zero step", lookback: "30m", step: "0s", err: "step must be greater than 0"},
 		{name: "step longer than the interval", lookback: "30m", step: "1h", err: "step 1h is longer than the interval (30m)"},
@@ -161,7 +170,9 @@ type cliRun struct {
 func invokeCLI(t *testing.T, args ...string) cliRun {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	code := cli(context.Background(), append(args, "--no-syslog"), &stdout, &stderr, clock.NewFake(t0))
+	// Now: the scenarios' data lies around the time the test runs, and an
+	// end after the clock's now is refused.
+	code := cli(context.Background(), append(args, "--no-syslog"), &stdout, &stderr, clock.NewFake(time.Now()))
 	return cliRun{code, stdout.String(), stderr.String()}
 }
 

@@ -10,7 +10,8 @@
 // The rules of this layer, all fail closed:
 //
 //   - The interval is lookback (ending now) or start and end (RFC 3339),
-//     exactly one form; end after start; at most maxPoints steps per query,
+//     exactly one form; end after start and not after now (steps in the
+//     future have no data yet); at most maxPoints steps per query,
 //     as Prometheus refuses more (11,000).
 //   - Each query must return at most one series. No series is no data on
 //     that side (every step NaN); two or more are an error of that metric
@@ -276,6 +277,14 @@ func (c config) resolveInterval(now time.Time, name namer) (interval, error) {
 		}
 		if !iv.end.After(iv.start) {
 			return iv, fmt.Errorf("%s %s must be after %s %s", name("end"), end, name("start"), start)
+		}
+		// Steps after now have no data yet: Prometheus repeats the last
+		// sample for 5 minutes, then leaves them out, and nan_strategy
+		// replace would turn them into zeros on both sides that drown
+		// the real difference.
+		if iv.end.After(now) {
+			return iv, fmt.Errorf("%s %s is in the future (now is %s): the steps after now have no data yet; "+
+				"give an end that has passed, or %s", name("end"), end, now.UTC().Format(time.RFC3339), name("lookback"))
 		}
 	}
 	if iv.step > iv.end.Sub(iv.start) {
