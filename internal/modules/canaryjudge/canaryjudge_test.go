@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -373,6 +374,11 @@ func TestBadInputNamesTheOption(t *testing.T) {
 		{"unknown direction", "metrics: [{name: latency, canary_query: a, baseline_query: b, direction: up}]", nil,
 			"judge.yml: metrics[0].direction must be"},
 		{"pass_score above 100", good + "pass_score: 120\n", nil, "judge.yml: pass_score must be between 0 and 100, got 120"},
+		// Both 0 used to become internal/canary's defaults, 95 and 75,
+		// without a word.
+		{"pass_score and marginal_score 0", good + "pass_score: 0\nmarginal_score: 0\n", nil,
+			"judge.yml: pass_score must be greater than 0: a score of 0 would pass every canary"},
+		{"pass_score 0", good + "pass_score: 0\n", nil, "judge.yml: pass_score must be greater than 0"},
 		{"duplicate name", "metrics: [{name: a, canary_query: a, baseline_query: b}, {name: a, canary_query: a, baseline_query: b}]", nil,
 			"judge.yml: metrics[1].name"},
 		{"empty query", "metrics: [{name: latency, canary_query: '', baseline_query: b}]", nil,
@@ -393,6 +399,11 @@ func TestBadInputNamesTheOption(t *testing.T) {
 				t.Errorf("exit %d, want 2 and %q\n%s%s", r.code, want, r.stdout, r.stderr)
 			}
 		})
+	}
+	r := moduletest.Self(Module).Run(t, map[string]any{"prometheus_url": closed, "lookback": "30m", "pass_score": 0, "marginal_score": 0,
+		"metrics": []any{map[string]any{"name": "latency", "canary_query": "a", "baseline_query": "b"}}})
+	if r.Code != 1 || !strings.Contains(fmt.Sprint(r.JSON["msg"]), "pass_score must be greater than 0") {
+		t.Errorf("module with pass_score 0: exit %d, %v", r.Code, r.JSON)
 	}
 	if r := invokeCLI(t, "--prometheus-url", closed, "--lookback", "30m"); r.code != 2 || !strings.Contains(r.stderr, "--config is required") {
 		t.Errorf("no --config: exit %d\n%s", r.code, r.stderr)

@@ -174,6 +174,14 @@ func (c config) plan(name namer) (plan, error) {
 		}
 		p.metrics = append(p.metrics, s.metric())
 	}
+	// internal/canary reads PassScore and MarginalScore both 0 as "use the
+	// defaults" (95 and 75): a pass_score of 0 would silently become 95.
+	// It would pass every canary anyway; report-only is marginal_score 0
+	// with fail_on_marginal false.
+	if c.passScore == 0 {
+		return p, fmt.Errorf("%s must be greater than 0: a score of 0 would pass every canary (to report without failing, "+
+			"set %s 0 and %s false)", name("pass_score"), name("marginal_score"), name("fail_on_marginal"))
+	}
 	p.opts = canary.Options{Confidence: c.confidence, PassScore: c.passScore, MarginalScore: c.marginalScore,
 		GroupWeights: c.groupWeights}
 	// The judge's own options are checked (and named) by the judge, before
