@@ -108,6 +108,13 @@ func TestGridFailsClosed(t *testing.T) {
 		{promapi.Result{Type: promapi.Vector}, "the answer is a vector, not a range"},
 		{promapi.Result{Type: promapi.Matrix, Series: []promapi.Series{{Samples: []promapi.Sample{{Time: t0, Value: math.Inf(1)}}}}},
 			"returned +Inf at 2026-11-29T16:00:00Z"},
+		// Two points on one step: a repeated timestamp, or an answer at a
+		// finer step than asked for (the later point used to win).
+		{promapi.Result{Type: promapi.Matrix, Series: []promapi.Series{{Samples: []promapi.Sample{{Time: t0, Value: 1}, {Time: t0, Value: 100}}}}},
+			"returned two points for the step at 2026-11-29T16:00:00Z (the second at 2026-11-29T16:00:00Z)"},
+		{promapi.Result{Type: promapi.Matrix, Series: []promapi.Series{{Samples: []promapi.Sample{{Time: t0, Value: 1},
+			{Time: t0.Add(30 * time.Second), Value: 2}, {Time: t0.Add(time.Minute), Value: 3}}}}},
+			"returned two points for the step at 2026-11-29T16:01:00Z (the second at 2026-11-29T16:01:00Z): the answer is not on the step of 1m"},
 	} {
 		if _, err := iv.grid(&tc.res); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: err = %v, want %q", tc.res, err, tc.want)

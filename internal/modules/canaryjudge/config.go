@@ -18,7 +18,8 @@
 //     naming the query option (metrics[i].canary_query), never a choice of
 //     one of them.
 //   - A step with no point is NaN; the metric's nan_strategy decides what it
-//     becomes. A query that fails (HTTP error, timeout, an answer with
+//     becomes. Two points on one step (a repeated timestamp, an answer at a
+//     finer step than asked) are an error of that metric. A query that fails (HTTP error, timeout, an answer with
 //     warnings, a non-finite value) makes its metric an error: the judge
 //     classifies it error, and an error never passes.
 //

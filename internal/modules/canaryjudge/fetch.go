@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/common/model"
+
 	"github.com/threader/guard/internal/canary"
 	"github.com/threader/guard/internal/promapi"
 )
@@ -75,8 +77,10 @@ func (iv interval) series(ctx context.Context, q rangeQuerier, query string) ([]
 
 // grid checks an answer and returns its one series' values on the grid:
 // NaN where the answer has no point. No series at all is all NaN (no data
-// on that side). Fail closed: warnings (partial data), two or more series,
-// a non-finite value and anything but a matrix are errors.
+// on that side). A NaN point is kept: the judge treats it as missing, by
+// nan_strategy. Fail closed: warnings (partial data), two or more series,
+// an infinite value, two points on one step and anything but a matrix are
+// errors.
 func (iv interval) grid(res *promapi.Result) ([]float64, error) {
 	if len(res.Warnings) > 0 {
 		return nil, fmt.Errorf("Prometheus warned that the answer may be incomplete: %s", strings.Join(res.Warnings, "; "))
@@ -103,6 +107,7 @@ func (iv interval) grid(res *promapi.Result) ([]float64, error) {
 	if len(res.Series) == 0 {
 		return values, nil
 	}
+	filled := make([]bool, len(values))
 	for _, s := range res.Series[0].Samples {
 		if math.IsInf(s.Value, 0) {
 			return nil, fmt.Errorf("returned %v at %s; values must be finite", s.Value, s.Time.UTC().Format(time.RFC3339))
@@ -112,6 +117,14 @@ func (iv interval) grid(res *promapi.Result) ([]float64, error) {
 		if offset < -iv.step/2 || i >= len(values) {
 			continue // outside the interval
 		}
+		// Two points on one step (a repeated timestamp, or an answer at a
+		// finer step than asked): keeping either would judge data that is
+		// not the grid asked for.
+		if filled[i] {
+			return nil, fmt.Errorf("returned two points for the step at %s (the second at %s): the answer is not on the step of %s asked for",
+				iv.start.Add(time.Duration(i)*iv.step).UTC().Format(time.RFC3339), s.Time.UTC().Format(time.RFC3339Nano), model.Duration(iv.step))
+		}
+		filled[i] = true
 		values[i] = s.Value
 	}
 	return values, nil
