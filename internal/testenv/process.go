@@ -53,9 +53,9 @@ func RequireBinary(t testing.TB, name, debianPackage string) string {
 // an outgoing connection, which the kernel picks from its ephemeral range.
 // So FreePort picks at random below (or above) that range
 // (net.ipv4.ip_local_port_range), and reserves each port it hands out across
-// processes with an flock on a file named after it, in a directory private to
-// the user, until the test that asked for it ends. Within a process, no port
-// is handed out twice.
+// processes with an flock on a file named after it in UserStateDir, until
+// the test that asked for it ends. Within a process, no port is handed out
+// twice.
 var (
 	portMu    sync.Mutex
 	usedPorts = map[int]bool{}
@@ -152,35 +152,43 @@ func pickPort(t testing.TB, ranges []portRange) int {
 	return ranges[0].lo
 }
 
-var (
-	portDirOnce sync.Once
-	portDir     string
-	portDirErr  error
-)
-
-// portLockDir is the directory of the port reservations of this user's test
-// processes (in the system's temporary directory, so that every test binary
-// finds it), made private; one that is not (another user could hold or fake
-// the reservations) fails the test.
+// portLockDir is the directory of the port reservations (UserStateDir); a
+// directory that is not private fails the test.
 func portLockDir(t testing.TB) string {
 	t.Helper()
-	portDirOnce.Do(func() {
-		dir := filepath.Join(os.TempDir(), fmt.Sprintf("threader-guard-test-ports-%d", os.Geteuid()))
+	dir, err := UserStateDir()
+	if err != nil {
+		t.Fatalf("port reservations: %v", err)
+	}
+	return dir
+}
+
+var (
+	stateDirOnce sync.Once
+	stateDir     string
+	stateDirErr  error
+)
+
+// UserStateDir is the directory where this user's test processes, several
+// at once under make test, coordinate (port reservations, the binary
+// cache's clean-up): in the system's temporary directory, so that every test
+// binary finds it, and private to the user. One that is not (another user
+// could hold or fake what is in it) is an error.
+func UserStateDir() (string, error) {
+	stateDirOnce.Do(func() {
+		dir := filepath.Join(os.TempDir(), fmt.Sprintf("threader-guard-tests-%d", os.Geteuid()))
 		os.Mkdir(dir, 0o700)
 		fi, err := os.Lstat(dir)
 		switch {
 		case err != nil:
-			portDirErr = err
+			stateDirErr = err
 		case !fi.IsDir() || fi.Mode().Perm() != 0o700 || fi.Sys().(*syscall.Stat_t).Uid != uint32(os.Geteuid()):
-			portDirErr = fmt.Errorf("%s is not a directory private to uid %d (mode %v): remove it", dir, os.Geteuid(), fi.Mode())
+			stateDirErr = fmt.Errorf("%s is not a directory private to uid %d (mode %v): remove it", dir, os.Geteuid(), fi.Mode())
 		default:
-			portDir = dir
+			stateDir = dir
 		}
 	})
-	if portDirErr != nil {
-		t.Fatalf("port reservations: %v", portDirErr)
-	}
-	return portDir
+	return stateDir, stateDirErr
 }
 
 // reservePort takes the reservation of port (an exclusive flock, which ends
@@ -188,7 +196,7 @@ func portLockDir(t testing.TB) string {
 // of this user holds it.
 func reservePort(t testing.TB, dir string, port int) (*os.File, bool) {
 	t.Helper()
-	f, err := os.OpenFile(filepath.Join(dir, strconv.Itoa(port)), os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
+	f, err := openLockFile(filepath.Join(dir, "port-"+strconv.Itoa(port)))
 	if err != nil {
 		t.Fatalf("port reservations: %v", err)
 	}
@@ -354,3 +362,8 @@ func Must(t testing.TB, out string, code int, what string) string {
 
 // Sprintf is fmt.Sprintf, for templating test files tersely.
 var Sprintf = fmt.Sprintf
+
+// openLockFile opens (creating it) a file to flock, never through a symlink.
+func openLockFile(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
+}
