@@ -80,8 +80,30 @@ func (s guardState) String() string {
 		}
 		return fmt.Sprintf("%q", *p)
 	}
-	return fmt.Sprintf("{locked %t, revision %d, %.0fs left, owner %s, reason %s}",
-		s.Locked, s.Revision, s.RemainingSeconds, str(s.Owner), str(s.Reason))
+	return fmt.Sprintf("{locked %t, revision %d, %.0fs left, expires at %s, owner %s, reason %s}",
+		s.Locked, s.Revision, s.RemainingSeconds, str(s.ExpiresAt), str(s.Owner), str(s.Reason))
+}
+
+// expiresAfter reports whether the guard expires d after a moment between
+// from (taken before the run that locked it) and now, to the second. Unlike
+// a margin on remaining_seconds, it does not depend on how long the run took.
+func (s guardState) expiresAfter(d time.Duration, from time.Time) bool {
+	return s.ExpiresAt != nil && expiresAfter(*s.ExpiresAt, d, from)
+}
+
+// expiresNotBefore reports whether the guard expires at or after at (to the
+// second).
+func (s guardState) expiresNotBefore(at time.Time) bool {
+	return s.ExpiresAt != nil && !s.expiry().Before(at.Truncate(time.Second))
+}
+
+// expiry is the guard's expires_at; the zero time if it has none.
+func (s guardState) expiry() time.Time {
+	if s.ExpiresAt == nil {
+		return time.Time{}
+	}
+	at, _ := time.Parse(time.RFC3339, *s.ExpiresAt)
+	return at
 }
 
 func guardConcurrencySubtests(t *testing.T, newEnv func(*testing.T) *playbookEnv) {
@@ -118,6 +140,7 @@ func guardConcurrencySubtests(t *testing.T, newEnv func(*testing.T) *playbookEnv
 		held := filepath.Join(t.TempDir(), "held.json")
 		// The promotion records the guard as it is while it runs, then fails.
 		script := fmt.Sprintf("%s --path %s --json status > %s; echo 'canary half promoted' >&2; exit 3", e.cli, e.guard, held)
+		from := time.Now()
 		run := e.play(t, "promo_with_guards", nil, map[string]any{"job": "stable", "threader_guard_run_id": "pipeline-77",
 			"promote_command": []string{"/bin/sh", "-c", script}, "retry_attempts": 1, "qos_guard_window": 7})
 		if run.ExitCode == 0 {
@@ -129,14 +152,14 @@ func guardConcurrencySubtests(t *testing.T, newEnv func(*testing.T) *playbookEnv
 			t.Fatalf("the promotion did not record the guard (%v): %s", err, data)
 		}
 		if !during.Locked || *during.Owner != owner || *during.Reason != "promotion "+owner+" in progress" ||
-			during.RemainingSeconds < 3500 {
+			!during.expiresAfter(60*time.Minute, from) {
 			t.Errorf("guard during the promotion: %s, want held by %s for the 60-minute hold", during, owner)
 		}
 		wantReason := "promotion " + owner + " failed at Run the promotion command: command failed after 1 attempt"
 		st := e.state(t, e.guard)
 		if !st.Locked || *st.Owner != owner || !strings.HasPrefix(*st.Reason, wantReason) || !strings.Contains(*st.Reason, "rc=3") ||
-			st.RemainingSeconds > 420 || st.RemainingSeconds < 380 || st.Revision <= during.Revision {
-			t.Errorf("guard after the failure: %s, want locked ~420s with a reason starting %q", st, wantReason)
+			!st.expiresAfter(7*time.Minute, from) || st.Revision <= during.Revision {
+			t.Errorf("guard after the failure: %s, want locked for 7 minutes with a reason starting %q", st, wantReason)
 		}
 		msg, _ := run.Task(t, failedTask).Result["msg"].(string)
 		if !strings.HasPrefix(msg, "Promotion "+owner+" failed at Run the promotion command: ") ||
@@ -181,13 +204,14 @@ rev=$(sed -n 's/.*"revision": *\([0-9]*\).*/\1/p' %[3]s)
 		// A rollback locks the guard while the promotion runs (longer than
 		// the promotion's hold, so that it is a write today).
 		script := fmt.Sprintf("%s --path %s --owner rollback-job --reason 'rollback of build 9' lock 120", e.cli, e.guard)
+		from := time.Now()
 		run := e.play(t, "promo_with_guards", nil, map[string]any{"job": "stable", "threader_guard_run_id": "pipeline-78",
 			"promote_command": []string{"/bin/sh", "-c", script}})
 		if run.ExitCode == 0 {
 			t.Fatalf("the promotion passed although a rollback took the guard:\n%s", run.Output)
 		}
 		st := e.state(t, e.guard)
-		if !st.Locked || *st.Owner != "rollback-job" || *st.Reason != "rollback of build 9" || st.RemainingSeconds < 7100 {
+		if !st.Locked || *st.Owner != "rollback-job" || *st.Reason != "rollback of build 9" || !st.expiresAfter(2*time.Hour, from) {
 			t.Errorf("the rollback's lock did not survive: %s", st)
 		}
 		msg, _ := run.Task(t, failedTask).Result["msg"].(string)
@@ -253,15 +277,15 @@ rev=$(sed -n 's/.*"revision": *\([0-9]*\).*/\1/p' %[3]s)
 		firstMinutes, window int
 		vars                 map[string]any
 		wantReason           string
-		wantAtLeast          float64
 	}{
 		{"a release overtaken by a new lock while it polls keeps the new lock", 10, 60,
-			map[string]any{"guard_window_reason": "rollback of build 2"}, "rollback of build 2", 3500},
+			map[string]any{"guard_window_reason": "rollback of build 2"}, "rollback of build 2"},
 		{"a release overtaken by a shorter rollback while a longer lock is held keeps the rollback", 60, 15,
-			nil, "rollback (threader.guard.auto_rollback_on_failure, run ", 3300},
+			nil, "rollback (threader.guard.auto_rollback_on_failure, run "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
+			firstFrom := time.Now()
 			e.lock(t, tc.firstMinutes, "rollback of build 1")
 			gate := newGate(t, e.prom.URL)
 			done := make(chan *testenv.PlaybookRun, 1)
@@ -282,6 +306,7 @@ rev=$(sed -n 's/.*"revision": *\([0-9]*\).*/\1/p' %[3]s)
 			for k, v := range tc.vars {
 				vars[k] = v
 			}
+			rollbackFrom := time.Now()
 			rollback := e.play(t, "auto_rollback_on_failure", nil, vars)
 			if rollback.ExitCode != 0 {
 				t.Fatalf("the second rollback failed:\n%s", rollback.Output)
@@ -296,8 +321,10 @@ rev=$(sed -n 's/.*"revision": *\([0-9]*\).*/\1/p' %[3]s)
 			if released.Status != "failed" || !strings.Contains(msg, tc.wantReason) {
 				t.Errorf("the release should fail saying who changed the guard and why: %s %q", released.Status, msg)
 			}
-			if st := e.state(t, e.guard); !st.Locked || st.Reason == nil || !strings.HasPrefix(*st.Reason, tc.wantReason) || st.RemainingSeconds < tc.wantAtLeast {
-				t.Errorf("the second rollback's lock did not survive: %s", st)
+			if st := e.state(t, e.guard); !st.Locked || st.Reason == nil || !strings.HasPrefix(*st.Reason, tc.wantReason) ||
+				!st.expiresNotBefore(firstFrom.Add(time.Duration(tc.firstMinutes)*time.Minute)) ||
+				!st.expiresNotBefore(rollbackFrom.Add(time.Duration(tc.window)*time.Minute)) {
+				t.Errorf("the second rollback's lock did not survive (it must expire no sooner than either lock): %s", st)
 			}
 		})
 	}

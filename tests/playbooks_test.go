@@ -37,13 +37,10 @@ type guardState struct {
 	Reason           *string `json:"reason"`
 	Owner            *string `json:"owner"`
 	RemainingSeconds float64 `json:"remaining_seconds"`
+	ExpiresAt        *string `json:"expires_at"`
 	Revision         int64   `json:"revision"`
 	Hold             bool    `json:"hold"`
 }
-
-// recoverAfter is how long after its data is made the "recovers_soon" job
-// turns healthy: long enough that the release playbook starts polling before.
-const recoverAfter = 12 * time.Second
 
 func TestPlaybooks(t *testing.T) {
 	t.Parallel()
@@ -158,28 +155,37 @@ func TestPlaybooks(t *testing.T) {
 
 	t.Run("release polls until the service recovers", func(t *testing.T) {
 		e := newEnv(t)
-		// Data of its own, so that "recovers_soon" turns healthy a fixed
-		// time after this subtest starts, however long the others take.
-		e.data, e.prom, _ = sloBackends(t, recoverAfter)
-		e.lock(t, 10, "rollback")
-		if left := time.Until(e.data.SoonStableAt); left < 3*time.Second {
-			t.Fatalf("setup took too long: the service recovers in %s, before the release could start polling", left)
-		}
-		run := e.play(t, "qos_guard_release", nil, map[string]any{"job": "recovers_soon", "window": "2s",
-			"slo_interval_seconds": 1, "slo_consecutive": 2, "slo_timeout_seconds": 60})
-		if run.ExitCode != 0 {
-			t.Fatalf("release failed:\n%s", run.Output)
-		}
-		gate := run.Task(t, "threader.guard.slo_gate : Evaluate the SLOs of job recovers_soon")
-		if evaluations, _ := gate.Result["evaluations"].(float64); evaluations <= 2 {
-			t.Errorf("passed after %v evaluations, want the failing ones before the recovery too: %v", evaluations, gate.Result)
-		}
-		if time.Now().Before(e.data.SoonStableAt) {
-			t.Errorf("released before the service recovered (at %s)", e.data.SoonStableAt)
-		}
-		if st := state(t, e); st.Locked {
-			t.Errorf("still locked: %+v", st)
-		}
+		// Data of its own, so that "recovers_soon" turns healthy a time
+		// after this subtest starts, however long the others take; the lead
+		// grows when the gate started too late to see the failing data
+		// (testenv.SoonStable).
+		testenv.SoonStable(t, func(lead time.Duration) bool {
+			e.data, e.prom, _ = sloBackends(t, lead)
+			defer e.prom.Stop()
+			e.lock(t, 10, "rollback")
+			if time.Until(e.data.SoonStableAt) < 3*time.Second {
+				return false // the setup took the lead: the gate could not start before the recovery
+			}
+			run := e.play(t, "qos_guard_release", nil, map[string]any{"job": "recovers_soon", "window": "2s",
+				"slo_interval_seconds": 1, "slo_consecutive": 2, "slo_timeout_seconds": int((lead + 2*time.Minute).Seconds())})
+			if run.ExitCode != 0 {
+				t.Fatalf("release failed:\n%s", run.Output)
+			}
+			gate := run.Task(t, "threader.guard.slo_gate : Evaluate the SLOs of job recovers_soon")
+			if at, err := time.Parse(time.RFC3339, fmt.Sprint(gate.Result["evaluated_at"])); err != nil || at.Before(e.data.SoonStableAt) {
+				t.Errorf("the gate passed at %v (%v), before the service recovered at %s: %v", gate.Result["evaluated_at"], err, e.data.SoonStableAt, gate.Result)
+			}
+			if time.Now().Before(e.data.SoonStableAt) {
+				t.Errorf("released before the service recovered (at %s)", e.data.SoonStableAt)
+			}
+			if st := state(t, e); st.Locked {
+				t.Errorf("still locked: %+v", st)
+			}
+			// Two evaluations (the consecutive passes) and no failing one
+			// before: the gate started after the recovery.
+			evaluations, _ := gate.Result["evaluations"].(float64)
+			return evaluations > 2
+		})
 	})
 
 	t.Run("promotion through the guards locks for qos_guard_window, settings from the old environment variables", func(t *testing.T) {
@@ -187,6 +193,7 @@ func TestPlaybooks(t *testing.T) {
 		marker := filepath.Join(t.TempDir(), "promoted")
 		env := []string{"PROMETHEUS_URL=" + e.prom.URL, "THREADER_JOB=stable", "LOKI_URL=", "QOS_GUARD_PATH=" + e.guard,
 			"QOS_GUARD_WINDOW=7", "STABILITY_WINDOW=10m"}
+		from := time.Now()
 		run := e.c.RunPlaybook(t, env, "-i", "localhost,", "-c", "local", "threader.guard.promo_with_guards",
 			"-e", "target=localhost", "-e", mustJSON(t, map[string]any{"promote_command": []string{"touch", marker}}))
 		if run.ExitCode != 0 {
@@ -208,7 +215,7 @@ func TestPlaybooks(t *testing.T) {
 		// Locked exactly for the window (force: the 60-minute hold is
 		// shortened), by the run's generated owner.
 		st := state(t, e)
-		if !st.Locked || st.RemainingSeconds < 400 || st.RemainingSeconds > 420 || st.Reason == nil ||
+		if !st.Locked || !st.expiresAfter(7*time.Minute, from) || st.Reason == nil ||
 			*st.Reason != "promotion (threader.guard.promo_with_guards)" || st.Owner == nil ||
 			!regexp.MustCompile(`^`+regexp.QuoteMeta(promoOwner(""))+`\d{8}T\d{6}Z-[0-9a-f]{8}$`).MatchString(*st.Owner) {
 			t.Errorf("guard after the promotion: %s (want locked ~420s by %s<time>-<random>)", st, promoOwner(""))
@@ -218,6 +225,7 @@ func TestPlaybooks(t *testing.T) {
 	t.Run("promotion stops at a failing SLO gate, the guard locked naming it", func(t *testing.T) {
 		e := newEnv(t)
 		marker := filepath.Join(t.TempDir(), "promoted")
+		from := time.Now()
 		run := e.play(t, "promo_with_guards", nil, map[string]any{"job": "unstable", "promote_command": []string{"touch", marker},
 			"threader_guard_run_id": "pipeline-6", "qos_guard_window": 9})
 		if run.ExitCode == 0 {
@@ -234,7 +242,7 @@ func TestPlaybooks(t *testing.T) {
 		st := state(t, e)
 		wantReason := "promotion " + promoOwner("pipeline-6") + " failed at Fail unless the SLOs passed: SLO gate failed (job unstable, window 15m)"
 		if !st.Locked || st.Reason == nil || !strings.HasPrefix(*st.Reason, wantReason) || *st.Owner != promoOwner("pipeline-6") ||
-			st.RemainingSeconds > 540 || st.RemainingSeconds < 500 {
+			!st.expiresAfter(9*time.Minute, from) {
 			t.Errorf("guard after the failed gate: %s, want locked ~540s with a reason starting %q", st, wantReason)
 		}
 	})
@@ -298,6 +306,7 @@ func TestPlaybooks(t *testing.T) {
 		e := newEnv(t)
 		counter := filepath.Join(t.TempDir(), "attempts")
 		script := fmt.Sprintf(`n=$(cat %[1]s 2>/dev/null || echo 0); n=$((n+1)); echo $n > %[1]s; [ $n -ge 3 ] || { echo "attempt $n failed" >&2; exit 7; }`, counter)
+		from := time.Now()
 		run := e.play(t, "auto_rollback_on_failure", nil, map[string]any{
 			"rollback_command": []string{"/bin/sh", "-c", script}, "retry_base_seconds": 0.1, "qos_guard_window": 20,
 			"guard_window_reason": "rollback of build 77"})
@@ -315,7 +324,7 @@ func TestPlaybooks(t *testing.T) {
 			t.Errorf("status report: %v", msg)
 		}
 		st := state(t, e)
-		if !st.Locked || st.Reason == nil || *st.Reason != "rollback of build 77" || st.RemainingSeconds < 1190 {
+		if !st.Locked || st.Reason == nil || *st.Reason != "rollback of build 77" || !st.expiresAfter(20*time.Minute, from) {
 			t.Errorf("guard after the rollback: %+v", st)
 		}
 	})

@@ -71,14 +71,16 @@ func TestQosGuardEtcdCLI(t *testing.T) {
 		if code != 0 || res["remaining_seconds"].(float64) > 3 {
 			t.Fatalf("lock 0.05: %d %v %s", code, res, errText)
 		}
-		deadline := time.Now().Add(30 * time.Second)
+		// 120 s only bounds a broken test: etcd renews leases when a leader is
+		// elected, which a loaded machine makes happen more often.
+		deadline := time.Now().Add(120 * time.Second)
 		for {
 			st, _, code := etcdCLI(t, nil, append(via(1, "short"), "status")...)
 			if code == 0 && st["locked"] == false {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("still locked 30 s after a 3 s lock: %v", st)
+				t.Fatalf("still locked 120 s after a 3 s lock: %v", st)
 			}
 			time.Sleep(500 * time.Millisecond)
 		}
@@ -86,6 +88,7 @@ func TestQosGuardEtcdCLI(t *testing.T) {
 
 	t.Run("many locker processes through different members: one key, the latest expiry", func(t *testing.T) {
 		var wg sync.WaitGroup
+		from := time.Now()
 		for i := range 20 {
 			wg.Add(1)
 			go func() {
@@ -100,7 +103,7 @@ func TestQosGuardEtcdCLI(t *testing.T) {
 		// Every locker gives another reason, so every one writes; none
 		// shortens the 48-minute lock.
 		st, _, _ := etcdCLI(t, nil, append(via(0, "many"), "status")...)
-		if left, _ := st["remaining_seconds"].(float64); st["locked"] != true || left < 47*60 {
+		if expires, _ := st["expires_at"].(string); st["locked"] != true || !expiresAfter(expires, 48*time.Minute, from) {
 			t.Fatalf("after 20 concurrent lockers: %v; want the 48-minute lock", st)
 		}
 	})
@@ -195,7 +198,7 @@ func TestQosGuardEtcdCLIQuorumLost(t *testing.T) {
 	}
 	for _, cmd := range [][]string{{"status"}, {"lock", "5"}, {"unlock"}} {
 		var res map[string]any
-		testenv.Within(t, 30*time.Second, func() { res, errText, code = etcdCLI(t, nil, args(cmd...)...) })
+		testenv.Within(t, 90*time.Second, func() { res, errText, code = etcdCLI(t, nil, args(cmd...)...) }) // a hang guard
 		if code != 1 || res != nil || !strings.Contains(errText, "the guard's state is unknown") || strings.Contains(errText, "unlocked") {
 			t.Fatalf("%v without quorum: exit %d, result %v, %q; want exit 1, no result, 'state is unknown'", cmd, code, res, errText)
 		}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -92,45 +93,58 @@ func metricsText(t *testing.T, addr string) string {
 // ends it with exit 0.
 func TestQosGuardWatchReleasesWhenStable(t *testing.T) {
 	bin := testenv.BuildCLI(t, "qos_guard")
-	data := testenv.NewSLOScenarios(time.Now(), 6*time.Second)
-	prom := testenv.StartPrometheus(t, testenv.PrometheusOptions{Series: data.Series})
-	dir := t.TempDir()
-	guardArgs := []string{"--path", filepath.Join(dir, "guard"), "--no-syslog"}
-	checks := filepath.Join(dir, "checks.yml")
-	os.WriteFile(checks, []byte("- {name: always_ok, query: 'vector(0)', max: 1}\n"), 0o600)
-	lockGuard(t, bin, guardArgs...)
+	var w *testenv.Process
+	var dir, checks, addr string
+	var guardArgs []string
+	// The watcher must start while recovers_soon still fails; the lead grows
+	// when it started too late (testenv.SoonStable).
+	testenv.SoonStable(t, func(lead time.Duration) bool {
+		data := testenv.NewSLOScenarios(time.Now(), lead)
+		prom := testenv.StartPrometheus(t, testenv.PrometheusOptions{Series: data.Series})
+		dir = t.TempDir()
+		guardArgs = []string{"--path", filepath.Join(dir, "guard"), "--no-syslog"}
+		checks = filepath.Join(dir, "checks.yml")
+		os.WriteFile(checks, []byte("- {name: always_ok, query: 'vector(0)', max: 1}\n"), 0o600)
+		lockGuard(t, bin, guardArgs...)
 
-	args := append(append([]string{}, guardArgs...), "watch", "--consecutive", "2", "--listen", "127.0.0.1:0", "--checks-file", checks)
-	w := testenv.Start(t, dir, bin, append(args, watchGate(prom.URL, "recovers_soon")...)...)
-	addr := waitLog(t, w, `serving /metrics and /healthz on http://(\S+)`, 30*time.Second)
-	st := waitUnlocked(t, bin, w, 60*time.Second, guardArgs...)
-	host, _ := os.Hostname()
-	if st["owner"] != "watcher@"+host || !strings.Contains(st["reason"].(string), "released by the watcher") {
-		t.Errorf("release not recorded as the watcher's: %v", st)
-	}
-	log := w.Output()
-	for _, want := range []string{"gate FAILED (0/2 in a row): health_ratio", "gate passed (2/2 in a row)", "released the guard"} {
-		if !strings.Contains(log, want) {
-			t.Errorf("log lacks %q:\n%s", want, log)
+		args := append(append([]string{}, guardArgs...), "watch", "--consecutive", "2", "--listen", "127.0.0.1:0", "--checks-file", checks)
+		w = testenv.Start(t, dir, bin, append(args, watchGate(prom.URL, "recovers_soon")...)...)
+		addr = waitLog(t, w, `serving /metrics and /healthz on http://(\S+)`, 60*time.Second)
+		st := waitUnlocked(t, bin, w, lead+90*time.Second, guardArgs...)
+		log := w.Output()
+		if first := regexp.MustCompile(`gate (passed|FAILED)`).FindStringSubmatch(log); first != nil && first[1] == "passed" {
+			w.Stop() // its first evaluation saw the healthy data
+			prom.Stop()
+			return false
 		}
-	}
+		host, _ := os.Hostname()
+		if st["owner"] != "watcher@"+host || !strings.Contains(st["reason"].(string), "released by the watcher") {
+			t.Errorf("release not recorded as the watcher's: %v", st)
+		}
+		for _, want := range []string{"gate FAILED (0/2 in a row): health_ratio", "gate passed (2/2 in a row)", "released the guard"} {
+			if !strings.Contains(log, want) {
+				t.Errorf("log lacks %q:\n%s", want, log)
+			}
+		}
+		return true
+	})
 
 	// It keeps watching: a new lock is released too.
 	lockGuard(t, bin, guardArgs...)
-	waitUnlocked(t, bin, w, 60*time.Second, guardArgs...)
+	waitUnlocked(t, bin, w, 120*time.Second, guardArgs...)
 
 	// SIGHUP: a checks file that now fails keeps the next lock in place.
 	os.WriteFile(checks, []byte("- {name: always_bad, query: 'vector(1)', max: 0}\n"), 0o600)
 	w.Cmd.Process.Signal(syscall.SIGHUP)
-	waitLog(t, w, `(reloaded the checks)`, 30*time.Second)
+	waitLog(t, w, `(reloaded the checks)`, 90*time.Second)
 	lockGuard(t, bin, guardArgs...)
-	waitLog(t, w, `gate FAILED \(0/2 in a row\): (always_bad)`, 30*time.Second)
+	waitLog(t, w, `gate FAILED \(0/2 in a row\): (always_bad)`, 90*time.Second)
 	if st := guardJSON(t, bin, guardArgs...); st["locked"] != true {
 		t.Fatalf("released although always_bad fails: %v", st)
 	}
 	os.WriteFile(checks, []byte("- {name: always_ok, query: 'vector(0)', max: 1}\n"), 0o600)
 	w.Cmd.Process.Signal(syscall.SIGHUP)
-	waitUnlocked(t, bin, w, 60*time.Second, guardArgs...)
+	waitUnlocked(t, bin, w, 120*time.Second, guardArgs...)
 
 	m := metricsText(t, addr)
 	for _, want := range []string{`threader_guard_watch_releases_total{result="released"} 3`, `threader_guard_watch_guard_locked 0`,
@@ -147,7 +161,7 @@ func TestQosGuardWatchReleasesWhenStable(t *testing.T) {
 	}
 
 	w.Cmd.Process.Signal(syscall.SIGTERM)
-	testenv.Within(t, 10*time.Second, func() {
+	testenv.Within(t, 60*time.Second, func() { // a hang guard
 		for !w.Exited() {
 			time.Sleep(20 * time.Millisecond)
 		}
@@ -174,9 +188,9 @@ func TestQosGuardWatchNeverReleasesOnFailingOrMissingData(t *testing.T) {
 		w := testenv.Start(t, dir, bin, append(args, watchGate(c.url, c.job)...)...)
 		// Three evaluations, none releasing.
 		for range 3 {
-			waitLog(t, w, c.want, 30*time.Second)
+			waitLog(t, w, c.want, 90*time.Second)
 		}
-		waitLog(t, w, `(?s)`+c.want+`.*`+c.want+`.*`+c.want, 30*time.Second)
+		waitLog(t, w, `(?s)`+c.want+`.*`+c.want+`.*`+c.want, 90*time.Second)
 		if st := guardJSON(t, bin, guardArgs...); st["locked"] != true || w.Exited() {
 			t.Errorf("%s: released or exited: %v\n%s", c.job, st, w.Output())
 		}
@@ -207,10 +221,10 @@ func TestQosGuardWatchOnce(t *testing.T) {
 	}
 	// Unlocked: with --once it waits for a lock; SIGINT ends it with 0.
 	w := testenv.Start(t, dir, bin, append(args, watchGate(prom.URL, "stable")...)...)
-	waitLog(t, w, `(watching the file guard)`, 30*time.Second)
+	waitLog(t, w, `(watching the file guard)`, 90*time.Second)
 	time.Sleep(1500 * time.Millisecond) // a tick or two on an unlocked guard
 	w.Cmd.Process.Signal(syscall.SIGINT)
-	testenv.Within(t, 10*time.Second, func() {
+	testenv.Within(t, 60*time.Second, func() { // a hang guard
 		for !w.Exited() {
 			time.Sleep(20 * time.Millisecond)
 		}
@@ -236,8 +250,14 @@ func TestQosGuardWatchEtcdWatchersDoNotFight(t *testing.T) {
 	}
 	// (An etcd release deletes the key, so the revision cannot count the
 	// writes; the watchers' logs do: one release, the rest refused or idle.)
-	waitUnlocked(t, bin, ws[0], 60*time.Second, guardArgs...)
-	time.Sleep(3 * time.Second) // every watcher has had a tick after the release
+	waitUnlocked(t, bin, ws[0], 120*time.Second, guardArgs...)
+	// The releasing watcher logs after its write: wait for the line, then
+	// give every watcher a tick after the release.
+	deadline := time.Now().Add(60 * time.Second)
+	for !slices.ContainsFunc(ws, func(w *testenv.Process) bool { return strings.Contains(w.Output(), "released the guard") }) && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(3 * time.Second)
 	released := 0
 	for _, w := range ws {
 		released += strings.Count(w.Output(), "released the guard")
