@@ -87,7 +87,7 @@ test: deps collection venvs
 	test -z "$$(gofmt -l internal modules cmd tests bench 2>/dev/null)" || { gofmt -l internal modules cmd tests bench; echo 'gofmt: files above need formatting'; exit 1; }
 	go vet ./...
 	scripts/test-matrix.sh $(TARBALL) $(ANSIBLE_LINES) & matrix=$$!; \
-	THREADER_GUARD_TARBALL=$(CURDIR)/$(TARBALL) $(GOTEST) -timeout 40m ./...; main=$$?; \
+	THREADER_GUARD_TARBALL=$(CURDIR)/$(TARBALL) $(GOTEST) -timeout 90m ./...; main=$$?; \
 	wait $$matrix; other=$$?; \
 	[ $$main -eq 0 ] && [ $$other -eq 0 ]
 

@@ -38,7 +38,7 @@ for line; do
 	bin=build/ansible-$line/bin
 	[ -x "$bin/ansible-playbook" ] || { echo "test-matrix: $bin/ansible-playbook is missing: run make venvs" >&2; exit 2; }
 	THREADER_ANSIBLE_BIN=$PWD/$bin THREADER_GUARD_TARBALL=$tarball \
-		go test -count=1 -timeout 30m -run "$tests" -skip "$skip" ./tests/ >"build/test-ansible-$line.log" 2>&1 &
+		go test -count=1 -timeout 60m -run "$tests" -skip "$skip" ./tests/ >"build/test-ansible-$line.log" 2>&1 &
 	pids+=($!) lines+=("$line")
 done
 status=0

@@ -463,7 +463,7 @@ func listenSyslog(t *testing.T) *syslogListener {
 // until returns every line received once one contains last.
 func (l *syslogListener) until(t *testing.T, last string) []string {
 	t.Helper()
-	deadline := time.After(30 * time.Second) // only bounds a broken test
+	deadline := time.After(120 * time.Second) // only bounds a broken test (generous: a loaded machine is slow)
 	for {
 		l.mu.Lock()
 		lines := append([]string(nil), l.lines...)
