@@ -416,3 +416,22 @@ func TestBadInputNamesTheOption(t *testing.T) {
 		t.Errorf("no --config: exit %d\n%s", r.code, r.stderr)
 	}
 }
+
+// The message names the thresholds the judge used: a pass_score set alone
+// leaves no marginal band (marginal_score 0), not the default 75.
+func TestMessageNamesTheThresholdsTheJudgeUsed(t *testing.T) {
+	v := canary.Verdict{Score: 40, Classification: canary.Fail, Decisive: []string{"a"},
+		Metrics: []canary.MetricResult{{Name: "a", Classification: canary.High}}}
+	for _, tc := range []struct {
+		opts canary.Options
+		want string
+	}{
+		{canary.Options{PassScore: 50}, "canary failed: score 40 (marginal_score 0); deciding metrics: a high"},
+		{canary.Options{}, "canary failed: score 40 (marginal_score 75); deciding metrics: a high"},
+		{canary.Options{PassScore: 90, MarginalScore: 60}, "canary failed: score 40 (marginal_score 60); deciding metrics: a high"},
+	} {
+		if got := (plan{opts: tc.opts}).decide(v).msg; got != tc.want {
+			t.Errorf("%+v: %q, want %q", tc.opts, got, tc.want)
+		}
+	}
+}

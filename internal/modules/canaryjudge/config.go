@@ -51,9 +51,9 @@ import (
 const (
 	defaultPrometheusURL  = "http://prometheus.local:9090"
 	defaultStep           = "1m"
-	defaultConfidence     = 0.98
-	defaultPassScore      = 95.0
-	defaultMarginalScore  = 75.0
+	defaultConfidence     = canary.DefaultConfidence
+	defaultPassScore      = canary.DefaultPassScore
+	defaultMarginalScore  = canary.DefaultMarginalScore
 	defaultRequestTimeout = 10 * time.Second
 	defaultRequestRetries = 3
 	// maxPoints is Prometheus's limit of points per series of a range
@@ -165,9 +165,6 @@ func (c config) plan(name namer) (plan, error) {
 	}
 	if err := c.checkRequest(name); err != nil {
 		return p, err
-	}
-	if len(c.metrics) == 0 {
-		return p, fmt.Errorf("%s must list at least one metric", name("metrics"))
 	}
 	for i, s := range c.metrics {
 		if err := s.check(i, name); err != nil {

@@ -62,16 +62,18 @@ func (p plan) message(v canary.Verdict) string {
 		formatNumber(p.marginalScore()), deciding(v))
 }
 
+// passScore and marginalScore are the thresholds the judge used: both 0
+// means its defaults (canary.Options).
 func (p plan) passScore() float64 {
-	if p.opts.PassScore == 0 {
-		return defaultPassScore
+	if p.opts.PassScore == 0 && p.opts.MarginalScore == 0 {
+		return canary.DefaultPassScore
 	}
 	return p.opts.PassScore
 }
 
 func (p plan) marginalScore() float64 {
-	if p.opts.MarginalScore == 0 {
-		return defaultMarginalScore
+	if p.opts.PassScore == 0 && p.opts.MarginalScore == 0 {
+		return canary.DefaultMarginalScore
 	}
 	return p.opts.MarginalScore
 }
