@@ -17,7 +17,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -91,10 +90,11 @@ func run(c config) error {
 	if err := b.install(); err != nil {
 		return err
 	}
-	port, err := freePort()
+	port, release, err := testenv.ReservePort()
 	if err != nil {
 		return err
 	}
+	defer release()
 	os.MkdirAll(filepath.Join(work, "sshd"), 0o700)
 	if b.sshd, err = testenv.LaunchSSHD(filepath.Join(work, "sshd"), port); err != nil {
 		return err
@@ -399,7 +399,7 @@ func cacheIdentity(cacheDir string) (string, error) {
 }
 
 func (b *bench) startPrometheus() (func(), error) {
-	port, err := freePort()
+	port, release, err := testenv.ReservePort()
 	if err != nil {
 		return nil, err
 	}
@@ -416,9 +416,10 @@ func (b *bench) startPrometheus() (func(), error) {
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
+		release()
 		return nil, fmt.Errorf("prometheus (apt-get install -y prometheus): %v", err)
 	}
-	stop := func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM); cmd.Wait(); log.Close() }
+	stop := func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM); cmd.Wait(); log.Close(); release() }
 	b.prom = "http://" + addr
 	// Ready when every query of the SLO gate has data.
 	deadline := time.Now().Add(60 * time.Second)
@@ -447,15 +448,6 @@ func hasData(prom, query string) bool {
 		} `json:"data"`
 	}
 	return json.Unmarshal(body, &r) == nil && len(r.Data.Result) > 0
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // lockResult is scenario 4: many qos_guard lock processes on one file.

@@ -66,16 +66,36 @@ var (
 // this user until t ends, and that this process has not handed out before.
 func FreePort(t testing.TB) int {
 	t.Helper()
+	port, release, err := ReservePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(release)
+	return port
+}
+
+// ReservePort is FreePort without a test (the benchmark uses it): the port
+// stays reserved until release is called or the process ends.
+func ReservePort() (port int, release func(), err error) {
 	portMu.Lock()
 	defer portMu.Unlock()
-	dir := portLockDir(t)
+	dir, err := UserStateDir()
+	if err != nil {
+		return 0, nil, fmt.Errorf("port reservations: %v", err)
+	}
 	ranges := reservablePorts()
 	for range 500 {
-		port := pickPort(t, ranges)
+		port, err := pickPort(ranges)
+		if err != nil {
+			return 0, nil, err
+		}
 		if usedPorts[port] {
 			continue
 		}
-		lock, ok := reservePort(t, dir, port)
+		lock, ok, err := reservePort(dir, port)
+		if err != nil {
+			return 0, nil, err
+		}
 		if !ok {
 			continue
 		}
@@ -86,11 +106,9 @@ func FreePort(t testing.TB) int {
 		}
 		l.Close()
 		usedPorts[port] = true
-		t.Cleanup(func() { lock.Close() })
-		return port
+		return port, func() { lock.Close() }, nil
 	}
-	t.Fatal("no free port after 500 tries")
-	return 0
+	return 0, nil, errors.New("no free port after 500 tries")
 }
 
 // portRange is [lo, hi] of ports.
@@ -127,15 +145,14 @@ func reservablePorts() []portRange {
 
 // pickPort picks a random port of ranges, or one the kernel finds free if
 // there are no ranges.
-func pickPort(t testing.TB, ranges []portRange) int {
-	t.Helper()
+func pickPort(ranges []portRange) (int, error) {
 	if len(ranges) == 0 {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			t.Fatalf("no free port: %v", err)
+			return 0, fmt.Errorf("no free port: %v", err)
 		}
 		defer l.Close()
-		return l.Addr().(*net.TCPAddr).Port
+		return l.Addr().(*net.TCPAddr).Port, nil
 	}
 	total := 0
 	for _, r := range ranges {
@@ -146,21 +163,10 @@ func pickPort(t testing.TB, ranges []portRange) int {
 		if size := r.hi - r.lo + 1; n >= size {
 			n -= size
 		} else {
-			return r.lo + n
+			return r.lo + n, nil
 		}
 	}
-	return ranges[0].lo
-}
-
-// portLockDir is the directory of the port reservations (UserStateDir); a
-// directory that is not private fails the test.
-func portLockDir(t testing.TB) string {
-	t.Helper()
-	dir, err := UserStateDir()
-	if err != nil {
-		t.Fatalf("port reservations: %v", err)
-	}
-	return dir
+	return ranges[0].lo, nil
 }
 
 var (
@@ -194,17 +200,16 @@ func UserStateDir() (string, error) {
 // reservePort takes the reservation of port (an exclusive flock, which ends
 // with the file's closing or the process), or reports that another process
 // of this user holds it.
-func reservePort(t testing.TB, dir string, port int) (*os.File, bool) {
-	t.Helper()
+func reservePort(dir string, port int) (*os.File, bool, error) {
 	f, err := openLockFile(filepath.Join(dir, "port-"+strconv.Itoa(port)))
 	if err != nil {
-		t.Fatalf("port reservations: %v", err)
+		return nil, false, fmt.Errorf("port reservations: %v", err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
-		return nil, false
+		return nil, false, nil
 	}
-	return f, true
+	return f, true, nil
 }
 
 // Process is a program started for a test.

@@ -23,17 +23,26 @@ func TestFreePortReservesAcrossProcessesUntilTheTestEnds(t *testing.T) {
 		if _, err := fmt.Sscan(string(data), &lo, &hi); err == nil && port >= lo && port <= hi {
 			t.Errorf("port %d is in the ephemeral range %d-%d", port, lo, hi)
 		}
-		if f, ok := reservePort(t, portLockDir(t), port); ok {
+		if f, ok, _ := reservePort(stateDirOf(t), port); ok {
 			f.Close()
 			t.Errorf("port %d could be reserved again while its test runs", port)
 		}
 	})
-	f, ok := reservePort(t, portLockDir(t), port)
-	if !ok {
-		t.Fatalf("port %d is still reserved after its test ended", port)
+	f, ok, err := reservePort(stateDirOf(t), port)
+	if err != nil || !ok {
+		t.Fatalf("port %d is still reserved after its test ended (%v)", port, err)
 	}
 	f.Close()
 	if again := FreePort(t); again == port {
 		t.Errorf("port %d handed out twice by one process", port)
 	}
+}
+
+func stateDirOf(t *testing.T) string {
+	t.Helper()
+	dir, err := UserStateDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
