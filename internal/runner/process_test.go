@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/threader/guard/internal/interrupt"
+	"github.com/threader/guard/internal/testenv"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -20,6 +21,21 @@ func sh(script string) []string { return []string{"/bin/sh", "-c", script} }
 func mustRun(t *testing.T, ctx context.Context, c Command) Result {
 	t.Helper()
 	res, err := Run(ctx, c)
+	if err != nil {
+		t.Fatalf("Run(%q): %v", c.Argv, err)
+	}
+	return res
+}
+
+// runBounded is mustRun for tests that check that Run does not wait out a
+// grace or a process of many minutes: it fails the test only if Run has not
+// returned after two minutes (a hang guard: how long Run took is load, not
+// logic, so it is never asserted).
+func runBounded(t *testing.T, c Command) Result {
+	t.Helper()
+	var res Result
+	var err error
+	testenv.Within(t, 2*time.Minute, func() { res, err = Run(context.Background(), c) })
 	if err != nil {
 		t.Fatalf("Run(%q): %v", c.Argv, err)
 	}
@@ -153,10 +169,12 @@ func TestRunStartsItsOwnProcessGroup(t *testing.T) {
 
 func TestTimeoutKillsTheWholeProcessTree(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "grandchild.pid")
-	res := mustRun(t, context.Background(), Command{
+	// Everything dies of SIGTERM, so Run must not wait for the grace: an
+	// hour, which runBounded would catch.
+	res := runBounded(t, Command{
 		Argv:      sh(`sleep 300 & echo $! > ` + pidFile + `; wait`),
 		Timeout:   200 * time.Millisecond,
-		KillGrace: 2 * time.Second,
+		KillGrace: time.Hour,
 	})
 	grandchild := readPID(t, pidFile)
 	if alive(grandchild) {
@@ -165,10 +183,6 @@ func TestTimeoutKillsTheWholeProcessTree(t *testing.T) {
 	}
 	if !res.TimedOut || res.Signal != "SIGTERM" || res.RC != -15 || res.Success() {
 		t.Fatalf("result %+v", res)
-	}
-	// Everything died of SIGTERM, so Run must not have waited for the grace.
-	if res.Duration > 1500*time.Millisecond {
-		t.Fatalf("took %v, the group was gone long before the 2s grace", res.Duration)
 	}
 }
 
@@ -213,13 +227,14 @@ func TestTimeoutKillsLingeringGrandchildAfterLeaderExits(t *testing.T) {
 
 func TestTimeoutWakesAStoppedProcess(t *testing.T) {
 	// A stopped process acts on SIGTERM only after SIGCONT; without it Run
-	// would wait the whole 5s grace and end with SIGKILL.
-	res := mustRun(t, context.Background(), Command{
+	// would wait the whole grace (an hour, which runBounded would catch) and
+	// end with SIGKILL.
+	res := runBounded(t, Command{
 		Argv:      sh(`kill -STOP $$; sleep 300`),
 		Timeout:   100 * time.Millisecond,
-		KillGrace: 5 * time.Second,
+		KillGrace: time.Hour,
 	})
-	if res.Signal != "SIGTERM" || res.Duration > 2*time.Second {
+	if res.Signal != "SIGTERM" {
 		t.Fatalf("result %+v", res)
 	}
 }
@@ -259,17 +274,16 @@ func TestPassthroughGivesTheFileItself(t *testing.T) {
 
 func TestBackgroundProcessHoldingPipesDoesNotBlock(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "bg.pid")
-	res := mustRun(t, context.Background(), Command{
-		Argv:         sh(`sleep 30 & echo $! > ` + pidFile + `; echo done`),
+	// Run must not wait for the background process (ten minutes, which
+	// runBounded would catch).
+	res := runBounded(t, Command{
+		Argv:         sh(`sleep 600 & echo $! > ` + pidFile + `; echo done`),
 		DrainTimeout: 100 * time.Millisecond,
 	})
 	bg := readPID(t, pidFile)
 	defer syscall.Kill(bg, syscall.SIGKILL)
 	if res.RC != 0 || res.Stdout != "done\n" || res.TimedOut {
 		t.Fatalf("result %+v", res)
-	}
-	if res.Duration > 2*time.Second {
-		t.Fatalf("Run waited %v for a background process", res.Duration)
 	}
 	// Nothing the command started outlives it (issue 10 item 9).
 	if !gone(bg) {
