@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/threader/guard/internal/testenv"
@@ -120,15 +121,32 @@ func ansibleTest(t *testing.T, dir string, args ...string) (string, error) {
 		t.Fatal(err)
 	}
 	bootstrap := filepath.Join(cache, "get_pip_"+strings.ReplaceAll(ansibleTestPipVersion, ".", "_")+".py")
-	if have, _ := os.ReadFile(bootstrap); string(have) != string(getPip) {
-		if err := os.WriteFile(bootstrap, getPip, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	installBootstrap(t, bootstrap, getPip)
 	cmd := exec.Command(filepath.Join(venv, "ansible-test"), args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "HOME="+home, "PATH="+venv+string(os.PathListSeparator)+os.Getenv("PATH"),
 		"PYTHONDONTWRITEBYTECODE=1")
 	out, err := cmd.CombinedOutput()
 	return string(out), err
+}
+
+var bootstrapMu sync.Mutex
+
+// installBootstrap writes ansible-test's pip bootstrap script unless it is
+// there already, atomically: the sanity and unit tests run side by side, and
+// one must never run the script while the other writes it.
+func installBootstrap(t *testing.T, path string, script []byte) {
+	t.Helper()
+	bootstrapMu.Lock()
+	defer bootstrapMu.Unlock()
+	if have, _ := os.ReadFile(path); string(have) == string(script) {
+		return
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, script, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
 }
