@@ -39,7 +39,9 @@ func demoCommand(t *testing.T, ctx context.Context, tmp string) *exec.Cmd {
 func TestDemo(t *testing.T) {
 	t.Parallel()
 	tmp := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	// A bound for a hung demo, not a measure: five playbooks, three servers and
+	// a release that polls take minutes on a loaded machine.
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	cmd := demoCommand(t, ctx, tmp)
 	out, err := cmd.CombinedOutput()
@@ -98,7 +100,7 @@ func TestDemo(t *testing.T) {
 func TestDemoInterruptedCleansUp(t *testing.T) {
 	t.Parallel()
 	tmp := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute) // a bound for a hung demo
 	defer cancel()
 	cmd := demoCommand(t, ctx, tmp)
 	pr, pw := io.Pipe()
