@@ -292,7 +292,10 @@ func TestRetryCommandCLILeavesNoDescendants(t *testing.T) {
 	bin := testenv.BuildCLI(t, "retry_command")
 	for _, c := range []struct{ name, then, timeout string }{
 		{"exit", "exit 0", "0"},
-		{"timeout", "sleep 1000", "3"},
+		// The timeout covers starting the escapee too (the script waits for
+		// its pid file): 10 s, so that a slow start on a loaded machine
+		// still ends in the timeout, not before the escapee exists.
+		{"timeout", "sleep 1000", "10"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
