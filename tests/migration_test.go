@@ -156,6 +156,14 @@ func (s *oldSite) guardFile(t *testing.T) map[string]any {
 	return rec
 }
 
+// lockedFor reports whether the guard file's lock expires d after a moment
+// between from (taken before the step that locked it) and now (see
+// expiresAfter: how long the step took does not matter).
+func lockedFor(rec map[string]any, d time.Duration, from time.Time) bool {
+	s, _ := rec["expires_at"].(string)
+	return expiresAfter(s, d, from)
+}
+
 // minutesLeft is how long the guard file's lock has left.
 func minutesLeft(t *testing.T, rec map[string]any) float64 {
 	t.Helper()
@@ -208,12 +216,13 @@ func TestMigrationOldInventoryAndPipelineSteps(t *testing.T) {
 
 	// The rollback: retried once after its transient failure, then the old
 	// playbook's {{ qos_guard_script }} lock {{ qos_guard_window }} locks the guard.
+	from := time.Now()
 	out, code := s.step(t, results(), oldRollbackStep)
 	if code != 0 || !strings.Contains(out, "retry_command: attempt 1/3 failed (rc=2); retrying in 5s") || !strings.Contains(out, "attempt 2/3 succeeded") {
 		t.Fatalf("%s: exit %d; want one retry 5 s after the failed attempt, then success", oldRollbackStep, code)
 	}
-	if left := minutesLeft(t, s.guardFile(t)); left < 14 || left > 15 {
-		t.Errorf("after {{ qos_guard_script }} lock {{ qos_guard_window }}: %.1f minutes left, want 15 (qos_guard_window)", left)
+	if rec := s.guardFile(t); !lockedFor(rec, 15*time.Minute, from) {
+		t.Errorf("after {{ qos_guard_script }} lock {{ qos_guard_window }}: expires at %v, want 15 minutes (qos_guard_window) after the step began", rec["expires_at"])
 	}
 	if out, code := s.step(t, results(), oldGuardStep); code != 1 || !strings.Contains(out, "locked until") {
 		t.Fatalf("%s while locked: exit %d, %q; want 1", oldGuardStep, code, out)
@@ -237,6 +246,7 @@ func TestMigrationOldInventoryAndPipelineSteps(t *testing.T) {
 	// The promotion, with the old group_vars (promote_command is new: the
 	// old promotion playbook had no such variable).
 	res = results()
+	from = time.Now()
 	promote := fmt.Sprintf(`ansible-playbook -i inventory.ini threader.guard.promo_with_guards -e '{"promote_command": ["touch", "%s/promoted"]}'`, s.markers)
 	if out, code := s.step(t, res, promote); code != 0 {
 		t.Fatalf("promo_with_guards with the old group_vars: exit %d\n%s", code, out)
@@ -244,8 +254,8 @@ func TestMigrationOldInventoryAndPipelineSteps(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(s.markers, "promoted")); err != nil {
 		t.Errorf("promote_command did not run: %v", err)
 	}
-	if left := minutesLeft(t, s.guardFile(t)); left < 14 || left > 15 {
-		t.Errorf("after the promotion: %.1f minutes left, want the stability window of 15 (qos_guard_window)", left)
+	if rec := s.guardFile(t); !lockedFor(rec, 15*time.Minute, from) {
+		t.Errorf("after the promotion: expires at %v, want the stability window of 15 minutes (qos_guard_window) after the step began", rec["expires_at"])
 	}
 	gate = resultsOf(t, res).Task(t, "threader.guard.slo_gate : Evaluate the SLOs of job stable")
 	if args, _ := gate.Result["invocation"].(map[string]any)["module_args"].(map[string]any); args["prometheus_url"] != prom.URL || args["window"] != "10m" {
