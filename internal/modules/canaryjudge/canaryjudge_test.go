@@ -412,6 +412,17 @@ func TestBadInputNamesTheOption(t *testing.T) {
 	if r.Code != 1 || !strings.Contains(fmt.Sprint(r.JSON["msg"]), "pass_score must be greater than 0") {
 		t.Errorf("module with pass_score 0: exit %d, %v", r.Code, r.JSON)
 	}
+	// A pass_score below the default marginal_score, alone, lowers the
+	// default marginal_score with it rather than fail on an option the user
+	// never set.
+	r = moduletest.Self(Module).Run(t, map[string]any{"prometheus_url": closed, "lookback": "30m", "pass_score": 60,
+		"metrics": []any{map[string]any{"name": "latency", "canary_query": "a", "baseline_query": "b"}}})
+	if msg := fmt.Sprint(r.JSON["msg"]); !strings.Contains(msg, "canary failed: score 0 (marginal_score 60)") {
+		t.Errorf("module with pass_score 60 alone: %v", r.JSON)
+	}
+	if r := invokeCLI(t, "--prometheus-url", closed, "--lookback", "30m", "--config", writeConfig(t, good+"pass_score: 60\n")); r.code == 2 {
+		t.Errorf("CLI with pass_score 60 alone: exit 2\n%s", r.stderr)
+	}
 	if r := invokeCLI(t, "--prometheus-url", closed, "--lookback", "30m"); r.code != 2 || !strings.Contains(r.stderr, "--config is required") {
 		t.Errorf("no --config: exit %d\n%s", r.code, r.stderr)
 	}

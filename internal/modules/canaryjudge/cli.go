@@ -235,6 +235,7 @@ func readConfigFile(path string, c *config) error {
 			*dst.dst = *dst.v
 		}
 	}
+	c.lowerDefaultMarginal(f.MarginalScore != nil)
 	if f.FailOnMarginal != nil {
 		c.failOnMarginal = *f.FailOnMarginal
 	}

@@ -137,6 +137,15 @@ func defaultConfig() config {
 		passScore: defaultPassScore, marginalScore: defaultMarginalScore, failOnMarginal: true}
 }
 
+// lowerDefaultMarginal keeps the default marginal_score at or below a
+// pass_score set lower than it: pass_score 70 alone means marginal 70, not
+// an error about marginal_score, which the user never set.
+func (c *config) lowerDefaultMarginal(marginalGiven bool) {
+	if !marginalGiven && c.marginalScore > c.passScore {
+		c.marginalScore = c.passScore
+	}
+}
+
 // namer turns a module option name into what the user wrote: the option
 // itself for the module, a flag or a key of the config file for the CLI.
 type namer func(option string) string

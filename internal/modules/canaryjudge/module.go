@@ -107,6 +107,7 @@ func moduleConfig(m *ansiblemod.Module) (config, error) {
 	c.requestTimeout, c.requestRetries = m.Float("request_timeout_seconds"), m.Int("request_retries")
 	c.lookback, c.start, c.end, c.step = m.Str("lookback"), m.Str("start"), m.Str("end"), m.Str("step")
 	c.confidence, c.passScore, c.marginalScore = m.Float("confidence"), m.Float("pass_score"), m.Float("marginal_score")
+	c.lowerDefaultMarginal(m.Provided("marginal_score"))
 	c.failOnMarginal = m.Bool("fail_on_marginal")
 	for _, raw := range m.List("metrics") {
 		d, _ := raw.(map[string]any)
