@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -18,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/threader/guard/internal/fielderr"
+	"github.com/threader/guard/internal/trustedfile"
 )
 
 // ListKey is the name of the windows list, in a freeze file and as the
@@ -138,46 +136,18 @@ func (e *FileError) Unwrap() error { return e.Err }
 
 // ReadFile reads and parses the freeze file at path. A file every user
 // may write, or one in a directory every user may write without the sticky
-// bit, is refused: whoever can replace it can lift every freeze.
+// bit, is refused: whoever can replace it can lift every freeze; so is
+// anything but a regular file of at most MaxFileBytes (internal/trustedfile).
 func ReadFile(path string) (*Calendar, error) {
-	if dir, err := os.Stat(filepath.Dir(path)); err == nil && dir.Mode()&0o002 != 0 && dir.Mode()&fs.ModeSticky == 0 {
-		return nil, &FileError{path, fmt.Errorf("is in %s, which every user may write (not sticky); anyone could replace it and lift a freeze", filepath.Dir(path))}
-	}
-	f, err := os.Open(path)
+	data, err := trustedfile.Read(path, MaxFileBytes, "anyone could lift a freeze")
 	if err != nil {
-		return nil, &FileError{path, fmt.Errorf("cannot be read: %v", plainPathError(err))}
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return nil, &FileError{path, fmt.Errorf("cannot be read: %v", plainPathError(err))}
-	}
-	if !info.Mode().IsRegular() {
-		return nil, &FileError{path, errors.New("is not a regular file")}
-	}
-	if info.Mode().Perm()&0o002 != 0 {
-		return nil, &FileError{path, fmt.Errorf("is writable by every user (mode %04o); anyone could lift a freeze", info.Mode().Perm())}
-	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
-	if err != nil {
-		return nil, &FileError{path, fmt.Errorf("cannot be read: %v", plainPathError(err))}
-	}
-	if len(data) > MaxFileBytes {
-		return nil, &FileError{path, fmt.Errorf("is larger than %d bytes", MaxFileBytes)}
+		return nil, &FileError{path, err}
 	}
 	cal, err := ParseFile(data)
 	if err != nil {
 		return nil, &FileError{path, err}
 	}
 	return cal, nil
-}
-
-func plainPathError(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
 
 func compileWindow(i int, item any) (Window, error) {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -365,6 +366,31 @@ func TestAgainstPrometheus(t *testing.T) {
 			t.Errorf("a query reached the log:\n%s", strings.Join(lines, "\n"))
 		}
 	})
+}
+
+// The config file decides the verdict: a file every user may write is
+// refused, and so is what is no file to read (a FIFO blocked the open, and
+// SIGTERM, forever; /dev/zero was read until memory ran out).
+func TestConfigFileMustBeTrusted(t *testing.T) {
+	closed := moduletest.ClosedURL()
+	open := writeConfig(t, "metrics: [{name: latency, canary_query: a, baseline_query: b}]\n")
+	if err := os.Chmod(open, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(t.TempDir(), "judge.yml")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{
+		open:        "is writable by every user (mode 0666); anyone could make the canary pass",
+		fifo:        "is not a regular file (a FIFO)",
+		"/dev/zero": "is not a regular file (a character device)",
+	} {
+		r := invokeCLI(t, "--prometheus-url", closed, "--lookback", "30m", "--config", path)
+		if r.code != 2 || !strings.Contains(r.stderr, "canary_judge: --config "+path+" "+want) {
+			t.Errorf("%s: exit %d, want 2 and %q\n%s", path, r.code, want, r.stderr)
+		}
+	}
 }
 
 // Bad input fails before any query, naming the option (module) or the flag

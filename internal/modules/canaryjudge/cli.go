@@ -17,6 +17,7 @@ import (
 	"github.com/threader/guard/internal/interrupt"
 	"github.com/threader/guard/internal/metrics/observe"
 	"github.com/threader/guard/internal/modules/promconn"
+	"github.com/threader/guard/internal/trustedfile"
 )
 
 const usage = `usage: canary_judge --prometheus-url URL (--lookback 30m | --start T --end T) [--step 1m] --config judge.yml [--json]
@@ -214,13 +215,18 @@ type judgeFile struct {
 	FailOnMarginal *bool          `yaml:"fail_on_marginal"`
 }
 
+// maxConfigBytes bounds the config file.
+const maxConfigBytes = 1 << 20
+
 // readConfigFile reads the config file into c, refusing unknown keys so
-// that a typo such as "directon" is not silently ignored. Errors start with
-// the file's path.
+// that a typo such as "directon" is not silently ignored, and a file that
+// is not a trusted regular file of at most maxConfigBytes
+// (internal/trustedfile: a FIFO, /dev/zero or a file every user may write).
+// Errors start with the file's path.
 func readConfigFile(path string, c *config) error {
-	data, err := os.ReadFile(path)
+	data, err := trustedfile.Read(path, maxConfigBytes, "anyone could make the canary pass")
 	if err != nil {
-		return fmt.Errorf("--config: %v", err)
+		return fmt.Errorf("--config %s %v", path, err)
 	}
 	f, err := decodeJudgeFile(data)
 	if err != nil {

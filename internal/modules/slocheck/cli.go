@@ -290,9 +290,9 @@ func (l *checkList) Set(v string) error {
 	text := []byte(v)
 	fromFile := strings.HasPrefix(v, "@")
 	if fromFile {
-		data, err := os.ReadFile(v[1:])
+		data, err := readChecksFile(v[1:])
 		if err != nil {
-			return err
+			return fmt.Errorf("%s %v", v[1:], err)
 		}
 		text = data
 	}

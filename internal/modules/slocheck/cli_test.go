@@ -264,8 +264,10 @@ func TestCLIUsageErrors(t *testing.T) {
 		`invalid value "1e300" for flag -request-timeout-seconds: must be at most 1e+09 (about 31 years), got: 1e+300`:                                            {"--request-timeout-seconds", "1e300"},
 		`invalid value "-2s" for flag -timeout-seconds: must be 0 or greater, got: -2`:                                                                            {"--timeout-seconds", "-2s"},
 		"--loki-headers: want 'Name: value' (the argument is not repeated":                                                                                        {"--loki-headers", "bad"},
-		`unexpected argument "now" (every option is a flag)`:                                                                                                      {"now"},
-		"--request-timeout-seconds must be greater than 0":                                                                                                        {"--request-timeout-seconds", "0"},
+		// Read until memory ran out before.
+		`invalid value "@/dev/zero" for flag -checks: /dev/zero is not a regular file (a character device)`: {"--checks", "@/dev/zero"},
+		`unexpected argument "now" (every option is a flag)`:                                                {"now"},
+		"--request-timeout-seconds must be greater than 0":                                                  {"--request-timeout-seconds", "0"},
 		"--job must not be empty":                                           {"--job", ""},
 		"--error-log-regex: error parsing regexp":                           {"--error-log-regex", "ERROR("},
 		"no checks to run: --default-checks is false and --checks is empty": {"--default-checks=false"},

@@ -5,12 +5,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 
 	"github.com/threader/guard/internal/slo"
+	"github.com/threader/guard/internal/trustedfile"
 )
 
 // EmbeddedGate is slo_check's gate inside another command that evaluates it
@@ -91,35 +88,12 @@ func (e *EmbeddedGate) Evaluator(checksFile string) (func(context.Context) (pass
 // maxChecksFileBytes bounds --checks-file.
 const maxChecksFileBytes = 1 << 20
 
-// readChecksFile reads the checks file of a long-running watcher. Whoever
-// can write it decides when the guard is released (a check that always
-// passes), so a file or a directory (not sticky) that every user may write
-// is refused, as the freeze calendar and the lock directory are.
+// readChecksFile reads a checks file (--checks @FILE, a watcher's
+// --checks-file). Whoever can write it decides when the gate passes and the
+// guard is released (a check that always passes), so a file or a directory
+// (not sticky) that every user may write is refused, as the freeze calendar
+// and the lock directory are; so is anything but a regular file of at most
+// maxChecksFileBytes (internal/trustedfile).
 func readChecksFile(path string) ([]byte, error) {
-	dir, err := os.Stat(filepath.Dir(path))
-	if err == nil && dir.Mode()&0o002 != 0 && dir.Mode()&fs.ModeSticky == 0 {
-		return nil, fmt.Errorf("is in %s, which every user may write (anyone could replace the checks)", filepath.Dir(path))
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	switch {
-	case err != nil:
-		return nil, err
-	case !info.Mode().IsRegular():
-		return nil, errors.New("is not a regular file")
-	case info.Mode().Perm()&0o002 != 0:
-		return nil, fmt.Errorf("is writable by every user (mode %04o); anyone could make the gate pass", info.Mode().Perm())
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxChecksFileBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > maxChecksFileBytes {
-		return nil, fmt.Errorf("is larger than %d bytes", maxChecksFileBytes)
-	}
-	return data, nil
+	return trustedfile.Read(path, maxChecksFileBytes, "anyone could make the gate pass")
 }
