@@ -368,6 +368,24 @@ func TestAgainstPrometheus(t *testing.T) {
 	})
 }
 
+// The same bad input always gets the same message: the two queries and
+// the group weights were checked in map order, so two bad ones were named
+// at random.
+func TestBadInputIsNamedDeterministically(t *testing.T) {
+	for file, want := range map[string]string{
+		"metrics: [{name: a, canary_query: '', baseline_query: ''}]\n": "metrics[0].canary_query is required",
+		"metrics: [{name: a, canary_query: x, baseline_query: y, group: g1}, {name: b, canary_query: x, baseline_query: y, group: g2}]\n" +
+			"group_weights: {g2: lots, g1: many}\n": "group_weights.g1 must be a number",
+	} {
+		path := writeConfig(t, file)
+		for range 30 {
+			if r := invokeCLI(t, "--prometheus-url", moduletest.ClosedURL(), "--lookback", "30m", "--config", path); !strings.Contains(r.stderr, path+": "+want) {
+				t.Fatalf("want %q every time, got:\n%s", want, r.stderr)
+			}
+		}
+	}
+}
+
 // The config file decides the verdict: a file every user may write is
 // refused, and so is what is no file to read (a FIFO blocked the open, and
 // SIGTERM, forever; /dev/zero was read until memory ran out).

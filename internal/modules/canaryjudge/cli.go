@@ -245,17 +245,8 @@ func readConfigFile(path string, c *config) error {
 	if f.FailOnMarginal != nil {
 		c.failOnMarginal = *f.FailOnMarginal
 	}
-	if len(f.GroupWeights) > 0 {
-		c.groupWeights = map[string]float64{}
-		for group, v := range f.GroupWeights {
-			w, err := weight(group, v, configNamer(path))
-			if err != nil {
-				return err
-			}
-			c.groupWeights[group] = w
-		}
-	}
-	return nil
+	c.groupWeights, err = weights(f.GroupWeights, configNamer(path))
+	return err
 }
 
 // decodeJudgeFile decodes the file, refusing unknown keys at every level

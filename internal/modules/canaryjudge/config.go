@@ -32,7 +32,9 @@ package canaryjudge
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -220,9 +222,10 @@ func (s metricSpec) check(i int, name namer) error {
 	if err := observe.CheckLabel(key("name"), s.Name); err != nil { // the `metric` label of the metrics
 		return err
 	}
-	for k, q := range map[string]string{"canary_query": s.CanaryQuery, "baseline_query": s.BaselineQuery} {
-		if strings.TrimSpace(q) == "" {
-			return fmt.Errorf("%s is required (metric %q)", key(k), s.Name)
+	// In this order, so the same input always names the same key.
+	for _, q := range [...]struct{ key, query string }{{"canary_query", s.CanaryQuery}, {"baseline_query", s.BaselineQuery}} {
+		if strings.TrimSpace(q.query) == "" {
+			return fmt.Errorf("%s is required (metric %q)", key(q.key), s.Name)
 		}
 	}
 	return nil
@@ -333,6 +336,23 @@ func parseTime(s string) (time.Time, error) {
 		return t, fmt.Errorf("%q is not an RFC 3339 time such as 2026-11-29T17:00:00Z", s)
 	}
 	return t.UTC(), nil
+}
+
+// weights converts the group_weights values, in the order of their names,
+// so that the same input always names the same bad group.
+func weights(raw map[string]any, name namer) (map[string]float64, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	out := map[string]float64{}
+	for _, group := range slices.Sorted(maps.Keys(raw)) {
+		w, err := weight(group, raw[group], name)
+		if err != nil {
+			return nil, err
+		}
+		out[group] = w
+	}
+	return out, nil
 }
 
 // weight converts a group_weights value: a number, or text that is one.

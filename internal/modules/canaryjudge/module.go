@@ -123,17 +123,9 @@ func moduleConfig(m *ansiblemod.Module) (config, error) {
 		}
 		c.metrics = append(c.metrics, s)
 	}
-	if w := m.Dict("group_weights"); len(w) > 0 {
-		c.groupWeights = map[string]float64{}
-		for group, v := range w {
-			f, err := weight(group, v, optionName)
-			if err != nil {
-				return c, err
-			}
-			c.groupWeights[group] = f
-		}
-	}
-	return c, nil
+	var err error
+	c.groupWeights, err = weights(m.Dict("group_weights"), optionName)
+	return c, err
 }
 
 func str(v any) string { s, _ := v.(string); return s }
