@@ -200,7 +200,7 @@ func TestCanaryJudgeCLI(t *testing.T) {
 		{[]string{"--config", config("score.yml", "metrics: [{name: a, canary_query: up, baseline_query: up}]\npass_score: 101")},
 			dir + "/score.yml: pass_score must be between 0 and 100, got 101"},
 		{[]string{"--config", equal, "--step", "1 minute"}, `--step "1 minute" is not a duration`},
-		{[]string{"--config", filepath.Join(dir, "missing.yml")}, "--config: open "},
+		{[]string{"--config", filepath.Join(dir, "missing.yml")}, "--config " + dir + "/missing.yml cannot be read: no such file or directory"},
 		{[]string{"extra"}, `unexpected argument "extra"`},
 		{[]string{"--config", equal, "--prometheus-password", "pw-on-the-command-line"}, "--prometheus-password: "},
 	} {
