@@ -1,10 +1,8 @@
 package freeze
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"sort"
 	"strings"
 	"time"
@@ -12,9 +10,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/threader/guard/internal/fielderr"
+	"github.com/threader/guard/internal/strictyaml"
 	"github.com/threader/guard/internal/trustedfile"
 )
 
@@ -94,9 +91,16 @@ func Compile(list any) (*Calendar, error) {
 // freeze.
 func ParseFile(data []byte) (*Calendar, error) {
 	var doc map[string]any
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+	root, err := strictyaml.Document(data)
+	switch {
+	case errors.Is(err, strictyaml.ErrManyDocuments):
+		return nil, err // the second would be ignored: its freezes lifted
+	case err != nil:
 		return nil, fmt.Errorf("is not valid YAML: %v", err)
+	case root != nil:
+		if err := root.Decode(&doc); err != nil {
+			return nil, fmt.Errorf("is not valid YAML: %v", err)
+		}
 	}
 	if doc == nil {
 		return nil, fmt.Errorf("must be a mapping with the key %s, got an empty document", ListKey)

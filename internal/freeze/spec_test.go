@@ -133,6 +133,8 @@ freeze_windows:
 		"freeze_windows: [{name: x}]\n": "freeze_windows[0].start is required",
 		"freeze_windows: {}\n":          "must be a list",
 		"freeze_windows: []\nfreeze_windows: []\n": "not valid YAML",
+		// Two files put together: the second's freezes were silently lifted.
+		"freeze_windows: []\n---\nfreeze_windows: [{name: xmas, from: '2026-12-20T00:00:00Z', until: '2027-01-02T00:00:00Z'}]\n": "holds more than one YAML document",
 	} {
 		if _, err := ParseFile([]byte(text)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("ParseFile(%q) = %v, want an error containing %q", text, err, want)

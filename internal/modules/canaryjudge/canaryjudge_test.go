@@ -141,6 +141,8 @@ func TestConfigFileRefusesUnknownKeys(t *testing.T) {
 		"metric: []": `unknown key "metric"`,
 		"metrics: [{name: a, effect_size: {measure: cles, allowed: 1}}]": `metrics[0].effect_size: unknown key "allowed"`,
 		"- a": "want a mapping with a metrics list",
+		// A second document was ignored: its settings never applied.
+		"metrics: [{name: a, canary_query: x, baseline_query: y}]\n---\npass_score: 99\n": "holds more than one YAML document",
 	} {
 		if _, err := decodeJudgeFile([]byte(text)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: err = %v, want %q", text, err, want)

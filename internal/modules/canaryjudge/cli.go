@@ -17,6 +17,7 @@ import (
 	"github.com/threader/guard/internal/interrupt"
 	"github.com/threader/guard/internal/metrics/observe"
 	"github.com/threader/guard/internal/modules/promconn"
+	"github.com/threader/guard/internal/strictyaml"
 	"github.com/threader/guard/internal/trustedfile"
 )
 
@@ -253,14 +254,15 @@ func readConfigFile(path string, c *config) error {
 // with the key's position: metrics[1]: unknown key "directon".
 func decodeJudgeFile(data []byte) (judgeFile, error) {
 	var f judgeFile
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
+	doc, err := strictyaml.Document(data)
+	switch {
+	case errors.Is(err, strictyaml.ErrManyDocuments):
+		return f, err
+	case err != nil:
 		return f, fmt.Errorf("not YAML: %v", err)
-	}
-	if len(root.Content) == 0 || root.Content[0].Kind != yaml.MappingNode {
+	case doc == nil || doc.Kind != yaml.MappingNode:
 		return f, errors.New("want a mapping with a metrics list (metrics: [{name: ..., canary_query: ..., baseline_query: ...}])")
 	}
-	doc := root.Content[0]
 	if err := knownKeys(doc, "", fileKeys); err != nil {
 		return f, err
 	}

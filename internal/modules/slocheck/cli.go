@@ -21,6 +21,7 @@ import (
 	"github.com/threader/guard/internal/modules/promconn"
 	"github.com/threader/guard/internal/seconds"
 	"github.com/threader/guard/internal/slo"
+	"github.com/threader/guard/internal/strictyaml"
 )
 
 const usage = `usage: slo_check [flags]
@@ -332,11 +333,14 @@ func (l *checkList) CheckArg(v string) error {
 	if strings.HasPrefix(v, "@") {
 		return nil
 	}
-	var node yaml.Node
-	if err := yaml.Unmarshal([]byte(v), &node); err != nil {
+	node, err := strictyaml.Document([]byte(v))
+	switch {
+	case errors.Is(err, strictyaml.ErrManyDocuments):
+		return errors.New("holds more than one YAML document; give one object or one list (the argument is not repeated)")
+	case err != nil:
 		return fmt.Errorf("not JSON or YAML: %v", err)
 	}
-	if hasKey(&node, "headers", "body") {
+	if node != nil && hasKey(node, "headers", "body") {
 		return errors.New("headers and body may hold secrets, and the command line is visible to other users: " +
 			"give the check in a file, --checks @FILE (the argument is not repeated)")
 	}
@@ -363,14 +367,15 @@ func hasKey(n *yaml.Node, keys ...string) bool {
 // decodeChecks reads one check object or a list of them (YAML, hence JSON),
 // refusing unknown keys so that a typo such as "maximum" is not ignored.
 func decodeChecks(text []byte) ([]checkSpec, error) {
-	var node yaml.Node
-	if err := yaml.Unmarshal(text, &node); err != nil {
+	root, err := strictyaml.Document(text)
+	switch {
+	case errors.Is(err, strictyaml.ErrManyDocuments):
+		return nil, err
+	case err != nil:
 		return nil, fmt.Errorf("not JSON or YAML: %v", err)
-	}
-	if len(node.Content) == 0 {
+	case root == nil:
 		return nil, errors.New("empty")
 	}
-	root := node.Content[0]
 	items := []*yaml.Node{root}
 	if root.Kind == yaml.SequenceNode {
 		items = root.Content

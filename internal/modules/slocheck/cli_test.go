@@ -238,7 +238,11 @@ func TestCLIUsageErrors(t *testing.T) {
 	tokenFile, authHeaderFile := filepath.Join(t.TempDir(), "token"), filepath.Join(t.TempDir(), "headers")
 	os.WriteFile(tokenFile, []byte("t0k\n"), 0o600)
 	os.WriteFile(authHeaderFile, []byte("Authorization: x\n"), 0o600)
+	// Two files put together: the second's checks were silently dropped.
+	twoDocs := filepath.Join(t.TempDir(), "checks.yml")
+	os.WriteFile(twoDocs, []byte("[{name: a, query: up, max: 1}]\n---\n[{name: b, query: up, min: 1}]\n"), 0o600)
 	cases := map[string][]string{
+		"for flag -checks: holds more than one YAML document":                                                                                                     {"--checks", "@" + twoDocs},
 		`--window: "15x" is not a Prometheus duration such as 15m, 1h or 90s`:                                                                                     {"--window", "15x"},
 		"--consecutive 2 needs --interval-seconds greater than 0":                                                                                                 {"--consecutive", "2"},
 		"--timeout-seconds must be greater than 0 when --interval-seconds is set":                                                                                 {"--interval-seconds", "10", "--timeout-seconds", "0"},
