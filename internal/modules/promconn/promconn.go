@@ -220,6 +220,11 @@ func Parse(fs *flag.FlagSet, args []string) error {
 		if _, isBool := f.Value.(interface{ IsBoolFlag() bool }); !inline && !isBool && i+1 < len(args) {
 			i++
 			value = args[i]
+			// "--name --prometheus-password=x": a forgotten value makes the
+			// secret flag --name's value, which metrics and logs show.
+			if err := refusedFlag(fs, value); err != nil {
+				return err
+			}
 		}
 		if c, ok := f.Value.(ArgChecker); ok {
 			if err := c.CheckArg(value); err != nil {
@@ -228,6 +233,20 @@ func Parse(fs *flag.FlagSet, args []string) error {
 		}
 	}
 	return fs.Parse(args)
+}
+
+// refusedFlag refuses an argument that names a refused secret flag.
+func refusedFlag(fs *flag.FlagSet, arg string) error {
+	if !strings.HasPrefix(arg, "-") {
+		return nil
+	}
+	name, _, _ := strings.Cut(strings.TrimLeft(arg, "-"), "=")
+	if f := fs.Lookup(name); f != nil {
+		if r, ok := f.Value.(refusedSecret); ok {
+			return fmt.Errorf("--%s: %s", name, string(r))
+		}
+	}
+	return nil
 }
 
 // refusedSecret is a flag that would put a secret on the command line: it

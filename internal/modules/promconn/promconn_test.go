@@ -100,6 +100,10 @@ func TestSecretFlagsAreRefusedAndFilesCarryThem(t *testing.T) {
 		{"--prometheus-headers", "Authorization Bearer hunter2-hdr"},
 		{"--prometheus-headers=Authorization=Bearer hunter2-hdr"},
 		{"--prometheus-headers", " proxy-authorization\tBasic hunter2-hdr"},
+		// A flag's forgotten value: the secret flag became --prometheus-username's
+		// value (a --name's value is shown in metrics and logs).
+		{"--prometheus-username", "--prometheus-password=hunter2-pw"},
+		{"--prometheus-username", "-prometheus-bearer-token", "hunter2-tok"},
 	} {
 		_, err := parse(args...)
 		if err == nil || strings.Contains(err.Error()+output.String(), "hunter2") || !strings.Contains(err.Error(), "every local user") {
