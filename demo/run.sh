@@ -1,20 +1,33 @@
 #!/bin/bash
 # make demo: the threader.guard story on one machine, in about a minute.
 #
-# A simulated "threader" service (demo/threadersim) serves request counters
-# and a health metric; a local Prometheus (the Debian package) scrapes it
-# every second with the collection's recording rules, their windows shortened
-# to seconds. Against localhost, with the built collection:
+# A simulated "threader" service (demo/threadersim) serves request counters,
+# request latencies and a health metric from two hosts, the baseline and a
+# canary host (two simulators, labelled group="baseline" and group="canary");
+# a local Prometheus (the Debian package) scrapes them every second with the
+# collection's recording rules, their windows shortened to seconds. Against
+# localhost, with the built collection:
 #
 #   1. a deploy of a broken build fails its SLO gate, and the rollback
 #      playbook rolls back (retrying) and locks the guard-window;
 #   2. a promotion attempt is refused by the guard (it cannot acquire it);
 #   3. the release playbook polls the SLOs and releases the guard once the
 #      service is stable;
-#   4. the promotion acquires the guard, goes through and locks it again
-#      for the stability window.
+#   4. the promotion again, now with its canary step (canary_analysis_enabled):
+#      build 43 goes to the canary host first, where its requests take 50%
+#      longer; canary_judge compares the canary's latency and error ratio
+#      with the baseline's over the last 8s at 1s steps, fails it (latency is
+#      critical: score 0), and the promotion stops before the full rollout,
+#      leaving the guard-window locked with the judge's verdict as its reason;
+#   5. the canary host goes back to build 41 and the release playbook
+#      releases the guard once the SLOs are stable;
+#   6. the fix, build 44: its canary passes the judge (score 100), and the
+#      promotion goes through and locks the guard for the stability window.
 #
-# The simulator ships its log lines to a local VictoriaLogs (built by
+# The canary analysis's settings are in demo/canary_analysis.yml, the canary
+# step is demo/canary.sh (it sets the canary simulator's latency).
+#
+# The baseline simulator ships its log lines to a local VictoriaLogs (built by
 # scripts/install-deps.sh into build/bin), and the SLO gate's error-log check
 # runs there: a broken build also fails on its error logs. (Loki is not
 # available here: LOKI_URL is empty, VICTORIALOGS_URL is set.)
@@ -85,7 +98,7 @@ cleanup() {
 	done
 	rm -rf "$work"
 	if [ "$status" -eq 0 ]; then
-		say "Done. Stopped Prometheus, VictoriaLogs and the simulator and removed $work; nothing is left running."
+		say "Done. Stopped Prometheus, VictoriaLogs and the simulators and removed $work; nothing is left running."
 	else
 		printf '\ndemo: failed (exit %s); stopped what it started and removed %s\n' "$status" "$work" >&2
 	fi
@@ -143,25 +156,38 @@ note "starting VictoriaLogs ($victorialogs_bin) on $vl_url for the service's log
 pids+=("$!")
 wait_for_url "$vl_url/health" "${pids[-1]}" victoria-logs "$work/victorialogs.log"
 
-note "starting it: 50 requests a second, all answered 200 while healthy; its log lines go to VictoriaLogs every second"
-"$work/threadersim" -listen 127.0.0.1:0 -addr-file "$work/threadersim.addr" \
-	-loki-push-url "$vl_url/insert/loki/api/v1/push" >"$work/threadersim.log" 2>&1 &
-pids+=("$!")
-for _ in $(seq 1 100); do
-	[ -s "$work/threadersim.addr" ] && break
-	sleep 0.1
-done
-[ -s "$work/threadersim.addr" ] || die "threadersim did not start: $(cat "$work/threadersim.log")"
-threader_addr=$(cat "$work/threadersim.addr")
-threader_url="http://$threader_addr"
-wait_for_url "$threader_url/state" "${pids[-1]}" threadersim "$work/threadersim.log"
+# start_threadersim NAME ARGS...: starts a simulator with ARGS, waits until
+# it serves and sets threadersim_addr to its address.
+start_threadersim() {
+	local name=$1
+	shift
+	"$work/threadersim" -listen 127.0.0.1:0 -addr-file "$work/$name.addr" "$@" >"$work/$name.log" 2>&1 &
+	pids+=("$!")
+	for _ in $(seq 1 100); do
+		[ -s "$work/$name.addr" ] && break
+		sleep 0.1
+	done
+	[ -s "$work/$name.addr" ] || die "threadersim ($name) did not start: $(cat "$work/$name.log")"
+	threadersim_addr=$(cat "$work/$name.addr")
+	wait_for_url "http://$threadersim_addr/state" "${pids[-1]}" "threadersim ($name)" "$work/$name.log"
+}
 
-note "starting Prometheus, scraping it every second; recording rules from files/prometheus/recording.rules.yml with $rate_window ranges"
+note "starting it on two hosts, the baseline and the canary host: 50 requests a second each, all answered 200"
+note "in about 100ms (+-5% noise) while healthy; the baseline's log lines go to VictoriaLogs every second"
+start_threadersim threadersim -seed 1 -loki-push-url "$vl_url/insert/loki/api/v1/push"
+threader_addr=$threadersim_addr
+threader_url="http://$threader_addr"
+start_threadersim canary -seed 2
+canary_addr=$threadersim_addr
+canary_url="http://$canary_addr"
+
+note "starting Prometheus, scraping both every second; recording rules from files/prometheus/recording.rules.yml with $rate_window ranges"
 sed -e "s/\[1m\]/[$rate_window]/g" -e "s/interval: 1m/interval: 1s/" \
 	files/prometheus/recording.rules.yml >"$work/recording.rules.yml"
 promtool check rules "$work/recording.rules.yml" >"$work/promtool.log" 2>&1 ||
 	die "promtool check rules failed: $(cat "$work/promtool.log")"
 sed -e "s|@THREADER@|$threader_addr|" -e "s|@RULES@|$work/recording.rules.yml|" \
+-e "s|@CANARY@|$canary_addr|" \
 	demo/prometheus/prometheus.yml.in >"$work/prometheus.yml"
 prom_port=$(free_port)
 prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/prometheus-data" \
@@ -242,11 +268,37 @@ playbook "${inventory[@]}" threader.guard.qos_guard_release \
 say "The SLOs were stable, so the guard-window was released after $(($(date +%s) - release_started))s of polling."
 note "qos_guard status: $(guard_status)"
 
-say "Step 4: the promotion of build 43 again."
-playbook "${inventory[@]}" threader.guard.promo_with_guards -e threader_guard_run_id=build-43-try-2 \
-	-e '{"promote_command": ["/bin/echo", "build 43 promoted"]}' ||
-	die "the promotion failed after the release"
-say "The promotion went through: it acquired the guard, passed the SLO gate, ran promote_command while holding the guard, and locked the guard-window for the stability window, until the promotion proves stable:"
+# promote_with_canary RUN_ID BUILD: promo_with_guards with its canary step,
+# the canary analysis of demo/canary_analysis.yml; returns its exit code.
+promote_with_canary() {
+	playbook "${inventory[@]}" threader.guard.promo_with_guards -e threader_guard_run_id="$1" \
+		-e canary_analysis_enabled=true -e @"$repo/demo/canary_analysis.yml" \
+		-e "{\"canary_promote_command\": [\"$repo/demo/canary.sh\", \"$canary_url\", \"$2\"]}" \
+		-e "{\"promote_command\": [\"/bin/echo\", \"build $2 promoted\"]}"
+}
+
+say "Step 4: the promotion of build 43 again, now with its canary step (canary_analysis_enabled=true, run id build-43-try-2)."
+note "Build 43 goes to the canary host first (demo/canary.sh). After 12s of traffic, canary_judge compares the canary's"
+note "latency and error ratio with the baseline's over the last 8s at 1s steps (demo/canary_analysis.yml); latency is critical."
+note "Build 43 has a slow query in its hot path: on the canary its requests take 50% longer."
+if promote_with_canary build-43-try-2 43; then
+	die "the promotion went through with a canary 50% slower than the baseline"
+fi
+say "The canary judge stopped the promotion: the canary's latency is high, a critical metric, so the score is 0."
+note "The full promotion never ran. As after any failed step, the guard-window stays locked, its reason the judge's verdict:"
+note "qos_guard status: $(guard_status)"
+
+say "Step 5: the canary host goes back to build 41, and the release playbook releases the guard once the SLOs are stable."
+note "$("$repo/demo/canary.sh" "$canary_url" 41)"
+playbook "${inventory[@]}" threader.guard.qos_guard_release \
+	-e slo_interval_seconds=1 -e slo_consecutive=3 -e slo_timeout_seconds=90 ||
+	die "the release playbook did not release the guard"
+note "qos_guard status: $(guard_status)"
+
+say "Step 6: build 44 fixes the slow query. Its promotion, with the canary step (run id build-44-try-1)."
+promote_with_canary build-44-try-1 44 ||
+	die "the promotion of build 44 failed"
+say "The canary passed the judge (as fast as the baseline, no errors), so the promotion went through: it acquired the guard, passed the SLO gate, judged the canary, ran promote_command while holding the guard, and locked the guard-window for the stability window, until the promotion proves stable:"
 note "qos_guard status: $(guard_status)"
 
 say "The whole story took $(($(date +%s) - started))s."

@@ -39,8 +39,9 @@ func demoCommand(t *testing.T, ctx context.Context, tmp string) *exec.Cmd {
 func TestDemo(t *testing.T) {
 	t.Parallel()
 	tmp := t.TempDir()
-	// A bound for a hung demo, not a measure: five playbooks, three servers and
-	// a release that polls take minutes on a loaded machine.
+	// A bound for a hung demo, not a measure: eight playbooks, four servers,
+	// two releases that poll and two canaries that wait take minutes on a
+	// loaded machine.
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	cmd := demoCommand(t, ctx, tmp)
@@ -70,8 +71,29 @@ func TestDemo(t *testing.T) {
 		"SLO gate passed (job threader, window 8s): all 3 checks passed 3 times in a row (",
 		"the guard-window was released after",
 		"qos_guard status: QoS guard-window is unlocked",
-		"Step 4: the promotion of build 43 again",
-		"The promotion went through",
+		// The canary of build 43, 50% slower, is judged and stops the promotion.
+		"Step 4: the promotion of build 43 again, now with its canary step",
+		"TASK [Promote the canary]",
+		"Let the canary take traffic before judging it, for seconds 12",
+		"msg: 'Canary analysis failed: canary failed: score 0 (marginal_score 75); deciding metrics: " +
+			"latency high (critical): canary higher than baseline: shift +0.0",
+		">= allowed 1.1; critical metric. Metrics: latency high, errors pass'",
+		":threader.guard.promo_with_guards:build-43-try-2 failed at Fail unless the canary passed: Canary analysis failed",
+		"The guard-window stays locked for 5 minutes",
+		"The canary judge stopped the promotion",
+		"qos_guard status: QoS guard-window is locked until",
+		":threader.guard.promo_with_guards:build-43-try-2 failed at Fail unless the canary passed: " +
+			"Canary analysis failed: canary failed: score 0 (marginal_score 75); deciding metrics: latency high (critical)",
+		// Released once stable, the fixed build's canary passes and the promotion goes through.
+		"Step 5: the canary host goes back to build 41",
+		"canary: build 41 installed on the canary host",
+		"SLO gate passed (job threader, window 8s): all 3 checks passed 3 times in a row (",
+		"qos_guard status: QoS guard-window is unlocked",
+		"Step 6: build 44",
+		"TASK [Promote the canary]",
+		"Canary analysis: canary passed: score 100 (pass_score 95), 2 metrics judged",
+		"TASK [threader.guard.promotion : Run the promotion command]",
+		"The canary passed the judge",
 		"(5m left): promotion (threader.guard.promo_with_guards)",
 		"The whole story took",
 		"nothing is left running",
@@ -87,6 +109,10 @@ func TestDemo(t *testing.T) {
 	// The broken build's ERROR lines, shipped to VictoriaLogs, fail the gate too.
 	if !regexp.MustCompile(`Build 42 failed the SLO gate [^']*; error_logs_per_min [0-9.e+]+ > 1`).MatchString(text) {
 		t.Errorf("the error-log check on VictoriaLogs did not fail the broken build:\n%s", out)
+	}
+	// The judge measured the slow build's +50% latency, against the 10% it allows.
+	if !regexp.MustCompile(`canary higher than baseline: shift \+0\.0[45]\d* \(98% CI [0-9.]+\.\.[0-9.]+\), mean ratio 1\.(4[5-9]|5[0-5])\d* >= allowed 1\.1`).MatchString(text) {
+		t.Errorf("the judge's verdict on the slow canary does not show its +50%% latency:\n%s", out)
 	}
 	if !strings.Contains(text, "(5m left): rollback of build 42") {
 		t.Errorf("the guard's reason after the rollback is not shown:\n%s", out)

@@ -28,7 +28,7 @@ import (
 var ansibleContent = []string{"playbooks", "roles", "demo/playbooks"}
 
 // yamlContent is what yamllint checks besides ansibleContent.
-var yamlContent = []string{".ansible-lint", ".yamllint", "docs/ci", "demo/prometheus"}
+var yamlContent = []string{".ansible-lint", ".yamllint", "docs/ci", "demo/prometheus", "demo/canary_analysis.yml"}
 
 func TestAnsibleLintProductionProfile(t *testing.T) {
 	t.Parallel()

@@ -9,7 +9,8 @@
 //	POST /fail              from now on, -error-ratio of the requests answer 500 (a bad build)
 //	POST /fail?mode=down    the service is down: /metrics answers 503, so Prometheus records up == 0
 //	POST /recover           healthy again
-//	GET  /state             {"failing":true,"mode":"errors","since":"..."}
+//	POST /latency?factor=1.5  requests take 1.5 times -latency from now on (a slow build; 1 is normal)
+//	GET  /state             {"failing":true,"mode":"errors","since":"...","latency_factor":1}
 //	GET  /                  a request of its own: 200, or 500 while failing (counted like the others)
 //
 // With -loki-push-url it also ships its log lines, once a second, to a Loki
@@ -17,11 +18,20 @@
 // serve), in the stream {job="threader"}: an info line with the second's
 // request counts, and while failing an ERROR line for the 500s it answered.
 //
+// Every request takes about -latency (times the latency factor), within
+// ±-latency-noise of it, observed in the histogram
+// http_request_duration_seconds: a canary judge compares a canary's latency
+// with the baseline's there. The noise comes from a generator seeded with
+// -seed, so a run is reproducible and two instances with different seeds
+// differ only by noise.
+//
 // Every code series exists from the start (at 0): a recording rule that sums
 // rate(http_requests_total{code=~"5.."}) over no series gives no data, and
 // the SLO gate fails closed on no data.
 //
 // Usage: threadersim [-listen 127.0.0.1:0] [-addr-file FILE] [-rps 50] [-error-ratio 0.3] [-loki-push-url URL]
+//
+//	[-latency 100ms] [-latency-noise 0.05] [-seed 1]
 package main
 
 import (
@@ -34,6 +44,7 @@ import (
 	"io"
 	"log"
 	"math"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -71,6 +82,9 @@ func run(args []string, logOut io.Writer) error {
 	errorRatio := fs.Float64("error-ratio", 0.3, "share of requests that answer 500 while failing (0..1)")
 	pushURL := fs.String("loki-push-url", "", "ship log lines to this Loki push URL (http://127.0.0.1:9428/insert/loki/api/v1/push)")
 	job := fs.String("job", "threader", "job label of the shipped log lines")
+	latency := fs.Duration("latency", 100*time.Millisecond, "mean time a request takes while the latency factor is 1")
+	noise := fs.Float64("latency-noise", 0.05, "each request's latency is within this share of the mean (0..1)")
+	seed := fs.Uint64("seed", 1, "seed of the latency noise")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -80,9 +94,16 @@ func run(args []string, logOut io.Writer) error {
 	if *errorRatio < 0 || *errorRatio > 1 {
 		return fmt.Errorf("-error-ratio must be between 0 and 1, got %v", *errorRatio)
 	}
+	if *latency <= 0 {
+		return fmt.Errorf("-latency must be greater than 0, got %v", *latency)
+	}
+	if *noise < 0 || *noise > 1 {
+		return fmt.Errorf("-latency-noise must be between 0 and 1, got %v", *noise)
+	}
 	logger := log.New(logOut, "threadersim: ", log.LstdFlags)
 
 	sim := newService(*errorRatio, logger)
+	sim.latency, sim.latencyNoise, sim.rng = *latency, *noise, rand.New(rand.NewPCG(*seed, 0))
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err
@@ -128,11 +149,20 @@ type service struct {
 	registry   *prometheus.Registry
 	requests   *prometheus.CounterVec
 	health     prometheus.Gauge
+	durations  prometheus.Histogram
+
+	// latency is the mean time a request takes at factor 1; each request
+	// is within ±latencyNoise of the mean, drawn from rng.
+	latency      time.Duration
+	latencyNoise float64
 
 	mu      sync.Mutex
 	failing bool
 	mode    string
 	since   time.Time
+	// latencyFactor multiplies latency (POST /latency); rng is used under mu.
+	latencyFactor float64
+	rng           *rand.Rand
 	// errorDebt carries the fractional failed requests between ticks, so the
 	// error share is exact over time without randomness.
 	errorDebt float64
@@ -143,7 +173,8 @@ type service struct {
 }
 
 func newService(errorRatio float64, logger *log.Logger) *service {
-	s := &service{errorRatio: errorRatio, log: logger, registry: prometheus.NewRegistry(), since: time.Now()}
+	s := &service{errorRatio: errorRatio, log: logger, registry: prometheus.NewRegistry(), since: time.Now(),
+		latency: 100 * time.Millisecond, latencyNoise: 0.05, latencyFactor: 1, rng: rand.New(rand.NewPCG(1, 0))}
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "http_requests_total",
 		Help: "Requests served, by HTTP status code (simulated traffic and real requests to /).",
@@ -152,7 +183,12 @@ func newService(errorRatio float64, logger *log.Logger) *service {
 		Name: "threader_health_ok",
 		Help: "1 while the service is healthy, 0 while it fails.",
 	})
-	s.registry.MustRegister(s.requests, s.health)
+	s.durations = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "http_request_duration_seconds",
+		Help:    "Time the requests took (simulated: -latency times the latency factor, with noise).",
+		Buckets: []float64{0.025, 0.05, 0.075, 0.1, 0.125, 0.15, 0.175, 0.2, 0.25, 0.5, 1},
+	})
+	s.registry.MustRegister(s.requests, s.health, s.durations)
 	for _, code := range []string{"200", "500", "503"} {
 		s.requests.WithLabelValues(code)
 	}
@@ -175,8 +211,10 @@ func (s *service) routes() http.Handler {
 		s.set(false, "")
 		s.writeState(w)
 	})
+	mux.HandleFunc("POST /latency", s.handleLatency)
 	mux.HandleFunc("GET /state", func(w http.ResponseWriter, r *http.Request) { s.writeState(w) })
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		s.durations.Observe(s.requestLatency())
 		if failing, _ := s.state(); failing {
 			s.requests.WithLabelValues("500").Inc()
 			http.Error(w, "internal error (simulated)", http.StatusInternalServerError)
@@ -199,6 +237,28 @@ func (s *service) handleFail(w http.ResponseWriter, r *http.Request) {
 	}
 	s.set(true, mode)
 	s.writeState(w)
+}
+
+func (s *service) handleLatency(w http.ResponseWriter, r *http.Request) {
+	factor, err := strconv.ParseFloat(r.URL.Query().Get("factor"), 64)
+	if err != nil || !(factor > 0) || math.IsInf(factor, 0) {
+		http.Error(w, fmt.Sprintf("factor must be a number greater than 0, got %q", r.URL.Query().Get("factor")),
+			http.StatusBadRequest)
+		return
+	}
+	s.mu.Lock()
+	s.latencyFactor = factor
+	s.mu.Unlock()
+	s.log.Printf("requests take %v times the latency now", factor)
+	s.writeState(w)
+}
+
+// requestLatency is the time one request takes, in seconds.
+func (s *service) requestLatency() float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	spread := s.latencyNoise * (2*s.rng.Float64() - 1)
+	return s.latency.Seconds() * s.latencyFactor * (1 + spread)
 }
 
 func (s *service) set(failing bool, mode string) {
@@ -225,7 +285,8 @@ func (s *service) state() (failing bool, mode string) {
 
 func (s *service) writeState(w http.ResponseWriter) {
 	s.mu.Lock()
-	st := map[string]any{"failing": s.failing, "mode": s.mode, "since": s.since.UTC().Format(time.RFC3339)}
+	st := map[string]any{"failing": s.failing, "mode": s.mode, "since": s.since.UTC().Format(time.RFC3339),
+		"latency_factor": s.latencyFactor}
 	s.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(st)
@@ -243,6 +304,9 @@ func (s *service) simulate(ctx context.Context, rps float64) {
 			ok, failed := s.trafficTick(rps * tick.Seconds())
 			s.requests.WithLabelValues("200").Add(ok)
 			s.requests.WithLabelValues("500").Add(failed)
+			for range int(ok + failed) {
+				s.durations.Observe(s.requestLatency())
+			}
 			s.mu.Lock()
 			s.loggedOK += ok
 			s.loggedFailed += failed

@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"log"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -124,8 +125,59 @@ func TestSwitch(t *testing.T) {
 	}
 }
 
+// meanLatency is the mean of n simulated request latencies, in seconds,
+// checking that each lies within the noise of want.
+func meanLatency(t *testing.T, s *service, n int, want float64) float64 {
+	t.Helper()
+	var sum float64
+	for range n {
+		l := s.requestLatency()
+		if l < want*0.95-1e-12 || l > want*1.05+1e-12 {
+			t.Fatalf("a request took %v s, want within 5%% of %v", l, want)
+		}
+		sum += l
+	}
+	return sum / float64(n)
+}
+
+func TestLatencyFactor(t *testing.T) {
+	s, srv := newTestService(t)
+	if m := meanLatency(t, s, 1000, 0.1); math.Abs(m-0.1) > 0.001 {
+		t.Errorf("mean latency %v, want about 0.1", m)
+	}
+	if code := post(t, srv.URL+"/latency?factor=1.5"); code != http.StatusOK {
+		t.Fatalf("POST /latency?factor=1.5 answered %d", code)
+	}
+	if m := meanLatency(t, s, 1000, 0.15); math.Abs(m-0.15) > 0.0015 {
+		t.Errorf("mean latency at factor 1.5: %v, want about 0.15", m)
+	}
+	if _, body := get(t, srv.URL+"/state"); !strings.Contains(body, `"latency_factor":1.5`) {
+		t.Errorf("state at factor 1.5: %s", body)
+	}
+	for _, bad := range []string{"", "0", "-1", "slow", "NaN", "Inf"} {
+		if code := post(t, srv.URL+"/latency?factor="+bad); code != http.StatusBadRequest {
+			t.Errorf("factor %q answered %d, want 400", bad, code)
+		}
+	}
+	get(t, srv.URL+"/") // a real request is observed too
+	if _, body := get(t, srv.URL+"/metrics"); !strings.Contains(body, "http_request_duration_seconds_count 1") {
+		t.Errorf("the request to / was not observed:\n%s", body)
+	}
+}
+
+func TestLatencyNoiseIsReproducible(t *testing.T) {
+	a, _ := newTestService(t)
+	b, _ := newTestService(t)
+	for i := range 100 {
+		if la, lb := a.requestLatency(), b.requestLatency(); la != lb {
+			t.Fatalf("request %d: %v and %v with the same seed", i, la, lb)
+		}
+	}
+}
+
 func TestBadFlags(t *testing.T) {
-	for _, args := range [][]string{{"-rps", "0"}, {"-error-ratio", "1.5"}, {"-listen", "256.0.0.1:1"}} {
+	for _, args := range [][]string{{"-rps", "0"}, {"-error-ratio", "1.5"}, {"-listen", "256.0.0.1:1"},
+		{"-latency", "0s"}, {"-latency-noise", "2"}} {
 		if err := run(args, io.Discard); err == nil {
 			t.Errorf("%v: no error", args)
 		}
