@@ -213,6 +213,8 @@ func TestCLIPolicyErrorsNameTheFlag(t *testing.T) {
 	os.WriteFile(unknown, []byte("- name: a\n  match_rc: [1]\n  retries: 3\n"), 0o600)
 	dup := filepath.Join(dir, "dup.yml")
 	os.WriteFile(dup, []byte("- name: a\n  match_rc: [1]\n"), 0o600)
+	two := filepath.Join(dir, "two.yml") // the second document's policies were ignored
+	os.WriteFile(two, []byte("- name: a\n  match_rc: [1]\n---\n- name: b\n  match_rc: [2]\n  action: stop\n"), 0o600)
 	for _, c := range []struct {
 		args []string
 		want string
@@ -227,6 +229,7 @@ func TestCLIPolicyErrorsNameTheFlag(t *testing.T) {
 		{[]string{"--policies-file", bad}, "--policies-file " + bad + ": entry 0: match_output is not a valid regular expression"},
 		{[]string{"--policies-file", unknown}, "field retries not found"},
 		{[]string{"--policy", "a:x:stop", "--policies-file", dup}, "--policies-file " + dup + `: entry 0: name "a" is used by an earlier rule`},
+		{[]string{"--policies-file", two}, "--policies-file " + two + ": holds more than one YAML document"},
 		{[]string{"--policies-file", filepath.Join(dir, "missing.yml")}, "--policies-file " + filepath.Join(dir, "missing.yml") + ": open"},
 	} {
 		_, _, err := parseCLI(append(c.args, "--", "true"), io.Discard)

@@ -16,6 +16,7 @@ import (
 	"github.com/threader/guard/internal/fielderr"
 	"github.com/threader/guard/internal/runner"
 	"github.com/threader/guard/internal/seconds"
+	"github.com/threader/guard/internal/strictyaml"
 )
 
 // policySpec is one retry policy as the retry_policies option, a
@@ -180,6 +181,10 @@ func policyFlag(v string) (policySpec, error) {
 func readPoliciesFile(path string) ([]policySpec, error) {
 	text, err := os.ReadFile(path)
 	if err != nil {
+		return nil, err
+	}
+	// A second document would be ignored, and its policies with it.
+	if _, err := strictyaml.Document(text); errors.Is(err, strictyaml.ErrManyDocuments) {
 		return nil, err
 	}
 	var specs []policySpec
