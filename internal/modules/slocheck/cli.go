@@ -325,43 +325,17 @@ func (l *checkList) Set(v string) error {
 	return nil
 }
 
-// CheckArg refuses, before the flag package sees it, a --checks value
-// given inline that has headers or a body anywhere: Set refuses it too, but
-// the flag package would quote the whole value, secrets included, in its
-// error. A value that is not YAML is refused unquoted as well.
+// CheckArg checks an inline --checks value as Set does, before the flag
+// package sees it: the flag package's error for a value Set refuses quotes
+// the whole value, and a check given inline with headers or a body (which
+// Set refuses), or with a mistyped key such as "header", holds secrets.
+// Set's own messages name keys and checks, never the whole value.
 func (l *checkList) CheckArg(v string) error {
 	if strings.HasPrefix(v, "@") {
-		return nil
+		return nil // a file: Set's error names only its path
 	}
-	node, err := strictyaml.Document([]byte(v))
-	switch {
-	case errors.Is(err, strictyaml.ErrManyDocuments):
-		return errors.New("holds more than one YAML document; give one object or one list (the argument is not repeated)")
-	case err != nil:
-		return fmt.Errorf("not JSON or YAML: %v", err)
-	}
-	if node != nil && hasKey(node, "headers", "body") {
-		return errors.New("headers and body may hold secrets, and the command line is visible to other users: " +
-			"give the check in a file, --checks @FILE (the argument is not repeated)")
-	}
-	return nil
-}
-
-// hasKey reports whether any mapping under n has one of keys.
-func hasKey(n *yaml.Node, keys ...string) bool {
-	if n.Kind == yaml.MappingNode {
-		for i := 0; i < len(n.Content); i += 2 {
-			if slices.Contains(keys, n.Content[i].Value) {
-				return true
-			}
-		}
-	}
-	for _, c := range n.Content {
-		if hasKey(c, keys...) {
-			return true
-		}
-	}
-	return false
+	var scratch checkList
+	return scratch.Set(v)
 }
 
 // decodeChecks reads one check object or a list of them (YAML, hence JSON),
