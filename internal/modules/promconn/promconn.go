@@ -187,6 +187,20 @@ type secretFile struct{ into *string }
 
 func (s secretFile) String() string { return "" }
 
+// CheckArg refuses a path that does not exist without repeating it: it
+// may be the secret itself, given to --X-password-file in place of a file
+// (the flag package's error would quote it).
+func (s secretFile) CheckArg(path string) error {
+	if _, err := os.Stat(path); err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("cannot be read: %v (the argument is not repeated: it may be the secret itself; give the path of a file holding it)", err)
+	}
+	return nil
+}
+
 func (s secretFile) Set(path string) error {
 	data, err := readSmallFile(path)
 	if err != nil {

@@ -110,6 +110,13 @@ func TestSecretFlagsAreRefusedAndFilesCarryThem(t *testing.T) {
 			t.Errorf("%q: err = %v, output %q, want a refusal that does not repeat the secret", args, err, output.String())
 		}
 	}
+	// The secret given in place of its file: refused unquoted.
+	for _, args := range [][]string{{"--prometheus-password-file", "hunter2-pw"}, {"--prometheus-bearer-token-file=hunter2 tok"}} {
+		_, err := parse(args...)
+		if err == nil || strings.Contains(err.Error()+output.String(), "hunter2") || !strings.Contains(err.Error(), "cannot be read: no such file or directory") {
+			t.Errorf("%q: err = %v, output %q, want a refusal that does not repeat the argument", args, err, output.String())
+		}
+	}
 	// A header that is not 'Name: value' may be any credential: refused
 	// without quoting it.
 	for _, arg := range []string{"X-Api-Key hunter2-key", "X-Api-Key=hunter2-key", ": hunter2-key"} {
