@@ -21,6 +21,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 	"unicode"
 
@@ -167,18 +168,28 @@ func FlagName(option string) string {
 // maxSecretFile bounds a secret or header file: they are a few lines.
 const maxSecretFile = 64 << 10
 
-// readSmallFile reads a secret or header file, refusing a huge one.
+// readSmallFile reads a secret or header file, refusing a huge one. It is
+// opened O_NONBLOCK: a named FIFO that no one writes would block the open,
+// and SIGTERM with it, forever; a pipe that is written (process
+// substitution, --prometheus-password-file <(vault read ...)) still reads
+// to its end, and one without a writer is refused.
 func readSmallFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
-	if err == nil && len(data) > maxSecretFile {
-		err = fmt.Errorf("%s is larger than %d bytes", path, maxSecretFile)
+	if err != nil {
+		return nil, err
 	}
-	return data, err
+	if len(data) > maxSecretFile {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, maxSecretFile)
+	}
+	if info, err := f.Stat(); err == nil && info.Mode()&os.ModeNamedPipe != 0 && len(data) == 0 {
+		return nil, fmt.Errorf("%s is a FIFO that nothing writes", path)
+	}
+	return data, nil
 }
 
 // secretFile is a --X-file flag: the value is the file's content, without

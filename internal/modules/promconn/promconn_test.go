@@ -2,11 +2,14 @@ package promconn
 
 import (
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/threader/guard/internal/promapi"
 )
@@ -140,5 +143,38 @@ func TestSecretFlagsAreRefusedAndFilesCarryThem(t *testing.T) {
 	}
 	if !testBackend.Options()["prometheus_headers"].NoLogValues {
 		t.Error("prometheus_headers values are not masked")
+	}
+}
+
+// A secret file that is a FIFO: one that nothing writes blocked the open
+// (and SIGTERM) forever; a pipe that is written, as process substitution
+// gives, is read to its end.
+func TestSecretFileFIFOs(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "pw")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var c Config
+	done := make(chan error, 1)
+	go func() { done <- secretFile{&c.Password}.Set(fifo) }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "is a FIFO that nothing writes") {
+			t.Errorf("unwritten FIFO: %v", err)
+		}
+	case <-time.After(time.Minute): // a hang, not a slow machine
+		t.Fatal("reading a FIFO that nothing writes blocked")
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	go func() { w.Write([]byte("piped-pw\n")); w.Close() }()
+	if err := (secretFile{&c.Password}).Set(fmt.Sprintf("/proc/self/fd/%d", r.Fd())); err != nil || c.Password != "piped-pw" {
+		t.Errorf("a written pipe: %q, %v", c.Password, err)
+	}
+	if err := (secretFile{&c.Password}).Set("/dev/zero"); err == nil || !strings.Contains(err.Error(), "is larger than") {
+		t.Errorf("/dev/zero: %v", err)
 	}
 }
