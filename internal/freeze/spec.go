@@ -143,7 +143,7 @@ func (e *FileError) Unwrap() error { return e.Err }
 // bit, is refused: whoever can replace it can lift every freeze; so is
 // anything but a regular file of at most MaxFileBytes (internal/trustedfile).
 func ReadFile(path string) (*Calendar, error) {
-	data, err := trustedfile.Read(path, MaxFileBytes, "anyone could lift a freeze")
+	data, err := trustedfile.Read(path, trustedfile.Options{Limit: MaxFileBytes, Consequence: "anyone could lift a freeze"})
 	if err != nil {
 		return nil, &FileError{path, err}
 	}

@@ -1,6 +1,7 @@
 package trustedfile
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,11 +47,33 @@ func TestReadRefusesWhatOthersControlOrThatNeverEnds(t *testing.T) {
 		{write("big", 0o600, strings.Repeat("x", 11)), "is larger than 10 bytes"},
 		{filepath.Join(dir, "missing"), "cannot be read: no such file or directory"},
 	} {
-		if data, err := Read(tc.path, 10, anyone); err == nil || err.Error() != tc.want {
+		if data, err := Read(tc.path, Options{Limit: 10, Consequence: anyone}); err == nil || err.Error() != tc.want {
 			t.Errorf("%s: %q, %v; want %q", tc.path, data, err, tc.want)
 		}
 	}
-	if data, err := Read(write("ok", 0o644, "0123456789"), 10, anyone); err != nil || string(data) != "0123456789" {
+	if data, err := Read(write("ok", 0o644, "0123456789"), Options{Limit: 10, Consequence: anyone}); err != nil || string(data) != "0123456789" {
 		t.Errorf("a file of the limit: %q, %v", data, err)
+	}
+}
+
+// With Pipes, process substitution (--config <(...)) works; a FIFO that
+// nothing writes is still refused, not waited on.
+func TestReadPipes(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	go func() { w.Write([]byte("metrics: []\n")); w.Close() }()
+	substituted := fmt.Sprintf("/proc/self/fd/%d", r.Fd())
+	if data, err := Read(substituted, Options{Limit: 100, Pipes: true}); err != nil || string(data) != "metrics: []\n" {
+		t.Errorf("a written pipe: %q, %v", data, err)
+	}
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Read(fifo, Options{Limit: 100, Pipes: true}); err == nil || err.Error() != "is a FIFO that nothing writes" {
+		t.Errorf("an unwritten FIFO: %v", err)
 	}
 }

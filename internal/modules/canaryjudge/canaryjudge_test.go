@@ -389,8 +389,9 @@ func TestBadInputIsNamedDeterministically(t *testing.T) {
 }
 
 // The config file decides the verdict: a file every user may write is
-// refused, and so is what is no file to read (a FIFO blocked the open, and
-// SIGTERM, forever; /dev/zero was read until memory ran out).
+// refused, and so is what is no file to read (a FIFO that nothing writes
+// blocked the open, and SIGTERM, forever; /dev/zero was read until memory
+// ran out). A written pipe (--config <(...)) is read.
 func TestConfigFileMustBeTrusted(t *testing.T) {
 	closed := moduletest.ClosedURL()
 	open := writeConfig(t, "metrics: [{name: latency, canary_query: a, baseline_query: b}]\n")
@@ -403,13 +404,27 @@ func TestConfigFileMustBeTrusted(t *testing.T) {
 	}
 	for path, want := range map[string]string{
 		open:        "is writable by every user (mode 0666); anyone could make the canary pass",
-		fifo:        "is not a regular file (a FIFO)",
+		fifo:        "is a FIFO that nothing writes",
 		"/dev/zero": "is not a regular file (a character device)",
 	} {
 		r := invokeCLI(t, "--prometheus-url", closed, "--lookback", "30m", "--config", path)
 		if r.code != 2 || !strings.Contains(r.stderr, "canary_judge: --config "+path+" "+want) {
 			t.Errorf("%s: exit %d, want 2 and %q\n%s", path, r.code, want, r.stderr)
 		}
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	go func() {
+		w.Write([]byte("metrics: [{name: latency, canary_query: a, baseline_query: b}]\npass_score: 101\n"))
+		w.Close()
+	}()
+	substituted := fmt.Sprintf("/proc/self/fd/%d", r.Fd())
+	if r := invokeCLI(t, "--prometheus-url", closed, "--lookback", "30m", "--config", substituted); r.code != 2 ||
+		!strings.Contains(r.stderr, substituted+": pass_score must be between 0 and 100, got 101") {
+		t.Errorf("a config by process substitution was not read: exit %d\n%s", r.code, r.stderr)
 	}
 }
 

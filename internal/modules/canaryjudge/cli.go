@@ -225,7 +225,7 @@ const maxConfigBytes = 1 << 20
 // (internal/trustedfile: a FIFO, /dev/zero or a file every user may write).
 // Errors start with the file's path.
 func readConfigFile(path string, c *config) error {
-	data, err := trustedfile.Read(path, maxConfigBytes, "anyone could make the canary pass")
+	data, err := trustedfile.Read(path, trustedfile.Options{Limit: maxConfigBytes, Consequence: "anyone could make the canary pass", Pipes: true})
 	if err != nil {
 		return fmt.Errorf("--config %s %v", path, err)
 	}

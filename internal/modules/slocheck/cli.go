@@ -291,7 +291,7 @@ func (l *checkList) Set(v string) error {
 	text := []byte(v)
 	fromFile := strings.HasPrefix(v, "@")
 	if fromFile {
-		data, err := readChecksFile(v[1:])
+		data, err := readChecksFile(v[1:], true)
 		if err != nil {
 			return fmt.Errorf("%s %v", v[1:], err)
 		}

@@ -53,7 +53,7 @@ func (e *EmbeddedGate) Evaluator(checksFile string) (func(context.Context) (pass
 	c := e.c
 	c.checks = append([]slo.Check(nil), e.c.checks...)
 	if checksFile != "" {
-		text, err := readChecksFile(checksFile)
+		text, err := readChecksFile(checksFile, false)
 		var extra checkList
 		if err == nil {
 			// The newline keeps Set from taking a leading "@" for a file name.
@@ -93,7 +93,8 @@ const maxChecksFileBytes = 1 << 20
 // guard is released (a check that always passes), so a file or a directory
 // (not sticky) that every user may write is refused, as the freeze calendar
 // and the lock directory are; so is anything but a regular file of at most
-// maxChecksFileBytes (internal/trustedfile).
-func readChecksFile(path string) ([]byte, error) {
-	return trustedfile.Read(path, maxChecksFileBytes, "anyone could make the gate pass")
+// maxChecksFileBytes (internal/trustedfile), or a pipe with pipes (a
+// one-shot --checks @<(...); a watcher re-reads its file).
+func readChecksFile(path string, pipes bool) ([]byte, error) {
+	return trustedfile.Read(path, trustedfile.Options{Limit: maxChecksFileBytes, Consequence: "anyone could make the gate pass", Pipes: pipes})
 }

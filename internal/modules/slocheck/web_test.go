@@ -3,6 +3,7 @@ package slocheck
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"io"
 	"log"
 	"net/http"
@@ -231,5 +232,29 @@ func TestWebSourceTLS(t *testing.T) {
 		if r.code != exitUsage || !strings.Contains(r.stderr, want) {
 			t.Errorf("exit %d, want %q:\n%s", r.code, want, r.stderr)
 		}
+	}
+}
+
+// A checks file given by process substitution (--checks @<(...), a way to
+// keep a header's secret off the disk) is a pipe: it is read, while a
+// watcher's --checks-file, re-read later, must be a regular file.
+func TestChecksFromAPipe(t *testing.T) {
+	api := startStatusAPI(t)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	go func() {
+		fmt.Fprintf(w, "{name: web, source: web, url: %q, json_path: $.data.error_ratio, max: 0.01, headers: {X-Pin: p-1}}\n", api.URL+"/slo")
+		w.Close()
+	}()
+	res, run := jsonResult(t, nil, "--default-checks=false", "--loki-url", "", "--prometheus-url", "http://127.0.0.1:1",
+		"--checks", fmt.Sprintf("@/proc/self/fd/%d", r.Fd()))
+	if run.code != 0 || checkByName(t, res, "web")["phase"] != "passed" {
+		t.Errorf("exit %d: %v\n%s", run.code, res, run.stderr)
+	}
+	if _, err := readChecksFile(fmt.Sprintf("/proc/self/fd/%d", r.Fd()), false); err == nil || !strings.Contains(err.Error(), "is not a regular file (a FIFO)") {
+		t.Errorf("a watcher's checks file that is a pipe: %v", err)
 	}
 }
