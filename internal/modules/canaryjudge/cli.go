@@ -37,8 +37,8 @@ judge.yml holds the metrics and, optionally, the judge's settings:
       direction: increase        # increase | decrease | either (default)
       critical: true
     - name: errors
-      canary_query: sum(rate(http_requests_total{group="canary", code=~"5.."}[1m]))
-      baseline_query: sum(rate(http_requests_total{group="baseline", code=~"5.."}[1m]))
+      canary_query: sum(rate(http_requests_total{group="canary", code=~"5.."}[1m])) or vector(0)
+      baseline_query: sum(rate(http_requests_total{group="baseline", code=~"5.."}[1m])) or vector(0)
       direction: increase
       nan_strategy: replace      # a step with no point counts as 0
       max_canary_value: 5        # fails the metric whatever the baseline does

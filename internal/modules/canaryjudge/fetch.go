@@ -76,8 +76,11 @@ func (iv interval) series(ctx context.Context, q rangeQuerier, query string) ([]
 }
 
 // grid checks an answer and returns its one series' values on the grid:
-// NaN where the answer has no point. No series at all is all NaN (no data
-// on that side). A NaN point is kept: the judge treats it as missing, by
+// NaN where the answer has no point. No series at all is no data on that
+// side (an empty slice), whatever nan_strategy: under replace an all-NaN
+// grid would become zeros, and a dead canary or a mistyped selector would
+// then pass an errors metric (PromQL's "or vector(0)" says "absent means
+// 0" where that is meant). A NaN point is kept: the judge treats it as missing, by
 // nan_strategy. Fail closed: warnings (partial data), two or more series,
 // an infinite value, two points on one step and anything but a matrix are
 // errors.
@@ -100,12 +103,12 @@ func (iv interval) grid(res *promapi.Result) ([]float64, error) {
 		return nil, fmt.Errorf("returned %d series (%s%s); it must return one: aggregate it, for example with sum(...) or avg(...)",
 			n, strings.Join(labels, ", "), more)
 	}
+	if len(res.Series) == 0 {
+		return nil, nil
+	}
 	values := make([]float64, iv.points())
 	for i := range values {
 		values[i] = math.NaN()
-	}
-	if len(res.Series) == 0 {
-		return values, nil
 	}
 	filled := make([]bool, len(values))
 	for _, s := range res.Series[0].Samples {
