@@ -24,8 +24,9 @@ import (
 // .config/ansible-lint-ignore.txt, which only that one reads.
 
 // ansibleContent is what ansible-lint checks: the collection's playbooks and
-// roles (with their molecule scenarios) and the demo's playbooks.
-var ansibleContent = []string{"playbooks", "roles", "demo/playbooks"}
+// roles (with their molecule scenarios), the playbooks those scenarios share
+// (tests/molecule) and the demo's playbooks.
+var ansibleContent = []string{"playbooks", "roles", "tests/molecule", "demo/playbooks"}
 
 // yamlContent is what yamllint checks besides ansibleContent.
 var yamlContent = []string{".ansible-lint", ".yamllint", "docs/ci", "demo/prometheus", "demo/canary_analysis.yml"}
