@@ -24,7 +24,18 @@ import (
 // PROMETHEUS_URL and the job from THREADER_JOB, the role's fallbacks, as a
 // user's CI would set them. The ssh scenarios' target is a real sshd on the
 // loopback that the test starts, named by THREADER_SSHD_* (molecule
-// interpolates them into the scenario's inventory).
+// interpolates them into the scenario's inventory); each reuses its role's
+// default converge, verify and cleanup, and verifies with
+// tests/molecule/verify_over_ssh.yml that the target's shell is an ssh
+// session of that sshd. Every path a scenario writes on the target (this
+// machine) is in its run's MOLECULE_EPHEMERAL_DIRECTORY, so the main suite's
+// and the matrix's runs of one scenario, side by side, cannot collide.
+//
+// Roles with an ssh scenario: those that work on the target (sshScenarioRoles).
+// None for canary_analysis: canary_judge runs on the controller
+// (canary_analysis_delegate_to: localhost), so over ssh nothing of the role
+// would cross the connection. None for guard_watch: it needs systemd, and
+// TestGuardWatchRoleUnderSystemd runs it under a real one.
 func TestMoleculeScenarios(t *testing.T) {
 	t.Parallel()
 	molecule := filepath.Join(testenv.RepoRoot(), "build", "molecule", "bin", "molecule")
@@ -43,8 +54,11 @@ func TestMoleculeScenarios(t *testing.T) {
 	if len(scenarios) < 5 {
 		t.Fatalf("want a molecule scenario per role, found %d: %v", len(scenarios), scenarios)
 	}
-	if !slices.ContainsFunc(scenarios, func(f string) bool { return filepath.Base(filepath.Dir(f)) == "ssh" }) {
-		t.Errorf("want at least one role's scenario over ssh (molecule/ssh), found none: %v", scenarios)
+	for _, role := range sshScenarioRoles {
+		want := filepath.Join(testenv.RepoRoot(), "roles", role, "molecule", "ssh", "molecule.yml")
+		if !slices.Contains(scenarios, want) {
+			t.Errorf("want roles/%s/molecule/ssh, the role's scenario over ssh: found %v", role, scenarios)
+		}
 	}
 	for _, file := range scenarios {
 		dir := filepath.Dir(file)
@@ -73,6 +87,11 @@ func TestMoleculeScenarios(t *testing.T) {
 		})
 	}
 }
+
+// sshScenarioRoles are the roles whose work happens on the target, each
+// with a molecule scenario over ssh (TestMoleculeScenarios says why the
+// others have none).
+var sshScenarioRoles = []string{"guard_window", "rollback", "promotion", "cli_tools", "slo_gate"}
 
 // TestMoleculeIdempotenceCatchesChanges makes sure the scenarios'
 // idempotence step, as molecule.yml sets it up here (delegated driver,
