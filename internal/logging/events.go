@@ -85,6 +85,7 @@ type GuardChange struct {
 	ExpiresAt time.Time
 	Reason    string // the lock's reason, masked like every value
 	Owner     string
+	Hold      bool // the lock is a hold: a deployment in progress
 	CheckMode bool // the change was only planned (--check)
 }
 
@@ -92,7 +93,7 @@ type GuardChange struct {
 func (l *Logger) GuardChange(c GuardChange) error {
 	return l.Event(LevelNotice, EventGuardChange, F("from", c.From), F("to", c.To), optional("action", c.Action),
 		timeField("locked_at", c.LockedAt), timeField("expires_at", c.ExpiresAt),
-		optional("reason", c.Reason), optional("owner", c.Owner), F("check_mode", c.CheckMode))
+		optional("reason", c.Reason), optional("owner", c.Owner), flagField("hold", c.Hold), F("check_mode", c.CheckMode))
 }
 
 // BreakGlass is a deployment let past a locked or frozen guard.
@@ -217,6 +218,14 @@ func optional(key, value string) Field {
 		return Field{Key: key}
 	}
 	return F(key, value)
+}
+
+// flagField is key=true when set, left out otherwise.
+func flagField(key string, set bool) Field {
+	if !set {
+		return Field{Key: key}
+	}
+	return F(key, true)
 }
 
 func timeField(key string, t time.Time) Field {

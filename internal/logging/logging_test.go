@@ -112,6 +112,11 @@ func TestEventHelpersLines(t *testing.T) {
 		}, "<157>" + prefix + `event=guard_state_change module=m name=n from=unlocked to=locked action=lock locked_at=2025-03-01T12:00:05Z ` +
 			`expires_at=2025-03-01T13:00:05Z reason="peak traffic" owner=alice check_mode=false`},
 		{func() error {
+			return l.GuardChange(GuardChange{From: "unlocked", To: "locked", Action: "lock", LockedAt: t0,
+				ExpiresAt: t0.Add(time.Hour), Reason: "promotion", Owner: "ci:7", Hold: true})
+		}, "<157>" + prefix + `event=guard_state_change module=m name=n from=unlocked to=locked action=lock locked_at=2025-03-01T12:00:05Z ` +
+			`expires_at=2025-03-01T13:00:05Z reason=promotion owner=ci:7 hold=true check_mode=false`},
+		{func() error {
 			return l.BreakGlass(BreakGlass{Guard: "/run/g", Owner: "alice", Reason: "hotfix INC-1", Locked: true, Lock: "rollback", Windows: []string{"nights", "launch"}})
 		}, "<156>" + prefix + `event=guard_break_glass module=m name=n guard=/run/g owner=alice reason="hotfix INC-1" locked=true lock_reason=rollback windows=nights,launch`},
 		{func() error {

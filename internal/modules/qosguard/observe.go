@@ -30,7 +30,7 @@ func observeChange(obs *observe.Run, ch guard.Change, unlocking, checkMode bool)
 	obs.Log.GuardChange(logging.GuardChange{
 		From: lockWord(ch.Before), To: lockWord(ch.After), Action: changeAction(ch, unlocking),
 		LockedAt: lock.LockedAt, ExpiresAt: lock.ExpiresAt, Reason: lock.Reason, Owner: lock.Owner,
-		CheckMode: checkMode,
+		Hold: lock.Hold, CheckMode: checkMode,
 	})
 }
 
