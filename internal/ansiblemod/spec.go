@@ -47,6 +47,8 @@
 //     length, instead of computing them.
 package ansiblemod
 
+import "maps"
+
 // Type names an option type, with Ansible's coercion rules (see Convert).
 type Type string
 
@@ -61,6 +63,18 @@ const (
 	Path  Type = "path"
 	Raw   Type = "raw"
 )
+
+// MergeOptions returns one option map holding every part's options, for a
+// spec assembled from shared groups (a backend's connection options beside
+// the module's own). A later part's option replaces an earlier one of the
+// same name.
+func MergeOptions(parts ...map[string]Option) map[string]Option {
+	out := map[string]Option{}
+	for _, p := range parts {
+		maps.Copy(out, p)
+	}
+	return out
+}
 
 // Option declares one module option, as an entry of Ansible's argument_spec.
 type Option struct {

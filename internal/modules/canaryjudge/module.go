@@ -12,7 +12,7 @@ import (
 // spec adds metrics_textfile and pushgateway_url (observe.WithOptions) and
 // the prometheus_* connection options shared with slo_check.
 var spec = ansiblemod.Spec{
-	Options: observe.WithOptions(merge(map[string]ansiblemod.Option{
+	Options: observe.WithOptions(ansiblemod.MergeOptions(map[string]ansiblemod.Option{
 		"lookback": {Type: ansiblemod.Str},
 		"start":    {Type: ansiblemod.Str},
 		"end":      {Type: ansiblemod.Str},
@@ -46,13 +46,6 @@ var spec = ansiblemod.Spec{
 		"name":                    {Type: ansiblemod.Str},
 	}, prometheusBackend.Options())),
 	SupportsCheckMode: true,
-}
-
-func merge(a, b map[string]ansiblemod.Option) map[string]ansiblemod.Option {
-	for k, v := range b {
-		a[k] = v
-	}
-	return a
 }
 
 // Module is canary_judge as the dispatcher runs it.

@@ -15,7 +15,7 @@ import (
 // spec adds metrics_textfile and pushgateway_url (observe.WithOptions); name
 // is the `name` label of the metrics and name= of the log lines.
 var spec = ansiblemod.Spec{
-	Options: observe.WithOptions(mergeOptions(
+	Options: observe.WithOptions(ansiblemod.MergeOptions(
 		map[string]ansiblemod.Option{
 			"job":                    {Type: ansiblemod.Str, Default: defaultJob},
 			"window":                 {Type: ansiblemod.Str, Default: defaultWindow},
@@ -84,16 +84,6 @@ var (
 	victoriaLogsBackend = promconn.Backend{Prefix: "victorialogs", Title: "VictoriaLogs", Env: "SLO_CHECK_VICTORIALOGS_",
 		URLHelp: " (the error-log check runs there unless --loki-url is given)", AccountTenant: true}
 )
-
-func mergeOptions(parts ...map[string]ansiblemod.Option) map[string]ansiblemod.Option {
-	out := map[string]ansiblemod.Option{}
-	for _, p := range parts {
-		for k, v := range p {
-			out[k] = v
-		}
-	}
-	return out
-}
 
 // Module is slo_check as the dispatcher runs it.
 var Module = ansiblemod.Program{Name: moduleName, Spec: spec, Handler: runModule, CLI: runCLI}
