@@ -188,8 +188,8 @@ func parseCLI(args []string, stderr io.Writer) (config, cliFlags, error) {
 	if err := promconn.Parse(fs, args); err != nil { // refuses secrets on the command line
 		return c, cf, err
 	}
-	if fs.NArg() > 0 {
-		return c, cf, fmt.Errorf("unexpected argument %q (every option is a flag)", fs.Arg(0))
+	if err := promconn.NoArgs(fs); err != nil {
+		return c, cf, err
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })

@@ -260,6 +260,20 @@ func Parse(fs *flag.FlagSet, args []string) error {
 	return fs.Parse(args)
 }
 
+// NoArgs refuses what Parse left over: the programs with backends take
+// every option as a flag. A leftover that is a refused secret flag (after
+// "--": slo_check -- --prometheus-password=x) is refused as the flag is,
+// without repeating it; any other is quoted, to show what was not taken.
+func NoArgs(fs *flag.FlagSet) error {
+	if fs.NArg() == 0 {
+		return nil
+	}
+	if err := refusedFlag(fs, fs.Arg(0)); err != nil {
+		return err
+	}
+	return fmt.Errorf("unexpected argument %q (every option is a flag)", fs.Arg(0))
+}
+
 // refusedFlag refuses an argument that names a refused secret flag.
 func refusedFlag(fs *flag.FlagSet, arg string) error {
 	if !strings.HasPrefix(arg, "-") {

@@ -178,3 +178,22 @@ func TestSecretFileFIFOs(t *testing.T) {
 		t.Errorf("/dev/zero: %v", err)
 	}
 }
+
+// After "--" a secret flag is a leftover argument: refused like the flag,
+// not quoted as an unexpected argument.
+func TestNoArgsNeverQuotesASecretFlag(t *testing.T) {
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	c := testBackend.Default()
+	testBackend.RegisterFlags(fs, &c)
+	if err := Parse(fs, []string{"--", "--prometheus-password=hunter2"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := NoArgs(fs); err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "every local user") {
+		t.Errorf("NoArgs = %v, want the refusal without the secret", err)
+	}
+	fs.Parse([]string{"extra"})
+	if err := NoArgs(fs); err == nil || err.Error() != `unexpected argument "extra" (every option is a flag)` {
+		t.Errorf("NoArgs(extra) = %v", err)
+	}
+}

@@ -78,8 +78,8 @@ func parseWatch(args []string, stderr io.Writer) (watchOptions, error) {
 	if err := promconn.Parse(fs, args); err != nil {
 		return w, err
 	}
-	if fs.NArg() > 0 {
-		return w, fmt.Errorf("watch: unexpected argument %q (every option is a flag)", fs.Arg(0))
+	if err := promconn.NoArgs(fs); err != nil {
+		return w, fmt.Errorf("watch: %w", err)
 	}
 	if w.interval < time.Second || w.interval > 24*time.Hour {
 		return w, fmt.Errorf("--interval must be between 1s and 24h, got %s", w.interval)
